@@ -1,0 +1,62 @@
+"""What every check is: the protocol the engine runs, and a helper to build results."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Protocol
+
+from cf502.config import OriginSettings
+from cf502.model import CheckResult, Evidence, Status
+from cf502.probe import Probe
+
+__all__ = ["Check", "evidence", "result"]
+
+
+class Check(Protocol):
+    """One diagnostic check with a stable contract id.
+
+    `prerequisites` names the checks that must PASS or WARN first (given the origin settings, since
+    e.g. HTTP checks need `tcp.http` under http-only but `tls.handshake` under https-only); when one
+    does not, the engine marks this check SKIP without running it.
+    """
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def title(self) -> str: ...
+
+    def prerequisites(self, origin: OriginSettings) -> tuple[str, ...]: ...
+
+    async def run(self, probe: Probe) -> CheckResult: ...
+
+
+def evidence(pairs: Iterable[tuple[str, object]]) -> tuple[Evidence, ...]:
+    """Evidence from (label, value) pairs; values are turned into plain text."""
+    return tuple(Evidence(label, str(value)) for label, value in pairs)
+
+
+def result(
+    check: Check,
+    status: Status,
+    summary: str,
+    *,
+    evidence: Iterable[tuple[str, object]] = (),
+    remediation: str = "",
+    commands: Iterable[str] = (),
+    cloudfront_status: int | None = None,
+    cloudfront_error: str | None = None,
+) -> CheckResult:
+    """Build a CheckResult for `check`. CloudFront's predicted error is kept only on fail/warn."""
+    keep = status in (Status.FAIL, Status.WARN)
+    return CheckResult(
+        id=check.id,
+        title=check.title,
+        status=status,
+        summary=summary,
+        evidence=tuple(Evidence(label, str(value)) for label, value in evidence),
+        remediation=remediation if status is not Status.PASS else "",
+        commands=tuple(commands),
+        cloudfront_status=cloudfront_status if keep else None,
+        cloudfront_error=cloudfront_error if keep else None,
+    )

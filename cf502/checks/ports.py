@@ -1,0 +1,128 @@
+"""TCP checks: `tcp.https` and `tcp.http` against every vetted address."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+
+from cf502.checks.base import result
+from cf502.commands import sh
+from cf502.config import OriginSettings
+from cf502.model import CheckResult, Status
+from cf502.net import ConnectOutcome, connect
+from cf502.probe import Probe
+
+__all__ = ["PortOpen", "judge_ports", "port_outcomes"]
+
+
+def _connect_to(host: str, port: int, address: str) -> str:
+    target = f"[{address}]" if ":" in address else address
+    return f"{host}:{port}:{target}:{port}"
+
+
+async def port_outcomes(probe: Probe, scheme: str) -> tuple[ConnectOutcome, ...]:
+    """Connect once to every vetted address on the scheme's port (shared with other checks)."""
+    port = probe.origin.https_port if scheme == "https" else probe.origin.http_port
+
+    async def observe() -> tuple[ConnectOutcome, ...]:
+        return tuple(
+            await asyncio.gather(
+                *(connect(a, port, probe.origin.connect_timeout) for a in probe.addresses)
+            )
+        )
+
+    return await probe.once(("tcp", scheme), observe)
+
+
+class PortOpen:
+    """`tcp.https` / `tcp.http`: the origin port accepts connections on every address."""
+
+    def __init__(self, scheme: str) -> None:
+        self.scheme = scheme
+        self.id = f"tcp.{scheme}"
+        self.title = f"Origin {scheme.upper()} port accepts connections"
+
+    def prerequisites(self, origin: OriginSettings) -> tuple[str, ...]:
+        return ("dns.resolve",)
+
+    def applies(self, origin: OriginSettings) -> bool:
+        policy = origin.protocol_policy
+        return policy.uses_https if self.scheme == "https" else policy.uses_http
+
+    async def run(self, probe: Probe) -> CheckResult:
+        if not self.applies(probe.origin):
+            return result(
+                self,
+                Status.SKIP,
+                f"Not used: the origin protocol policy is {probe.origin.protocol_policy.value}.",
+            )
+        outcomes = await port_outcomes(probe, self.scheme)
+        return judge_ports(self, probe.host, outcomes, probe.origin)
+
+
+def _commands(check: PortOpen, host: str, outcomes: Sequence[ConnectOutcome], timeout: float) -> list[str]:
+    cmds: list[str] = []
+    for o in outcomes:
+        cmds.append(sh("nc", "-vz", "-w", f"{timeout:g}", o.address, o.port))
+    if outcomes:
+        o = outcomes[0]
+        url = f"{check.scheme}://{host}:{o.port}/"
+        cmds.append(
+            sh("curl", "-sv", "-o", "/dev/null", "--connect-timeout", f"{timeout:g}",
+               "--connect-to", _connect_to(host, o.port, o.address), url)
+        )
+    return cmds
+
+
+def judge_ports(
+    check: PortOpen, host: str, outcomes: Sequence[ConnectOutcome], origin: OriginSettings
+) -> CheckResult:
+    """Pure verdict over the per-address connection outcomes."""
+    commands = _commands(check, host, outcomes, origin.connect_timeout)
+    ev = [
+        (f"{o.address} port {o.port}",
+         f"{o.status} in {o.elapsed_ms:.0f} ms" + (f" ({o.detail})" if o.detail else ""))
+        for o in outcomes
+    ]
+    if not outcomes:
+        return result(check, Status.ERROR, "No vetted address to connect to.", commands=commands)
+    port = outcomes[0].port
+    bad = [o for o in outcomes if o.status != "open"]
+    if not bad:
+        addrs = ", ".join(o.address for o in outcomes)
+        return result(check, Status.PASS, f"Port {port} is open on {addrs}.", evidence=ev,
+                      commands=commands)
+    timed_out = [o for o in bad if o.status == "timeout"]
+    refused = [o for o in bad if o.status != "timeout"]
+    parts = []
+    if refused:
+        parts.append(f"{', '.join(o.address for o in refused)} refused port {port}"
+                     if all(o.status == "refused" for o in refused)
+                     else f"{', '.join(f'{o.address} ({o.status})' for o in refused)} failed on port {port}")
+    if timed_out:
+        parts.append(f"{', '.join(o.address for o in timed_out)} did not answer on port {port} "
+                     f"within {origin.connect_timeout:g} s")
+    summary = "; ".join(parts)
+    total_wait = origin.connect_timeout * origin.connection_attempts
+    if timed_out and not refused:
+        cf_status, cf_error = 504, "OriginCommError"
+        fix = (f"Allow CloudFront's origin-facing IP ranges (managed prefix list "
+               f"com.amazonaws.global.cloudfront.origin-facing) to port {port} in the origin's "
+               f"firewall/security group. Dropped connections make CloudFront wait "
+               f"{origin.connect_timeout:g} s x {origin.connection_attempts} attempts "
+               f"= {total_wait:g} s, then answer 504.")
+    else:
+        cf_status, cf_error = 502, "OriginConnectError"
+        fix = (f"Start the web server on port {port} of the origin (or fix the origin's "
+               f"{check.scheme.upper()} port setting in CloudFront), and make sure the firewall "
+               "does not reject CloudFront's origin-facing IP ranges.")
+    if len(bad) < len(outcomes):
+        share = round(100 * len(bad) / len(outcomes))
+        summary = (f"Intermittent: {len(bad)} of {len(outcomes)} addresses fail: {summary}. "
+                   f"CloudFront picks among the addresses, so about {share}% of requests fail.")
+        fix = (f"Remove the dead address(es) {', '.join(o.address for o in bad)} from DNS or "
+               f"bring them back: {fix}")
+    else:
+        summary = summary[0].upper() + summary[1:] + "."
+    return result(check, Status.FAIL, summary, evidence=ev, remediation=fix, commands=commands,
+                  cloudfront_status=cf_status, cloudfront_error=cf_error)

@@ -1,0 +1,173 @@
+"""The runner: vet the target, run the checks concurrently with their prerequisites, build a report.
+
+A diagnosis costs about its slowest chain of checks, not the sum: every check starts at once and
+waits only for its own prerequisites. A check that crashes becomes `error` and never sinks the others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import time
+from collections.abc import Awaitable, Callable, Collection, Sequence
+from datetime import datetime
+
+from cf502.checks import names
+from cf502.checks.base import Check, result
+from cf502.config import EngineSettings, OriginSettings
+from cf502.errors import InvalidSetting
+from cf502.model import CheckResult, Report, Status
+from cf502.probe import Probe
+from cf502.registry import ALL_CHECKS, BY_ID
+from cf502.safety import vet_addresses
+from cf502.target import Target
+from cf502.verdict import decide
+
+__all__ = ["OnResult", "check_deadline", "diagnose", "selection"]
+
+log = logging.getLogger(__name__)
+
+OnResult = Callable[[CheckResult], Awaitable[None] | None]
+
+_OK = (Status.PASS, Status.WARN)
+
+
+def check_deadline(origin: OriginSettings, engine: EngineSettings) -> float:
+    """The longest one check may take before the engine gives up on it (a backstop: every check
+    has tighter deadlines of its own)."""
+    return (
+        origin.connect_timeout * origin.connection_attempts
+        + origin.read_timeout
+        + 3 * engine.dns_timeout
+        + 5.0
+    )
+
+
+def selection(only: Collection[str] | None, origin: OriginSettings) -> tuple[list[Check], set[str]]:
+    """The checks to run (the selected ones plus their prerequisites) and the ids to report."""
+    if not only:
+        return list(ALL_CHECKS), {c.id for c in ALL_CHECKS}
+    unknown = [c for c in only if c not in BY_ID]
+    if unknown:
+        raise InvalidSetting(
+            f"unknown check id {unknown[0]!r}; known ids: {', '.join(BY_ID)}."
+        )
+    wanted: set[str] = set()
+    stack = list(only)
+    while stack:
+        cid = stack.pop()
+        if cid in wanted:
+            continue
+        wanted.add(cid)
+        stack.extend(BY_ID[cid].prerequisites(origin))
+    return [c for c in ALL_CHECKS if c.id in wanted], set(only)
+
+
+async def _notify(on_result: OnResult | None, res: CheckResult) -> None:
+    if on_result is None:
+        return
+    try:
+        maybe = on_result(res)
+        if inspect.isawaitable(maybe):
+            await maybe
+    except Exception:  # a broken progress sink must not break the diagnosis
+        log.exception("progress callback failed for %s", res.id)
+
+
+async def _run_one(
+    check: Check,
+    probe: Probe,
+    done: dict[str, asyncio.Future[CheckResult]],
+    deadline: float,
+    limit: asyncio.Semaphore,
+) -> CheckResult:
+    for pre in check.prerequisites(probe.origin):
+        fut = done.get(pre)
+        if fut is None:
+            continue
+        pre_result = await asyncio.shield(fut)
+        if pre_result.status not in _OK:
+            why = "did not pass" if pre_result.status is not Status.SKIP else "was skipped"
+            return result(check, Status.SKIP, f"Skipped: {pre} {why}.")
+    started = time.perf_counter()
+    try:
+        # Prerequisites are awaited outside the semaphore so a waiting check never holds a slot.
+        async with limit, asyncio.timeout(deadline):
+            res = await check.run(probe)
+    except TimeoutError:
+        res = result(
+            check,
+            Status.ERROR,
+            f"The check did not finish within {deadline:g} s and was stopped.",
+        )
+    except Exception as exc:  # one crashing check becomes `error`, never sinks the others
+        log.exception("check %s crashed on %s", check.id, probe.host)
+        res = result(
+            check,
+            Status.ERROR,
+            f"The check could not run: {type(exc).__name__}: {str(exc)[:200]}",
+        )
+    return res.with_duration(round((time.perf_counter() - started) * 1000))
+
+
+async def diagnose(
+    target: Target,
+    origin: OriginSettings,
+    engine: EngineSettings,
+    *,
+    only: Collection[str] | None = None,
+    on_result: OnResult | None = None,
+    now: Callable[[], datetime] | None = None,
+) -> Report:
+    """Diagnose `target` as CloudFront would connect to it.
+
+    Raises TargetNotAllowed (before any connection to the origin) when it resolves to a blocked
+    address, and InvalidSetting for an unknown check id in `only`.
+    """
+    origin = engine.bound(origin)
+    to_run, to_report = selection(only, origin)
+    probe = Probe(target, origin, engine, now=now)
+    started_at = probe.now()
+    started = time.perf_counter()
+    try:
+        # Vet every address before anything connects to the origin; later connections use these
+        # addresses, never the name, so a DNS rebind cannot slip a private address in.
+        resolution = await names.resolution(probe)
+        probe.addresses = vet_addresses(
+            target.host, resolution.addresses, allow_private=engine.allow_private
+        )
+        results = await _run_all(to_run, to_report, probe, on_result)
+    finally:
+        await probe.close()
+    checks = tuple(results[c.id] for c in to_run if c.id in to_report)
+    return Report(
+        target=target.to_dict(),
+        settings=origin.to_dict(),
+        checks=checks,
+        verdict=decide(checks),
+        duration_ms=round((time.perf_counter() - started) * 1000),
+        started_at=started_at.isoformat(timespec="seconds"),
+        addresses=probe.addresses,
+    )
+
+
+async def _run_all(
+    to_run: Sequence[Check],
+    to_report: set[str],
+    probe: Probe,
+    on_result: OnResult | None,
+) -> dict[str, CheckResult]:
+    loop = asyncio.get_running_loop()
+    done: dict[str, asyncio.Future[CheckResult]] = {c.id: loop.create_future() for c in to_run}
+    deadline = check_deadline(probe.origin, probe.engine)
+    limit = asyncio.Semaphore(probe.engine.max_concurrency)
+
+    async def run(check: Check) -> None:
+        res = await _run_one(check, probe, done, deadline, limit)
+        done[check.id].set_result(res)
+        if check.id in to_report:
+            await _notify(on_result, res)
+
+    await asyncio.gather(*(run(c) for c in to_run))
+    return {cid: fut.result() for cid, fut in done.items()}

@@ -1,0 +1,224 @@
+"""The report model: what a diagnosis produces, shared by the CLI, the worker pool and Slack.
+
+Everything here is plain data that round-trips through JSON exactly (`Report.from_dict(r.to_dict())
+== r`), because reports travel over Redis and come back in Slack button handlers.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
+from typing import Any
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "CheckResult",
+    "Evidence",
+    "Report",
+    "Status",
+    "Verdict",
+]
+
+SCHEMA_VERSION = 1
+
+
+class Status(StrEnum):
+    """Outcome of one check (the command-line contract's five values)."""
+
+    PASS = "pass"
+    WARN = "warn"
+    FAIL = "fail"
+    ERROR = "error"  # the check itself could not run
+    SKIP = "skip"  # a precondition failed
+
+    @property
+    def rank(self) -> int:
+        """Severity order used for the overall status: fail > error > warn > pass > skip."""
+        return _RANK[self]
+
+
+_RANK = {Status.SKIP: 0, Status.PASS: 1, Status.WARN: 2, Status.ERROR: 3, Status.FAIL: 4}
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """One observed fact, e.g. ``Evidence("notAfter", "2025-03-01 00:00 UTC (expired 12 days ago)")``."""
+
+    label: str
+    value: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"label": self.label, "value": self.value}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Evidence:
+        return cls(label=str(d["label"]), value=str(d["value"]))
+
+
+@dataclass(frozen=True, slots=True)
+class CheckResult:
+    """The outcome of one check against one origin.
+
+    Attributes:
+        id: stable contract id, e.g. "tls.cert.expiry".
+        title: human title, e.g. "Certificate validity dates".
+        status: pass/warn/fail/error/skip.
+        summary: one plain-text line naming the concrete values; renderers escape it.
+        evidence: observed facts backing the summary.
+        remediation: what to change and where (CloudFront setting or origin); empty on PASS.
+        commands: equivalent shell commands, already shell-quoted, from this run's values.
+        duration_ms: wall time of the check.
+        cloudfront_status: the status CloudFront would answer because of this failure (502/504).
+        cloudfront_error: the access-log `x-edge-detailed-result-type` value, e.g. "OriginDnsError".
+    """
+
+    id: str
+    title: str
+    status: Status
+    summary: str
+    evidence: tuple[Evidence, ...] = ()
+    remediation: str = ""
+    commands: tuple[str, ...] = ()
+    duration_ms: int = 0
+    cloudfront_status: int | None = None
+    cloudfront_error: str | None = None
+
+    def with_duration(self, duration_ms: int) -> CheckResult:
+        return replace(self, duration_ms=duration_ms)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "title": self.title,
+            "status": self.status.value,
+            "summary": self.summary,
+            "evidence": [e.to_dict() for e in self.evidence],
+            "remediation": self.remediation,
+            "commands": list(self.commands),
+            "duration_ms": self.duration_ms,
+            "cloudfront_status": self.cloudfront_status,
+            "cloudfront_error": self.cloudfront_error,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> CheckResult:
+        cf_status = d.get("cloudfront_status")
+        cf_error = d.get("cloudfront_error")
+        return cls(
+            id=str(d["id"]),
+            title=str(d.get("title", d["id"])),
+            status=Status(d["status"]),
+            summary=str(d["summary"]),
+            evidence=tuple(Evidence.from_dict(e) for e in d.get("evidence", ())),
+            remediation=str(d.get("remediation", "")),
+            commands=tuple(str(c) for c in d.get("commands", ())),
+            duration_ms=int(d.get("duration_ms", 0)),
+            cloudfront_status=int(cf_status) if cf_status is not None else None,
+            cloudfront_error=str(cf_error) if cf_error is not None else None,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """The overall conclusion.
+
+    Attributes:
+        status: the worst check status (fail > error > warn > pass).
+        likely_cause: id of the most upstream failing check, or None when nothing failed.
+        summary: one line for humans: the cause in words, or "no problem found".
+        cloudfront_status: the error CloudFront is predicted to answer (502/504), if any.
+        cloudfront_error: the CloudFront log value predicted (e.g. "OriginDnsError"), if known.
+    """
+
+    status: Status
+    likely_cause: str | None
+    summary: str
+    cloudfront_status: int | None = None
+    cloudfront_error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "status": self.status.value,
+            "likely_cause": self.likely_cause,
+            "summary": self.summary,
+            "cloudfront_status": self.cloudfront_status,
+            "cloudfront_error": self.cloudfront_error,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Verdict:
+        cf_status = d.get("cloudfront_status")
+        cause = d.get("likely_cause")
+        cf_error = d.get("cloudfront_error")
+        return cls(
+            status=Status(d["status"]),
+            likely_cause=str(cause) if cause is not None else None,
+            summary=str(d.get("summary", "")),
+            cloudfront_status=int(cf_status) if cf_status is not None else None,
+            cloudfront_error=str(cf_error) if cf_error is not None else None,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    """A whole diagnosis.
+
+    Attributes:
+        target: the parsed target (see `Target.to_dict`).
+        settings: the CloudFront origin settings assumed (see `OriginSettings.to_dict`).
+        checks: every check's result, in registry order.
+        verdict: the overall conclusion.
+        duration_ms: wall time of the whole diagnosis.
+        started_at: ISO-8601 UTC time the diagnosis started.
+        addresses: the vetted addresses every connection went to.
+    """
+
+    target: dict[str, Any]
+    settings: dict[str, Any]
+    checks: tuple[CheckResult, ...]
+    verdict: Verdict
+    duration_ms: int
+    started_at: str
+    addresses: tuple[str, ...] = ()
+    version: int = field(default=SCHEMA_VERSION)
+
+    def check(self, check_id: str) -> CheckResult | None:
+        return next((c for c in self.checks if c.id == check_id), None)
+
+    @property
+    def failed(self) -> bool:
+        """True when the exit status must be 1: a check failed or could not run."""
+        return any(c.status in (Status.FAIL, Status.ERROR) for c in self.checks)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "version": self.version,
+            "target": self.target,
+            "settings": self.settings,
+            "addresses": list(self.addresses),
+            "started_at": self.started_at,
+            "duration_ms": self.duration_ms,
+            "verdict": self.verdict.to_dict(),
+            "checks": [c.to_dict() for c in self.checks],
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Report:
+        return cls(
+            target=dict(d["target"]),
+            settings=dict(d["settings"]),
+            checks=tuple(CheckResult.from_dict(c) for c in d["checks"]),
+            verdict=Verdict.from_dict(d["verdict"]),
+            duration_ms=int(d["duration_ms"]),
+            started_at=str(d["started_at"]),
+            addresses=tuple(str(a) for a in d.get("addresses", ())),
+            version=int(d.get("version", SCHEMA_VERSION)),
+        )
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), ensure_ascii=False, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> Report:
+        return cls.from_dict(json.loads(text))

@@ -1,0 +1,75 @@
+"""Connecting to a vetted address under a deadline, with failures told apart. No name resolution."""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import socket
+import time
+from dataclasses import dataclass
+
+__all__ = ["ConnectOutcome", "connect", "tcp_connect"]
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectOutcome:
+    """How one TCP connection attempt ended.
+
+    Attributes:
+        address / port: where it went.
+        status: "open", "refused", "timeout", "unreachable" or "error".
+        detail: the OS's words for a failure.
+        elapsed_ms: time to connect or to fail.
+    """
+
+    address: str
+    port: int
+    status: str
+    detail: str = ""
+    elapsed_ms: float = 0.0
+
+
+def _classify(exc: OSError) -> str:
+    if isinstance(exc, ConnectionRefusedError) or exc.errno == errno.ECONNREFUSED:
+        return "refused"
+    if exc.errno in (errno.ENETUNREACH, errno.EHOSTUNREACH, errno.EADDRNOTAVAIL):
+        return "unreachable"
+    if exc.errno == errno.ETIMEDOUT:
+        return "timeout"
+    return "error"
+
+
+async def tcp_connect(
+    address: str, port: int, timeout: float
+) -> tuple[ConnectOutcome, tuple[asyncio.StreamReader, asyncio.StreamWriter] | None]:
+    """Open a TCP connection to `address` (an IP, never a name) within `timeout` seconds."""
+    started = time.perf_counter()
+    try:
+        async with asyncio.timeout(timeout):
+            reader, writer = await asyncio.open_connection(address, port, limit=64 * 1024)
+    except TimeoutError:
+        elapsed = (time.perf_counter() - started) * 1000
+        return ConnectOutcome(address, port, "timeout", f"no answer in {timeout:g} s", elapsed), None
+    except OSError as exc:
+        elapsed = (time.perf_counter() - started) * 1000
+        return ConnectOutcome(address, port, _classify(exc), exc.strerror or str(exc), elapsed), None
+    elapsed = (time.perf_counter() - started) * 1000
+    return ConnectOutcome(address, port, "open", "", elapsed), (reader, writer)
+
+
+async def connect(address: str, port: int, timeout: float) -> ConnectOutcome:
+    """Check that a TCP connection opens, then close it."""
+    outcome, streams = await tcp_connect(address, port, timeout)
+    if streams is not None:
+        writer = streams[1]
+        writer.close()
+        try:
+            async with asyncio.timeout(1):
+                await writer.wait_closed()
+        except (TimeoutError, OSError):
+            pass
+    return outcome
+
+
+def family(address: str) -> socket.AddressFamily:
+    return socket.AF_INET6 if ":" in address else socket.AF_INET

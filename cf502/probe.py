@@ -1,0 +1,89 @@
+"""Shared observations of one origin, computed once per diagnosis.
+
+The checks of a family share expensive I/O (one DNS answer, one handshake per address, one HTTP
+response): the first check to ask starts the observation as a task, the others await that same task.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Hashable
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from cf502.config import EngineSettings, OriginSettings
+from cf502.target import Target
+
+__all__ = ["Probe"]
+
+T = TypeVar("T")
+
+
+class Probe:
+    """Everything a check needs: the target, both settings, the vetted addresses, shared I/O.
+
+    Attributes:
+        target: the parsed target.
+        origin: the CloudFront origin settings being reproduced.
+        engine: the operator's settings (safety, resolver, CA file).
+        addresses: the vetted addresses; every connection goes to one of these, never to the name,
+            so a DNS rebind between checks cannot swap the address.
+    """
+
+    def __init__(
+        self,
+        target: Target,
+        origin: OriginSettings,
+        engine: EngineSettings,
+        *,
+        now: Callable[[], datetime] | None = None,
+    ) -> None:
+        self.target = target
+        self.origin = origin
+        self.engine = engine
+        self.addresses: tuple[str, ...] = ()
+        self._now = now or (lambda: datetime.now(UTC))
+        self._memo: dict[Hashable, asyncio.Task[Any]] = {}
+
+    @property
+    def host(self) -> str:
+        """The origin domain name (A-label form)."""
+        return self.target.host
+
+    @property
+    def host_header(self) -> str:
+        """The Host header CloudFront sends: the forwarded Host, else the origin domain."""
+        return self.origin.host_header or self.target.host
+
+    @property
+    def sni(self) -> str:
+        """The TLS server name CloudFront sends (same rule as the Host header)."""
+        return self.host_header
+
+    def now(self) -> datetime:
+        return self._now()
+
+    async def once(self, key: Hashable, factory: Callable[[], Awaitable[T]]) -> T:
+        """Run `factory` once per key for this probe; later callers share its result or exception."""
+        task = self._memo.get(key)
+        if task is None:
+
+            async def run() -> T:
+                return await factory()
+
+            task = asyncio.ensure_future(run())
+            self._memo[key] = task
+        # shield: one check timing out must not cancel an observation other checks await
+        result: T = await asyncio.shield(task)
+        return result
+
+    async def close(self) -> None:
+        """Cancel observations nobody awaited to the end (e.g. after a diagnosis deadline)."""
+        pending = [t for t in self._memo.values() if not t.done()]
+        for task in pending:
+            task.cancel()
+        if pending:
+            await asyncio.gather(*pending, return_exceptions=True)
+        for task in self._memo.values():
+            if task.done() and not task.cancelled():
+                task.exception()  # mark retrieved so asyncio does not log it
