@@ -202,7 +202,9 @@ def parse_resolver(text: str) -> tuple[str, int]:
     try:
         ip = ipaddress.ip_address(host)
     except ValueError:
-        raise InvalidSetting(f"resolver {raw!r} must be an IP address (optionally :PORT).") from None
+        raise InvalidSetting(
+            f"resolver {raw!r} must be an IP address (optionally :PORT)."
+        ) from None
     if not 1 <= port <= 65535:
         raise InvalidSetting(f"resolver port {port} is out of range.")
     return str(ip), port

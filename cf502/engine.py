@@ -50,9 +50,7 @@ def selection(only: Collection[str] | None, origin: OriginSettings) -> tuple[lis
         return list(ALL_CHECKS), {c.id for c in ALL_CHECKS}
     unknown = [c for c in only if c not in BY_ID]
     if unknown:
-        raise InvalidSetting(
-            f"unknown check id {unknown[0]!r}; known ids: {', '.join(BY_ID)}."
-        )
+        raise InvalidSetting(f"unknown check id {unknown[0]!r}; known ids: {', '.join(BY_ID)}.")
     wanted: set[str] = set()
     stack = list(only)
     while stack:

@@ -49,10 +49,14 @@ async def tcp_connect(
             reader, writer = await asyncio.open_connection(address, port, limit=64 * 1024)
     except TimeoutError:
         elapsed = (time.perf_counter() - started) * 1000
-        return ConnectOutcome(address, port, "timeout", f"no answer in {timeout:g} s", elapsed), None
+        return ConnectOutcome(
+            address, port, "timeout", f"no answer in {timeout:g} s", elapsed
+        ), None
     except OSError as exc:
         elapsed = (time.perf_counter() - started) * 1000
-        return ConnectOutcome(address, port, _classify(exc), exc.strerror or str(exc), elapsed), None
+        return ConnectOutcome(
+            address, port, _classify(exc), exc.strerror or str(exc), elapsed
+        ), None
     elapsed = (time.perf_counter() - started) * 1000
     return ConnectOutcome(address, port, "open", "", elapsed), (reader, writer)
 

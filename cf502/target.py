@@ -91,7 +91,9 @@ def normalise_hostname(name: str) -> str:
     """Validate a DNS name and return its lower-case A-label form, or raise InvalidTarget."""
     raw = name.strip()
     if not raw:
-        raise InvalidTarget("The target is empty: give the origin domain name, e.g. origin.example.com.")
+        raise InvalidTarget(
+            "The target is empty: give the origin domain name, e.g. origin.example.com."
+        )
     if any(ch.isspace() for ch in raw):
         raise InvalidTarget(f"{raw!r} contains spaces: give one origin domain name.")
     if _ip_literal(raw):
@@ -152,7 +154,9 @@ def parse_target(text: str) -> Target:
     """Parse `host`, `host:port` or an http(s) URL into a Target, or raise InvalidTarget."""
     raw = text.strip()
     if not raw:
-        raise InvalidTarget("The target is empty: give the origin domain name, e.g. origin.example.com.")
+        raise InvalidTarget(
+            "The target is empty: give the origin domain name, e.g. origin.example.com."
+        )
     if any(ch.isspace() for ch in raw):
         raise InvalidTarget(f"{raw!r} contains spaces: give one origin domain name.")
     if len(raw) > 2048:
@@ -166,7 +170,9 @@ def parse_target(text: str) -> Target:
         except ValueError as exc:
             raise InvalidTarget(f"{raw!r} is not a valid URL ({exc}).") from None
         if parts.scheme.lower() not in _SCHEMES:
-            raise InvalidTarget(f"{raw!r}: only http:// and https:// URLs can be CloudFront origins.")
+            raise InvalidTarget(
+                f"{raw!r}: only http:// and https:// URLs can be CloudFront origins."
+            )
         if parts.username or parts.password:
             raise InvalidTarget(f"{raw!r} contains credentials; give the origin without them.")
         scheme = parts.scheme.lower()

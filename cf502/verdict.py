@@ -39,7 +39,11 @@ def decide(checks: Sequence[CheckResult]) -> Verdict:
     warns = [c for c in checks if c.status is Status.WARN]
     if warns:
         first = warns[0]
-        more = f" (+{len(warns) - 1} more warning{'s' if len(warns) > 2 else ''})" if len(warns) > 1 else ""
+        more = (
+            f" (+{len(warns) - 1} more warning{'s' if len(warns) > 2 else ''})"
+            if len(warns) > 1
+            else ""
+        )
         return Verdict(
             status=worst,
             likely_cause=None,

@@ -60,7 +60,9 @@ class PortOpen:
         return judge_ports(self, probe.host, outcomes, probe.origin)
 
 
-def _commands(check: PortOpen, host: str, outcomes: Sequence[ConnectOutcome], timeout: float) -> list[str]:
+def _commands(
+    check: PortOpen, host: str, outcomes: Sequence[ConnectOutcome], timeout: float
+) -> list[str]:
     cmds: list[str] = []
     for o in outcomes:
         cmds.append(sh("nc", "-vz", "-w", f"{timeout:g}", o.address, o.port))
@@ -68,8 +70,17 @@ def _commands(check: PortOpen, host: str, outcomes: Sequence[ConnectOutcome], ti
         o = outcomes[0]
         url = f"{check.scheme}://{host}:{o.port}/"
         cmds.append(
-            sh("curl", "-sv", "-o", "/dev/null", "--connect-timeout", f"{timeout:g}",
-               "--connect-to", _connect_to(host, o.port, o.address), url)
+            sh(
+                "curl",
+                "-sv",
+                "-o",
+                "/dev/null",
+                "--connect-timeout",
+                f"{timeout:g}",
+                "--connect-to",
+                _connect_to(host, o.port, o.address),
+                url,
+            )
         )
     return cmds
 
@@ -80,8 +91,10 @@ def judge_ports(
     """Pure verdict over the per-address connection outcomes."""
     commands = _commands(check, host, outcomes, origin.connect_timeout)
     ev = [
-        (f"{o.address} port {o.port}",
-         f"{o.status} in {o.elapsed_ms:.0f} ms" + (f" ({o.detail})" if o.detail else ""))
+        (
+            f"{o.address} port {o.port}",
+            f"{o.status} in {o.elapsed_ms:.0f} ms" + (f" ({o.detail})" if o.detail else ""),
+        )
         for o in outcomes
     ]
     if not outcomes:
@@ -90,39 +103,60 @@ def judge_ports(
     bad = [o for o in outcomes if o.status != "open"]
     if not bad:
         addrs = ", ".join(o.address for o in outcomes)
-        return result(check, Status.PASS, f"Port {port} is open on {addrs}.", evidence=ev,
-                      commands=commands)
+        return result(
+            check, Status.PASS, f"Port {port} is open on {addrs}.", evidence=ev, commands=commands
+        )
     timed_out = [o for o in bad if o.status == "timeout"]
     refused = [o for o in bad if o.status != "timeout"]
     parts = []
     if refused:
-        parts.append(f"{', '.join(o.address for o in refused)} refused port {port}"
-                     if all(o.status == "refused" for o in refused)
-                     else f"{', '.join(f'{o.address} ({o.status})' for o in refused)} failed on port {port}")
+        parts.append(
+            f"{', '.join(o.address for o in refused)} refused port {port}"
+            if all(o.status == "refused" for o in refused)
+            else f"{', '.join(f'{o.address} ({o.status})' for o in refused)} failed on port {port}"
+        )
     if timed_out:
-        parts.append(f"{', '.join(o.address for o in timed_out)} did not answer on port {port} "
-                     f"within {origin.connect_timeout:g} s")
+        parts.append(
+            f"{', '.join(o.address for o in timed_out)} did not answer on port {port} "
+            f"within {origin.connect_timeout:g} s"
+        )
     summary = "; ".join(parts)
     total_wait = origin.connect_timeout * origin.connection_attempts
     if timed_out and not refused:
         cf_status, cf_error = 504, "OriginCommError"
-        fix = (f"Allow CloudFront's origin-facing IP ranges (managed prefix list "
-               f"com.amazonaws.global.cloudfront.origin-facing) to port {port} in the origin's "
-               f"firewall/security group. Dropped connections make CloudFront wait "
-               f"{origin.connect_timeout:g} s x {origin.connection_attempts} attempts "
-               f"= {total_wait:g} s, then answer 504.")
+        fix = (
+            f"Allow CloudFront's origin-facing IP ranges (managed prefix list "
+            f"com.amazonaws.global.cloudfront.origin-facing) to port {port} in the origin's "
+            f"firewall/security group. Dropped connections make CloudFront wait "
+            f"{origin.connect_timeout:g} s x {origin.connection_attempts} attempts "
+            f"= {total_wait:g} s, then answer 504."
+        )
     else:
         cf_status, cf_error = 502, "OriginConnectError"
-        fix = (f"Start the web server on port {port} of the origin (or fix the origin's "
-               f"{check.scheme.upper()} port setting in CloudFront), and make sure the firewall "
-               "does not reject CloudFront's origin-facing IP ranges.")
+        fix = (
+            f"Start the web server on port {port} of the origin (or fix the origin's "
+            f"{check.scheme.upper()} port setting in CloudFront), and make sure the firewall "
+            "does not reject CloudFront's origin-facing IP ranges."
+        )
     if len(bad) < len(outcomes):
         share = round(100 * len(bad) / len(outcomes))
-        summary = (f"Intermittent: {len(bad)} of {len(outcomes)} addresses fail: {summary}. "
-                   f"CloudFront picks among the addresses, so about {share}% of requests fail.")
-        fix = (f"Remove the dead address(es) {', '.join(o.address for o in bad)} from DNS or "
-               f"bring them back: {fix}")
+        summary = (
+            f"Intermittent: {len(bad)} of {len(outcomes)} addresses fail: {summary}. "
+            f"CloudFront picks among the addresses, so about {share}% of requests fail."
+        )
+        fix = (
+            f"Remove the dead address(es) {', '.join(o.address for o in bad)} from DNS or "
+            f"bring them back: {fix}"
+        )
     else:
         summary = summary[0].upper() + summary[1:] + "."
-    return result(check, Status.FAIL, summary, evidence=ev, remediation=fix, commands=commands,
-                  cloudfront_status=cf_status, cloudfront_error=cf_error)
+    return result(
+        check,
+        Status.FAIL,
+        summary,
+        evidence=ev,
+        remediation=fix,
+        commands=commands,
+        cloudfront_status=cf_status,
+        cloudfront_error=cf_error,
+    )
