@@ -1,0 +1,5 @@
+"""`python -m cf502` is the `cf502` command."""
+
+from cf502.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Renderers: Report -> terminal text, Report -> contract JSON. Pure."""
