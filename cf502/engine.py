@@ -24,7 +24,7 @@ from cf502.safety import vet_addresses
 from cf502.target import Target
 from cf502.verdict import decide
 
-__all__ = ["OnResult", "check_deadline", "diagnose", "selection"]
+__all__ = ["OnResult", "check_deadline", "diagnose", "run_checks", "selection"]
 
 log = logging.getLogger(__name__)
 
@@ -135,7 +135,7 @@ async def diagnose(
         probe.addresses = vet_addresses(
             target.host, resolution.addresses, allow_private=engine.allow_private
         )
-        results = await _run_all(to_run, to_report, probe, on_result)
+        results = await run_checks(to_run, to_report, probe, on_result)
     finally:
         await probe.close()
     checks = tuple(results[c.id] for c in to_run if c.id in to_report)
@@ -150,15 +150,19 @@ async def diagnose(
     )
 
 
-async def _run_all(
+async def run_checks(
     to_run: Sequence[Check],
-    to_report: set[str],
+    to_report: Collection[str],
     probe: Probe,
-    on_result: OnResult | None,
+    on_result: OnResult | None = None,
+    *,
+    deadline: float | None = None,
 ) -> dict[str, CheckResult]:
+    """Run `to_run` concurrently on an already vetted probe; each waits only for its prerequisites."""
     loop = asyncio.get_running_loop()
     done: dict[str, asyncio.Future[CheckResult]] = {c.id: loop.create_future() for c in to_run}
-    deadline = check_deadline(probe.origin, probe.engine)
+    if deadline is None:
+        deadline = check_deadline(probe.origin, probe.engine)
     limit = asyncio.Semaphore(probe.engine.max_concurrency)
 
     async def run(check: Check) -> None:

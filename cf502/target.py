@@ -87,27 +87,19 @@ def _ip_literal(text: str) -> bool:
     return True
 
 
-def normalise_hostname(name: str) -> str:
-    """Validate a DNS name and return its lower-case A-label form, or raise InvalidTarget."""
-    raw = name.strip()
-    if not raw:
-        raise InvalidTarget(
-            "The target is empty: give the origin domain name, e.g. origin.example.com."
-        )
-    if any(ch.isspace() for ch in raw):
-        raise InvalidTarget(f"{raw!r} contains spaces: give one origin domain name.")
-    if _ip_literal(raw):
-        raise InvalidTarget(
-            f"{raw!r} is an IP address, but CloudFront origins are DNS names: "
-            "use the DNS name that resolves to it."
-        )
-    host = raw[:-1] if raw.endswith(".") else raw
-    if not host or host.startswith(".") or ".." in host:
-        raise InvalidTarget(f"{raw!r} has an empty label.")
-    try:
-        ascii_host = idna.encode(host, uts46=True).decode("ascii").lower()
-    except (idna.IDNAError, UnicodeError) as exc:
-        raise InvalidTarget(f"{raw!r} is not a valid domain name ({exc}).") from None
+def _q(text: str) -> str:
+    """The user's value quoted for a message, shortened so one line stays one line."""
+    return repr(text if len(text) <= 70 else text[:60] + "...")
+
+
+def _ip_error(raw: str) -> InvalidTarget:
+    return InvalidTarget(
+        f"{_q(raw)} is an IP address, but CloudFront origins are DNS names: "
+        "use the DNS name that resolves to it."
+    )
+
+
+def _check_labels(ascii_host: str, raw: str) -> None:
     if len(ascii_host) > MAX_NAME:
         raise InvalidTarget(
             f"The name is {len(ascii_host)} characters long; DNS names are at most {MAX_NAME}."
@@ -116,37 +108,59 @@ def normalise_hostname(name: str) -> str:
     for label in labels:
         if not _LABEL.match(label):
             raise InvalidTarget(
-                f"{raw!r} has an invalid label {label!r}: labels are 1-63 letters, digits or "
+                f"{_q(raw)} has an invalid label {_q(label)}: labels are 1-63 letters, digits or "
                 "hyphens, not starting or ending with a hyphen."
             )
     if len(labels) < 2:
         raise InvalidTarget(
-            f"{raw!r} is not a fully qualified domain name: CloudFront needs the origin's public "
+            f"{_q(raw)} is not a fully qualified domain name: CloudFront needs the origin's public "
             "DNS name, e.g. origin.example.com."
         )
     if labels[-1].isdigit():
-        raise InvalidTarget(f"{raw!r} is not a valid domain name: the top-level label is numeric.")
+        raise InvalidTarget(
+            f"{_q(raw)} is not a valid domain name: the top-level label is numeric."
+        )
+
+
+def normalise_hostname(name: str) -> str:
+    """Validate a DNS name and return its lower-case A-label form, or raise InvalidTarget."""
+    raw = name.strip()
+    if not raw:
+        raise InvalidTarget(
+            "The target is empty: give the origin domain name, e.g. origin.example.com."
+        )
+    if any(ch.isspace() for ch in raw):
+        raise InvalidTarget(f"{_q(raw)} contains spaces: give one origin domain name.")
+    if _ip_literal(raw):
+        raise _ip_error(raw)
+    host = raw[:-1] if raw.endswith(".") else raw
+    if not host or host.startswith(".") or ".." in host:
+        raise InvalidTarget(f"{_q(raw)} has an empty label.")
+    if host.isascii():
+        # Plain ASCII names are checked by our own LDH rule first, for precise messages.
+        _check_labels(host.lower(), raw)
+        if "xn--" not in host.lower():
+            return host.lower()
+    try:
+        ascii_host = idna.encode(host, uts46=True).decode("ascii").lower()
+    except (idna.IDNAError, UnicodeError) as exc:
+        raise InvalidTarget(f"{_q(raw)} is not a valid domain name ({exc}).") from None
+    _check_labels(ascii_host, raw)
     return ascii_host
 
 
 def _split_host_port(hostport: str, raw: str) -> tuple[str, int | None]:
     if hostport.startswith("["):
-        raise InvalidTarget(
-            f"{raw!r} is an IP address, but CloudFront origins are DNS names: "
-            "use the DNS name that resolves to it."
-        )
+        raise _ip_error(raw)
     if hostport.count(":") > 1:
         if _ip_literal(hostport):
-            raise InvalidTarget(
-                f"{raw!r} is an IP address, but CloudFront origins are DNS names: "
-                "use the DNS name that resolves to it."
-            )
-        raise InvalidTarget(f"{raw!r} is not host, host:port or a URL.")
+            raise _ip_error(raw)
+        raise InvalidTarget(f"{_q(raw)} is not host, host:port or a URL.")
     host, sep, port_text = hostport.partition(":")
     if not sep:
         return host, None
     if not port_text.isdigit() or len(port_text) > 5:
-        raise InvalidTarget(f"{raw!r} has an invalid port {port_text!r}.")
+        raise InvalidTarget(f"{_q(raw)} has an invalid port {port_text!r}.")
     return host, check_port(int(port_text))
 
 
@@ -158,7 +172,7 @@ def parse_target(text: str) -> Target:
             "The target is empty: give the origin domain name, e.g. origin.example.com."
         )
     if any(ch.isspace() for ch in raw):
-        raise InvalidTarget(f"{raw!r} contains spaces: give one origin domain name.")
+        raise InvalidTarget(f"{_q(raw)} contains spaces: give one origin domain name.")
     if len(raw) > 2048:
         raise InvalidTarget("The target is too long: give the origin domain name.")
     scheme: str | None = None
@@ -168,13 +182,13 @@ def parse_target(text: str) -> Target:
         try:
             parts = urlsplit(raw)
         except ValueError as exc:
-            raise InvalidTarget(f"{raw!r} is not a valid URL ({exc}).") from None
+            raise InvalidTarget(f"{_q(raw)} is not a valid URL ({exc}).") from None
         if parts.scheme.lower() not in _SCHEMES:
             raise InvalidTarget(
-                f"{raw!r}: only http:// and https:// URLs can be CloudFront origins."
+                f"{_q(raw)}: only http:// and https:// URLs can be CloudFront origins."
             )
         if parts.username or parts.password:
-            raise InvalidTarget(f"{raw!r} contains credentials; give the origin without them.")
+            raise InvalidTarget(f"{_q(raw)} contains credentials; give the origin without them.")
         scheme = parts.scheme.lower()
         rest = parts.netloc
         if parts.path or parts.query:
