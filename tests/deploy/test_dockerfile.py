@@ -101,7 +101,7 @@ def test_build_context_sends_only_what_the_image_installs() -> None:
     # Then everything is ignored except the package sources and metadata the COPY lines name
     assert lines[0] == "*"
     kept = {line[1:].rstrip("/") for line in lines if line.startswith("!")}
-    copied = set()
+    copied: set[str] = set()
     for word, arg in _instructions(DOCKERFILE.read_text(encoding="utf-8")):
         if word == "COPY" and not arg.startswith("--from"):
             copied.update(p.rstrip("/") for p in arg.split()[:-1])

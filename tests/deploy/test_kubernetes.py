@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-import kubernetes_validate
+import kubernetes_validate  # type: ignore[import-untyped]  # ships no type hints
 import pytest
 
 from tests.deploy.tools import DEPLOY, load_yaml_documents
