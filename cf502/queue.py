@@ -1,0 +1,589 @@
+"""The Redis Streams job queue: the `Pool` clients submit to, and the operations workers use.
+
+Keys (prefix `cf502` by default; JSON values only, never pickle):
+
+* `{p}:jobs`          stream of queued jobs, one consumer group (`workers`). A worker reads with
+                      XREADGROUP; an entry stays in the group's pending list (PEL) until the job's
+                      result is stored, then it is XACKed and XDELed in the same script, so the
+                      stream holds only queued and running jobs. Submitting refuses new jobs once
+                      it holds `max_backlog` entries.
+* `{p}:ev:{job}`      per-job events stream: one entry per finished check, then DONE or FAILED.
+                      A subscriber that starts late reads it from 0. Expires after `result_ttl`.
+* `{p}:res:{job}`     the DONE/FAILED event, SET NX: whichever run finishes first wins, so a job
+                      run twice (a worker presumed dead that was only slow) has exactly one result.
+* `{p}:dead`          dead-letter stream (job, reason, deliveries), trimmed to `dead_maxlen`.
+* `{p}:dd:{key}`      coalescing: an identical request within `Limits.coalesce` s gets this job id.
+* `{p}:rl:u:{user}`, `{p}:rl:c:{channel}`   sliding-window rate limits (sorted sets of job ids).
+* `{p}:crash:{job}`   the last exception of a job that crashed a worker, for the dead-letter reason.
+
+Every key but the two streams carries a TTL, and the streams are bounded, so memory stays bounded
+whatever the traffic. Redelivery: a worker refreshes the idle time of the entries it is running
+(heartbeat), so XAUTOCLAIM takes over only jobs whose worker stopped answering for `min_idle`
+seconds; each takeover counts as a delivery, and a job delivered more than `max_deliveries` times is
+dead-lettered with a readable reason instead of being run again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import re
+from collections.abc import AsyncGenerator, Sequence
+from contextlib import aclosing
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import RedisError, ResponseError
+
+from cf502.errors import ConfigError, InvalidSetting, QueueError
+from cf502.jobs import EventKind, Job, JobEvent, RateLimited
+from cf502.limits import Limits, refusal
+
+__all__ = ["Delivery", "QueueConfig", "RedisPool", "redacted_url"]
+
+_JOB_ID = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+
+# Submit: coalesce, rate-limit, bound the backlog, enqueue: atomically, in one round trip.
+_SUBMIT = """
+local now_t = redis.call('TIME')
+local now = tonumber(now_t[1]) * 1000 + math.floor(tonumber(now_t[2]) / 1000)
+local coalesce_ms = tonumber(ARGV[3])
+if coalesce_ms > 0 then
+  local existing = redis.call('GET', KEYS[2])
+  if existing then return {'dup', existing} end
+end
+local window = tonumber(ARGV[4])
+local function wait_for(key, limit)
+  if limit <= 0 then return nil end
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
+  if redis.call('ZCARD', key) >= limit then
+    local oldest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
+    return tostring(tonumber(oldest[2]) + window - now)
+  end
+  return nil
+end
+local w = wait_for(KEYS[3], tonumber(ARGV[5]))
+if w then return {'user', w} end
+w = wait_for(KEYS[4], tonumber(ARGV[6]))
+if w then return {'channel', w} end
+local backlog = tonumber(ARGV[7])
+if backlog > 0 and redis.call('XLEN', KEYS[1]) >= backlog then return {'full', tostring(backlog)} end
+for i, limit in ipairs({tonumber(ARGV[5]), tonumber(ARGV[6])}) do
+  if limit > 0 then
+    redis.call('ZADD', KEYS[2 + i], now, ARGV[1])
+    redis.call('PEXPIRE', KEYS[2 + i], window)
+  end
+end
+if coalesce_ms > 0 then redis.call('SET', KEYS[2], ARGV[1], 'PX', coalesce_ms) end
+redis.call('XADD', KEYS[1], '*', 'job', ARGV[2])
+return {'ok', ARGV[1]}
+"""
+
+# Finish (or dead-letter) a job: store the result once, publish it, acknowledge and delete the
+# entry. One script, so an entry is never acknowledged without its result stored.
+_FINISH = """
+local stored = false
+if ARGV[3] ~= '' then
+  stored = redis.call('SET', KEYS[2], ARGV[3], 'NX', 'PX', ARGV[4])
+  if stored then
+    redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[5], '*', 'e', ARGV[3])
+    redis.call('PEXPIRE', KEYS[3], ARGV[4])
+  end
+end
+if ARGV[6] ~= '' then
+  redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[9], '*',
+    'job_id', ARGV[10], 'reason', ARGV[6], 'deliveries', ARGV[8], 'job', ARGV[7])
+end
+if ARGV[2] ~= '' then
+  redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
+  redis.call('XDEL', KEYS[1], ARGV[2])
+end
+redis.call('DEL', KEYS[5])
+if stored then return 1 end
+return 0
+"""
+
+# Take over entries idle for longer than min-idle, with their delivery counts.
+_RECLAIM = """
+local res = redis.call('XAUTOCLAIM', KEYS[1], ARGV[1], ARGV[2], ARGV[3], '0-0', 'COUNT', ARGV[4])
+local out = {}
+for _, e in ipairs(res[2]) do
+  if e[2] then
+    local p = redis.call('XPENDING', KEYS[1], ARGV[1], e[1], e[1], 1)
+    local n = 0
+    if p[1] then n = p[1][4] end
+    table.insert(out, {e[1], e[2], n})
+  end
+end
+return out
+"""
+
+# Refresh the idle time of the entries this consumer still owns (JUSTID: not a new delivery);
+# returns the ids it no longer owns (taken over, or finished by another worker).
+_HEARTBEAT = """
+local lost = {}
+for i = 3, #ARGV do
+  local p = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[i], ARGV[i], 1)
+  if p[1] and p[1][2] == ARGV[2] then
+    redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, ARGV[i], 'JUSTID')
+  else
+    table.insert(lost, ARGV[i])
+  end
+end
+return lost
+"""
+
+# Hand a job back (graceful shutdown): a fresh entry, so it is neither lost nor counted as a crash.
+_REQUEUE = """
+local p = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[2], ARGV[2], 1)
+if not (p[1] and p[1][2] == ARGV[3]) then return false end
+redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
+redis.call('XDEL', KEYS[1], ARGV[2])
+return redis.call('XADD', KEYS[1], '*', 'job', ARGV[4])
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class QueueConfig:
+    """How the queue behaves; clients and workers of one deployment must agree on it.
+
+    Attributes:
+        prefix: key prefix (several deployments can share one Redis).
+        group: the workers' consumer group.
+        result_ttl: seconds results and event streams are kept.
+        min_idle: seconds without a heartbeat after which a job's worker is presumed dead and the
+            job is taken over by another worker.
+        max_deliveries: a job delivered more often than this is dead-lettered, not run again.
+        max_backlog: queued + running jobs beyond which submissions are refused (0: no bound).
+        dead_maxlen: dead-letter entries kept.
+        events_maxlen: events kept per job (checks x deliveries, plus the end).
+        limits: rate limits and coalescing.
+        connect_timeout / socket_timeout: seconds; short, so an unreachable Redis is an error at
+            once rather than a hang.
+        block: seconds one blocking read waits before it loops (must stay below socket_timeout).
+        max_job_bytes: the largest job payload accepted.
+        reconnect_for: seconds a watcher of job events keeps retrying while Redis is unreachable.
+        events_idle_timeout: seconds a watcher waits without any event of its job before giving
+            up (the job was lost, e.g. Redis restarted without persistence).
+    """
+
+    prefix: str = "cf502"
+    group: str = "workers"
+    result_ttl: float = 3600.0
+    min_idle: float = 30.0
+    max_deliveries: int = 3
+    max_backlog: int = 10_000
+    dead_maxlen: int = 10_000
+    events_maxlen: int = 256
+    limits: Limits = field(default_factory=Limits)
+    connect_timeout: float = 1.0
+    socket_timeout: float = 2.0
+    block: float = 1.0
+    max_job_bytes: int = 64 * 1024
+    reconnect_for: float = 30.0
+    events_idle_timeout: float = 900.0
+
+    def __post_init__(self) -> None:
+        if not re.fullmatch(r"[A-Za-z0-9_.:-]{1,64}", self.prefix):
+            raise InvalidSetting(f"queue prefix {self.prefix!r} must be 1-64 letters/digits/_.:-.")
+        if not 0.1 <= self.min_idle <= 86_400:
+            raise InvalidSetting("min-idle must be between 0.1 and 86,400 seconds.")
+        if not 1 <= self.max_deliveries <= 100:
+            raise InvalidSetting("max deliveries must be between 1 and 100.")
+        if self.result_ttl < 1:
+            raise InvalidSetting("the result TTL must be at least 1 second.")
+        if not 0 < self.block < self.socket_timeout:
+            raise InvalidSetting("the blocking read time must be shorter than the socket timeout.")
+
+
+class _Keys:
+    def __init__(self, prefix: str) -> None:
+        self.prefix = prefix
+        self.jobs = f"{prefix}:jobs"
+        self.dead = f"{prefix}:dead"
+
+    def result(self, job_id: str) -> str:
+        return f"{self.prefix}:res:{job_id}"
+
+    def events(self, job_id: str) -> str:
+        return f"{self.prefix}:ev:{job_id}"
+
+    def crash(self, job_id: str) -> str:
+        return f"{self.prefix}:crash:{job_id}"
+
+    def dedupe(self, key: str) -> str:
+        return f"{self.prefix}:dd:{key}"
+
+    def rate(self, scope: str, who: str) -> str:
+        # Slack ids are short; anything long or odd is hashed so key names stay bounded.
+        if not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", who):
+            who = "h" + hashlib.sha256(who.encode()).hexdigest()[:32]
+        return f"{self.prefix}:rl:{scope}:{who}"
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One job as a worker received it.
+
+    Attributes:
+        entry_id: the stream entry id (what is acknowledged).
+        raw: the job's JSON as stored.
+        job: the parsed job, or None when the payload is malformed.
+        deliveries: how many times the entry has been delivered, this one included.
+        problem: why `job` is None.
+        job_id: the job id, when it could be read even from a malformed payload.
+    """
+
+    entry_id: str
+    raw: str
+    job: Job | None
+    deliveries: int
+    problem: str | None = None
+    job_id: str | None = None
+
+
+def _parse_delivery(entry_id: str, fields: dict[str, str] | None, deliveries: int) -> Delivery:
+    raw = (fields or {}).get("job", "")
+    job_id: str | None = None
+    try:
+        data = json.loads(raw)
+        if isinstance(data, dict) and isinstance(data.get("job_id"), str):
+            job_id = data["job_id"] if _JOB_ID.match(data["job_id"]) else None
+        job = Job.from_dict(data)
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        why = f"malformed job payload ({type(exc).__name__}: {str(exc)[:120]})"
+        return Delivery(entry_id, raw, None, deliveries, why, job_id)
+    if job_id is None:
+        return Delivery(entry_id, raw, None, deliveries, "malformed job id", None)
+    return Delivery(entry_id, raw, job, deliveries, None, job_id)
+
+
+def redacted_url(url: str) -> str:
+    """`redis://host:port/db` with any password removed, for logs and error messages."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or "localhost"
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        return "(unparsable Redis URL)"
+    return f"{parts.scheme}://{host}{port}{parts.path}"
+
+
+def _ms(seconds: float) -> int:
+    return max(1, round(seconds * 1000))
+
+
+def _check_job_id(job_id: str) -> None:
+    if not _JOB_ID.match(job_id):
+        raise QueueError(f"job id {job_id[:80]!r} is not a valid job id.")
+
+
+class RedisPool:
+    """Diagnoses run by `cf502 worker` processes through Redis (implements `cf502.jobs.Pool`).
+
+    The client side (`submit`, `events`, `result`, `close`) is what the CLI and the Slack app use;
+    every Redis failure there becomes a QueueError with one readable line. The worker side
+    (`read_new`, `reclaim`, `heartbeat`, `publish`, `finish`, ...) lets Redis errors through, since
+    the worker retries them with backoff.
+    """
+
+    def __init__(
+        self, url: str, config: QueueConfig | None = None, *, client: Redis | None = None
+    ) -> None:
+        self.config = cfg = config or QueueConfig()
+        self.where = redacted_url(url)
+        self.keys = _Keys(cfg.prefix)
+        if client is None:
+            try:
+                client = Redis.from_url(
+                    url,
+                    decode_responses=True,
+                    socket_connect_timeout=cfg.connect_timeout,
+                    socket_timeout=cfg.socket_timeout,
+                    # One quick retry re-opens a pooled connection that a Redis restart closed;
+                    # more would turn "Redis is down" into a hang.
+                    retry=Retry(ExponentialBackoff(cap=0.05, base=0.01), 1),
+                )
+            except ValueError as exc:
+                raise ConfigError(f"invalid Redis URL {self.where}: {exc}.") from None
+        self.redis = client
+        self._submit = client.register_script(_SUBMIT)
+        self._finish = client.register_script(_FINISH)
+        self._reclaim = client.register_script(_RECLAIM)
+        self._heartbeat = client.register_script(_HEARTBEAT)
+        self._requeue = client.register_script(_REQUEUE)
+
+    def _unavailable(self, exc: RedisError, what: str) -> QueueError:
+        detail = " ".join(str(exc).split())[:160] or type(exc).__name__
+        return QueueError(
+            f"the job queue (Redis at {self.where}) is unavailable: {what} ({detail})."
+        )
+
+    # -- client side (Pool) -------------------------------------------------------------------
+
+    async def submit(self, job: Job) -> str:
+        """Queue `job`; an identical job queued within the coalescing window returns its id.
+
+        Raises RateLimited when the user or channel is over its limit, QueueError when Redis is
+        unreachable or the backlog is full.
+        """
+        _check_job_id(job.job_id)
+        payload = json.dumps(job.to_dict(), separators=(",", ":"), ensure_ascii=False)
+        if len(payload.encode()) > self.config.max_job_bytes:
+            raise QueueError(f"the job is larger than {self.config.max_job_bytes} bytes.")
+        lim = self.config.limits
+        user = job.requested_by.get("user", "")
+        channel = job.requested_by.get("channel", "")
+        keys = [
+            self.keys.jobs,
+            self.keys.dedupe(job.dedupe_key()),
+            self.keys.rate("u", user),
+            self.keys.rate("c", channel),
+        ]
+        args: list[str | int] = [
+            job.job_id,
+            payload,
+            _ms(lim.coalesce) if lim.coalesce > 0 else 0,
+            _ms(lim.window),
+            lim.per_user if user else 0,
+            lim.per_channel if channel else 0,
+            self.config.max_backlog,
+        ]
+        try:
+            status, value = await self._submit(keys=keys, args=args)
+        except RedisError as exc:
+            raise self._unavailable(exc, "the job was not queued") from None
+        if status in ("ok", "dup"):
+            return str(value)
+        if status == "full":
+            raise QueueError(
+                f"the job queue is full ({value} jobs queued or running); try again shortly."
+            )
+        who, limit = (user, lim.per_user) if status == "user" else (channel, lim.per_channel)
+        raise RateLimited(refusal(str(status), who, limit, lim.window, float(value) / 1000))
+
+    async def events(
+        self, job_id: str, *, idle_timeout: float | None = None
+    ) -> AsyncGenerator[JobEvent, None]:
+        """The job's progress from its start (a late subscriber misses nothing), ending with one
+        DONE or FAILED event. A check reported twice (the job was re-run after a worker died) is
+        yielded once. Raises QueueError when Redis stays unreachable or the job goes silent."""
+        _check_job_id(job_id)
+        key = self.keys.events(job_id)
+        idle = idle_timeout if idle_timeout is not None else self.config.events_idle_timeout
+        loop = asyncio.get_running_loop()
+        last, seen = "0-0", set[str]()
+        quiet_since = loop.time()
+        failing_since: float | None = None
+        delay = 0.05
+        while True:
+            try:
+                resp: Any = await self.redis.xread(
+                    {key: last}, count=64, block=_ms(self.config.block)
+                )
+            except RedisError as exc:
+                now = loop.time()
+                failing_since = failing_since if failing_since is not None else now
+                if now - failing_since >= self.config.reconnect_for:
+                    raise self._unavailable(exc, f"lost track of job {job_id}") from None
+                await asyncio.sleep(delay)  # backoff before reconnecting
+                delay = min(delay * 2, 2.0)
+                continue
+            failing_since, delay = None, 0.05
+            if not resp:
+                if loop.time() - quiet_since >= idle:
+                    raise QueueError(
+                        f"no news of job {job_id} for {idle:g} s; it may have been lost "
+                        "(e.g. Redis restarted without persistence)."
+                    )
+                continue
+            quiet_since = loop.time()
+            for _stream, entries in resp:
+                for entry_id, fields in entries:
+                    last = entry_id
+                    event = JobEvent.from_dict(json.loads(fields["e"]))
+                    if event.kind is EventKind.CHECK:
+                        cid = event.check.id if event.check else ""
+                        if cid in seen:
+                            continue
+                        seen.add(cid)
+                        yield event
+                    else:
+                        yield event
+                        return
+
+    async def result(self, job_id: str, timeout: float) -> JobEvent | None:
+        """The job's DONE/FAILED event, waiting up to `timeout` seconds (None: not yet)."""
+        _check_job_id(job_id)
+        try:
+            raw = await self.redis.get(self.keys.result(job_id))
+        except RedisError as exc:
+            raise self._unavailable(exc, f"could not read the result of job {job_id}") from None
+        if raw is not None:
+            return JobEvent.from_dict(json.loads(raw))
+        try:
+            async with asyncio.timeout(timeout):
+                async with aclosing(self.events(job_id)) as stream:
+                    async for event in stream:
+                        if event.kind is not EventKind.CHECK:
+                            return event
+        except TimeoutError:
+            return None
+        return None
+
+    async def close(self) -> None:
+        await self.redis.aclose()
+
+    # -- worker side ----------------------------------------------------------------------------
+
+    async def ensure_group(self) -> None:
+        """Create the stream and consumer group if missing (after a Redis flush/restart too)."""
+        try:
+            await self.redis.xgroup_create(self.keys.jobs, self.config.group, id="0", mkstream=True)
+        except ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+
+    async def read_new(self, consumer: str, count: int) -> list[Delivery]:
+        """Up to `count` never-delivered jobs, waiting at most `block` seconds for one."""
+        resp: Any = await self.redis.xreadgroup(
+            self.config.group,
+            consumer,
+            {self.keys.jobs: ">"},
+            count=count,
+            block=_ms(self.config.block),
+        )
+        out: list[Delivery] = []
+        for _stream, entries in resp or ():
+            out.extend(_parse_delivery(eid, fields, 1) for eid, fields in entries)
+        return out
+
+    async def reclaim(self, consumer: str, count: int) -> list[Delivery]:
+        """Take over up to `count` jobs whose worker has been silent for `min_idle` seconds."""
+        rows = await self._reclaim(
+            keys=[self.keys.jobs],
+            args=[self.config.group, consumer, _ms(self.config.min_idle), count],
+        )
+        out = []
+        for eid, flat, n in rows:
+            fields = dict(zip(flat[::2], flat[1::2], strict=True))
+            out.append(_parse_delivery(str(eid), fields, int(n)))
+        return out
+
+    async def heartbeat(self, consumer: str, entry_ids: Sequence[str]) -> list[str]:
+        """Keep this worker's running jobs from being taken over; returns the ids it lost."""
+        if not entry_ids:
+            return []
+        lost = await self._heartbeat(
+            keys=[self.keys.jobs], args=[self.config.group, consumer, *entry_ids]
+        )
+        return [str(x) for x in lost]
+
+    async def publish(self, event: JobEvent) -> None:
+        """Append a progress event to the job's events stream."""
+        key = self.keys.events(event.job_id)
+        blob = json.dumps(event.to_dict(), separators=(",", ":"), ensure_ascii=False)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.xadd(key, {"e": blob}, maxlen=self.config.events_maxlen, approximate=True)
+            pipe.pexpire(key, _ms(self.config.result_ttl))
+            await pipe.execute()
+
+    async def finish(self, delivery: Delivery, event: JobEvent) -> bool:
+        """Store `event` as the job's result, publish it, acknowledge and delete the entry.
+
+        Returns False when another run of the job had already stored a result (nothing is
+        published twice)."""
+        return await self._complete(delivery, event, dead_reason="")
+
+    async def dead_letter(self, delivery: Delivery, reason: str) -> None:
+        """Move a job that cannot succeed to the dead-letter stream; its watchers get FAILED."""
+        event = None
+        if delivery.job_id is not None:
+            event = JobEvent(delivery.job_id, EventKind.FAILED, error=reason)
+        await self._complete(delivery, event, dead_reason=reason)
+
+    async def _complete(self, delivery: Delivery, event: JobEvent | None, dead_reason: str) -> bool:
+        job_id = delivery.job_id or "-"
+        blob = ""
+        if event is not None:
+            blob = json.dumps(event.to_dict(), separators=(",", ":"), ensure_ascii=False)
+        stored = await self._finish(
+            keys=[
+                self.keys.jobs,
+                self.keys.result(job_id),
+                self.keys.events(job_id),
+                self.keys.dead,
+                self.keys.crash(job_id),
+            ],
+            args=[
+                self.config.group,
+                delivery.entry_id,
+                blob,
+                _ms(self.config.result_ttl),
+                self.config.events_maxlen,
+                dead_reason,
+                delivery.raw,
+                delivery.deliveries,
+                self.config.dead_maxlen,
+                job_id,
+            ],
+        )
+        return bool(stored)
+
+    async def requeue(self, consumer: str, delivery: Delivery) -> bool:
+        """Hand a running job back as a fresh entry (False: this worker no longer owned it)."""
+        new_id = await self._requeue(
+            keys=[self.keys.jobs],
+            args=[self.config.group, delivery.entry_id, consumer, delivery.raw],
+        )
+        return bool(new_id)
+
+    async def note_crash(self, job_id: str, message: str) -> None:
+        await self.redis.set(self.keys.crash(job_id), message[:500], px=_ms(self.config.result_ttl))
+
+    async def last_crash(self, job_id: str) -> str | None:
+        value = await self.redis.get(self.keys.crash(job_id))
+        return str(value) if value is not None else None
+
+    async def prune_consumers(self, keep: str, idle: float) -> int:
+        """Forget consumers (dead workers) with nothing pending, silent for `idle` seconds."""
+        gone = 0
+        infos: list[dict[str, Any]] = await self.redis.xinfo_consumers(
+            self.keys.jobs, self.config.group
+        )
+        for info in infos:
+            name = str(info["name"])
+            if name != keep and int(info["pending"]) == 0 and int(info["idle"]) > idle * 1000:
+                await self.redis.xgroup_delconsumer(self.keys.jobs, self.config.group, name)
+                gone += 1
+        return gone
+
+    async def depth(self) -> tuple[int, int]:
+        """(jobs queued or running, jobs delivered and not yet finished)."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.xlen(self.keys.jobs)
+            pipe.xpending(self.keys.jobs, self.config.group)
+            length, pending = await pipe.execute()
+        return int(length), int(pending["pending"]) if pending else 0
+
+    async def queue_stats(self) -> tuple[int, float | None]:
+        """(jobs queued or running, age in seconds of the oldest one) for metrics."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.xlen(self.keys.jobs)
+            pipe.xrange(self.keys.jobs, count=1)
+            pipe.time()
+            length, oldest, (secs, micros) = await pipe.execute()
+        if not oldest:
+            return int(length), None
+        born_ms = int(str(oldest[0][0]).split("-")[0])
+        return int(length), max(0.0, secs + micros / 1e6 - born_ms / 1000)
+
+    async def dead_letters(self, count: int = 100) -> list[dict[str, str]]:
+        """The newest dead-lettered jobs (job_id, reason, deliveries, job)."""
+        rows: Any = await self.redis.xrevrange(self.keys.dead, count=count)
+        return [dict(fields) for _eid, fields in rows]

@@ -1,0 +1,723 @@
+"""`cf502 worker`: run diagnoses from the Redis queue, many at once, losing none.
+
+One asyncio process runs up to `concurrency` jobs at a time. Three loops share the Redis queue:
+
+* read:      XREADGROUP new jobs while there is room;
+* reclaim:   XAUTOCLAIM jobs whose worker has been silent for `min_idle` s (killed, OOM, cut off);
+* heartbeat: refresh the idle time of this worker's running jobs so nobody takes them over.
+
+A job that crashes the job function is left pending and retried (another delivery) after
+`min_idle`; one delivered more than `max_deliveries` times is dead-lettered with the reason. On
+SIGTERM the worker stops taking jobs, gives the running ones `grace` seconds, then hands the rest
+back to the queue. When Redis goes away every loop retries with capped, jittered backoff; a
+finished job's result waits in memory until Redis takes it.
+
+The operator's EngineSettings (from options or the environment) decide safety, never the job.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import random
+import signal
+import socket
+import sys
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, TypeVar
+
+from redis.exceptions import RedisError, ResponseError
+
+from cf502 import metrics
+from cf502.config import EngineSettings
+from cf502.errors import Cf502Error, ConfigError
+from cf502.health import redis_ready
+from cf502.jobs import EventKind, JobEvent
+from cf502.limits import Limits
+from cf502.logs import log_context, setup_logging
+from cf502.options import OptionParser, UsageError, add_engine_options, engine_from_args
+from cf502.queue import Delivery, QueueConfig, RedisPool, redacted_url
+from cf502.runjob import RunJob, run_job
+
+__all__ = [
+    "Worker",
+    "WorkerSettings",
+    "add_worker_options",
+    "engine_from_env",
+    "main",
+    "run_worker",
+]
+
+log = logging.getLogger("cf502.worker")
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerSettings:
+    """How one worker process runs jobs.
+
+    Attributes:
+        concurrency: jobs running at once.
+        job_timeout: upper bound on one job's deadline in seconds (None: from its settings).
+        grace: seconds running jobs get to finish after SIGTERM before they are handed back.
+        heartbeat: seconds between heartbeats (default: a third of the queue's min_idle).
+        reclaim_every: seconds between looks for abandoned jobs (default: half of min_idle).
+        burst: stop once the queue is empty and nothing runs (batch runs, tests).
+        name: the consumer name (default: host-pid-random, unique per process).
+    """
+
+    concurrency: int = 16
+    job_timeout: float | None = None
+    grace: float = 10.0
+    heartbeat: float | None = None
+    reclaim_every: float | None = None
+    burst: bool = False
+    name: str | None = None
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.concurrency <= 10_000:
+            raise ConfigError("worker concurrency must be between 1 and 10,000.")
+        if self.job_timeout is not None and not 1 <= self.job_timeout <= 3_600:
+            raise ConfigError("the job timeout must be between 1 and 3,600 seconds.")
+        if not 0 <= self.grace <= 3_600:
+            raise ConfigError("the shutdown grace must be between 0 and 3,600 seconds.")
+
+
+class _Backoff:
+    """Capped exponential backoff with full jitter, interrupted by `stop`."""
+
+    def __init__(self, stop: asyncio.Event, base: float = 0.1, cap: float = 5.0) -> None:
+        self._stop = stop
+        self._base = base
+        self._cap = cap
+        self._failures = 0
+
+    @property
+    def failing(self) -> bool:
+        return self._failures > 0
+
+    def reset(self) -> None:
+        self._failures = 0
+
+    async def wait(self) -> None:
+        delay = random.uniform(0, min(self._cap, self._base * 2**self._failures))
+        self._failures = min(self._failures + 1, 16)
+        await _sleep_unless(self._stop, delay)
+
+
+async def _sleep_unless(event: asyncio.Event, seconds: float) -> None:
+    """Sleep `seconds`, or less when `event` is set meanwhile."""
+    try:
+        async with asyncio.timeout(seconds):
+            await event.wait()
+    except TimeoutError:
+        pass
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())[:300]
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+@dataclass
+class _Running:
+    delivery: Delivery
+    task: asyncio.Task[None] | None = None
+    lost: bool = False  # another worker owns the entry now
+
+
+@dataclass
+class Counters:
+    """What a worker has done since it started (for logs, tests and the benchmark)."""
+
+    started: int = 0
+    done: int = 0
+    failed: int = 0
+    crashed: int = 0
+    dead: int = 0
+    reclaimed: int = 0
+    requeued: int = 0
+    duplicate: int = 0
+    lost: int = 0
+    redis_errors: int = 0
+    by_kind: dict[str, int] = field(default_factory=dict)
+
+
+class Worker:
+    """Consumes the Redis queue until `stop()` (or, in burst mode, until it is empty)."""
+
+    def __init__(
+        self,
+        pool: RedisPool,
+        engine: EngineSettings,
+        settings: WorkerSettings | None = None,
+        *,
+        run_job: RunJob = run_job,
+    ) -> None:
+        self.pool = pool
+        self.engine = engine
+        self.settings = s = settings or WorkerSettings()
+        min_idle = pool.config.min_idle
+        self.heartbeat_every = s.heartbeat or max(0.05, min_idle / 3)
+        self.reclaim_every = s.reclaim_every or max(0.05, min_idle / 2)
+        self.consumer = s.name or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+        self.counters = Counters()
+        self._run_job = run_job
+        self._running: dict[str, _Running] = {}
+        self._stopping = asyncio.Event()
+        self._room = asyncio.Event()
+        self._idle = asyncio.Event()  # set whenever nothing runs
+        self._idle.set()
+        self.ready = asyncio.Event()  # set once the consumer group exists
+
+    # -- control ----------------------------------------------------------------------------------
+
+    def stop(self) -> None:
+        """Stop taking jobs; `run()` then finishes or hands back the running ones and returns."""
+        self._stopping.set()
+        self._room.set()
+
+    @property
+    def running(self) -> int:
+        return len(self._running)
+
+    async def run(self) -> Counters:
+        """Work until stopped; returns the counters."""
+        log.info(
+            "worker starting",
+            extra={
+                "consumer": self.consumer,
+                "redis": self.pool.where,
+                "concurrency": self.settings.concurrency,
+                "allow_private": self.engine.allow_private,
+            },
+        )
+        if not await self._ensure_group():
+            return self.counters
+        self.ready.set()
+        log.info("worker ready", extra={"consumer": self.consumer})
+        loops = [
+            asyncio.create_task(self._read_loop(), name="read"),
+            asyncio.create_task(self._reclaim_loop(), name="reclaim"),
+        ]
+        beat_stop = asyncio.Event()
+        beat = asyncio.create_task(self._heartbeat_loop(beat_stop), name="heartbeat")
+        try:
+            await self._stopping.wait()
+        finally:
+            self._stopping.set()
+            # The loops notice `_stopping` within one blocking read; a read that returns jobs
+            # after that hands them straight back.
+            await asyncio.gather(*loops, return_exceptions=True)
+            await self._drain()
+            beat_stop.set()
+            await asyncio.gather(beat, return_exceptions=True)
+        log.info("worker stopped", extra={"consumer": self.consumer, **self._summary()})
+        return self.counters
+
+    def _summary(self) -> dict[str, int]:
+        c = self.counters
+        return {
+            "done": c.done,
+            "failed": c.failed,
+            "crashed": c.crashed,
+            "dead": c.dead,
+            "reclaimed": c.reclaimed,
+            "requeued": c.requeued,
+        }
+
+    async def _ensure_group(self) -> bool:
+        backoff = _Backoff(self._stopping)
+        while not self._stopping.is_set():
+            try:
+                await self.pool.ensure_group()
+                if backoff.failing:
+                    log.info("redis reachable again", extra={"redis": self.pool.where})
+                return True
+            except RedisError as exc:
+                self._redis_trouble("create the consumer group", exc, backoff)
+                await backoff.wait()
+        return False
+
+    def _redis_trouble(self, what: str, exc: RedisError, backoff: _Backoff) -> None:
+        self.counters.redis_errors += 1
+        level = logging.DEBUG if backoff.failing else logging.WARNING
+        log.log(
+            level,
+            "redis unavailable, retrying with backoff",
+            extra={"redis": self.pool.where, "doing": what, "error": _one_line(exc)},
+        )
+
+    # -- loops -------------------------------------------------------------------------------------
+
+    async def _read_loop(self) -> None:
+        backoff = _Backoff(self._stopping)
+        while not self._stopping.is_set():
+            free = self.settings.concurrency - len(self._running)
+            if free <= 0:
+                self._room.clear()
+                await self._room.wait()
+                continue
+            try:
+                deliveries = await self.pool.read_new(self.consumer, free)
+            except ResponseError as exc:
+                if "NOGROUP" in str(exc):  # Redis lost the group (flushed, restarted empty)
+                    log.warning("consumer group missing, recreating it")
+                    await self._ensure_group()
+                    continue
+                self._redis_trouble("read jobs", exc, backoff)
+                await backoff.wait()
+                continue
+            except RedisError as exc:
+                self._redis_trouble("read jobs", exc, backoff)
+                await backoff.wait()
+                continue
+            if backoff.failing:
+                log.info("redis reachable again", extra={"redis": self.pool.where})
+            backoff.reset()
+            if self._stopping.is_set():
+                await self._hand_back(deliveries)
+                return
+            for d in deliveries:
+                self._start(d)
+            if self.settings.burst and not deliveries and not self._running:
+                log.info("queue empty, burst run over")
+                self.stop()
+
+    async def _reclaim_loop(self) -> None:
+        backoff = _Backoff(self._stopping)
+        prune_after = max(3600.0, 10 * self.pool.config.min_idle)
+        next_prune = time.monotonic() + prune_after / 10
+        while not self._stopping.is_set():
+            await _sleep_unless(self._stopping, self.reclaim_every)
+            free = self.settings.concurrency - len(self._running)
+            if self._stopping.is_set() or free <= 0:
+                continue
+            try:
+                deliveries = await self.pool.reclaim(self.consumer, free)
+                if time.monotonic() >= next_prune:
+                    next_prune = time.monotonic() + prune_after / 10
+                    await self.pool.prune_consumers(self.consumer, prune_after)
+            except RedisError as exc:
+                self._redis_trouble("reclaim jobs", exc, backoff)
+                await backoff.wait()
+                continue
+            backoff.reset()
+            if self._stopping.is_set():
+                await self._hand_back(deliveries)
+                return
+            for d in deliveries:
+                if d.entry_id in self._running:
+                    continue  # already ours and running: Redis was away longer than min_idle
+                self.counters.reclaimed += 1
+                log.info(
+                    "job taken over from a silent worker",
+                    extra={"job_id": d.job_id, "deliveries": d.deliveries},
+                )
+                self._start(d)
+
+    async def _heartbeat_loop(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            await _sleep_unless(stop, self.heartbeat_every)
+            ids = list(self._running)
+            if stop.is_set() or not ids:
+                continue
+            try:
+                lost = await self.pool.heartbeat(self.consumer, ids)
+            except RedisError as exc:
+                self.counters.redis_errors += 1
+                log.debug("heartbeat failed", extra={"error": _one_line(exc)})
+                continue
+            for entry_id in lost:
+                run = self._running.get(entry_id)
+                if run is not None and run.task is not None and not run.task.done():
+                    # Another worker took it over (we were cut off longer than min_idle) or
+                    # finished it: its result wins, ours would be discarded anyway.
+                    run.lost = True
+                    run.task.cancel()
+
+    # -- jobs --------------------------------------------------------------------------------------
+
+    def _start(self, d: Delivery) -> None:
+        run = _Running(d)
+        self._running[d.entry_id] = run
+        self._idle.clear()
+        run.task = asyncio.create_task(self._process(run), name=f"job-{d.job_id}")
+
+    async def _process(self, run: _Running) -> None:
+        d = run.delivery
+        target = str(d.job.target.get("host", "")) if d.job else None
+        try:
+            with log_context(job_id=d.job_id, target=target):
+                await self._handle(d)
+        except asyncio.CancelledError:
+            if run.lost:
+                self.counters.lost += 1
+                log.info(
+                    "job taken over by another worker; stopped here", extra={"job_id": d.job_id}
+                )
+            # Otherwise a shutdown: `_drain` hands the job back.
+        finally:
+            if self._running.get(d.entry_id) is run:
+                del self._running[d.entry_id]
+            self._room.set()
+            if not self._running:
+                self._idle.set()
+
+    async def _handle(self, d: Delivery) -> None:
+        job = d.job
+        if job is None:
+            await self._dead_letter(
+                d, f"the job could not be read, so it was not run: {d.problem}."
+            )
+            return
+        if d.deliveries > self.pool.config.max_deliveries:
+            last = await self._quietly(self.pool.last_crash(job.job_id))
+            cause = (
+                f"it crashed the worker each time (last error: {last})"
+                if last
+                else "the worker running it stopped each time (killed, out of memory or cut off "
+                "from Redis)"
+            )
+            await self._dead_letter(
+                d, f"gave up after {d.deliveries - 1} attempts to run this diagnosis: {cause}."
+            )
+            return
+        kind = job.kind.value
+        self.counters.started += 1
+        started = time.perf_counter()
+        log.info(
+            "job started",
+            extra={"kind": kind, "deliveries": d.deliveries, "only": ",".join(job.only)},
+        )
+        with metrics.job_running(kind):
+            try:
+                event = await self._run_job(
+                    job,
+                    self.engine,
+                    publish=self._publish,
+                    deadline=self.settings.job_timeout,
+                )
+            except Exception as exc:  # a bug in the job: retried by redelivery, then dead-lettered
+                self.counters.crashed += 1
+                message = _one_line(exc)
+                log.error(
+                    "job crashed; it will be retried after min-idle",
+                    exc_info=True,
+                    extra={"error": message, "deliveries": d.deliveries},
+                )
+                metrics.job_failed(kind, "crash")
+                # Left pending: after min-idle it is redelivered, and dead-lettered in the end.
+                await self._quietly(self.pool.note_crash(job.job_id, message))
+                return
+            if event.kind is EventKind.FAILED:
+                metrics.job_failed(kind, _failure_reason(event.error or ""))
+            elif event.report is not None:
+                metrics.observe_report(event.report)
+        stored = await self._until_done(lambda: self.pool.finish(d, event))
+        ms = round((time.perf_counter() - started) * 1000)
+        if not stored:
+            self.counters.duplicate += 1
+        if event.kind is EventKind.FAILED:
+            self.counters.failed += 1
+            log.info("job failed", extra={"error": event.error, "ms": ms, "stored": stored})
+        else:
+            self.counters.done += 1
+            verdict = event.report.verdict if event.report else None
+            log.info(
+                "job done",
+                extra={
+                    "status": verdict.status.value if verdict else None,
+                    "likely_cause": verdict.likely_cause if verdict else None,
+                    "checks": len(event.report.checks) if event.report else 0,
+                    "ms": ms,
+                    "stored": stored,
+                },
+            )
+        self.counters.by_kind[kind] = self.counters.by_kind.get(kind, 0) + 1
+
+    async def _dead_letter(self, d: Delivery, reason: str) -> None:
+        await self._until_done(lambda: self.pool.dead_letter(d, reason))
+        self.counters.dead += 1
+        metrics.job_failed("unknown" if d.job is None else d.job.kind.value, "dead_letter")
+        log.warning("job dead-lettered", extra={"reason": reason, "deliveries": d.deliveries})
+
+    async def _publish(self, event: JobEvent) -> None:
+        try:
+            await self.pool.publish(event)
+        except RedisError as exc:
+            # Progress is best effort: the final report carries every check anyway.
+            self.counters.redis_errors += 1
+            log.debug("progress not published", extra={"error": _one_line(exc)})
+
+    async def _until_done(self, op: Callable[[], Awaitable[T]]) -> T:
+        """Retry a Redis write until it succeeds: a computed result is never dropped. Ends only by
+        success or cancellation (shutdown after grace, or another worker took the job)."""
+        backoff = _Backoff(asyncio.Event())
+        while True:
+            try:
+                return await op()
+            except RedisError as exc:
+                self._redis_trouble("store a result", exc, backoff)
+                await backoff.wait()
+
+    async def _quietly(self, op: Awaitable[T]) -> T | None:
+        try:
+            return await op
+        except RedisError as exc:
+            log.debug("redis call failed", extra={"error": _one_line(exc)})
+            return None
+
+    # -- shutdown ----------------------------------------------------------------------------------
+
+    async def _drain(self) -> None:
+        """Give running jobs `grace` seconds, then cancel the rest and hand them back."""
+        pending = [r.task for r in self._running.values() if r.task is not None]
+        if pending:
+            log.info(
+                "waiting for running jobs",
+                extra={"running": len(pending), "grace": self.settings.grace},
+            )
+            await asyncio.wait(pending, timeout=self.settings.grace)
+        leftovers = [r for r in self._running.values() if r.task is not None and not r.task.done()]
+        for r in leftovers:
+            assert r.task is not None  # noqa: S101  (narrowing for mypy)
+            r.task.cancel()
+        await asyncio.gather(*(r.task for r in leftovers if r.task), return_exceptions=True)
+        await self._hand_back([r.delivery for r in leftovers if not r.lost])
+        self._running.clear()
+        self._idle.set()
+
+    async def _hand_back(self, deliveries: Sequence[Delivery]) -> None:
+        """Return jobs to the queue as fresh entries; if Redis is away they stay pending and are
+        reclaimed by another worker after min_idle."""
+        for d in deliveries:
+            try:
+                async with asyncio.timeout(2.0):
+                    requeued = await self.pool.requeue(self.consumer, d)
+            except (RedisError, TimeoutError) as exc:
+                log.warning(
+                    "could not hand job back; another worker will reclaim it",
+                    extra={"job_id": d.job_id, "error": _one_line(exc)},
+                )
+                continue
+            if requeued:
+                self.counters.requeued += 1
+                log.info("job handed back to the queue", extra={"job_id": d.job_id})
+
+
+def _failure_reason(error: str) -> str:
+    low = error.lower()
+    if "deadline" in low:
+        return "timeout"
+    if "not configured to allow private" in low or "does not connect to it" in low:
+        return "refused"
+    return "invalid"
+
+
+# -- command line ---------------------------------------------------------------------------------
+
+_ENV_ENGINE: Mapping[str, tuple[str, Callable[[str], Any]]] = {
+    "CF502_RESOLVER": ("resolver", str),
+    "CF502_CA_FILE": ("ca_file", str),
+    "CF502_ALLOW_PRIVATE": (
+        "allow_private",
+        lambda v: v.strip().lower() in ("1", "true", "yes", "on"),
+    ),
+    "CF502_DNS_PORT": ("dns_port", int),
+    "CF502_DNS_TIMEOUT": ("dns_timeout", float),
+    "CF502_MAX_CONNECT_TIMEOUT": ("max_connect_timeout", float),
+    "CF502_MAX_READ_TIMEOUT": ("max_read_timeout", float),
+}
+
+
+def engine_from_env(environ: Mapping[str, str]) -> EngineSettings:
+    """The operator's EngineSettings from the same variables the bot reads (see .env.example)."""
+    changes: dict[str, Any] = {}
+    for name, (attr, parse) in _ENV_ENGINE.items():
+        raw = environ.get(name, "").strip()
+        if not raw:
+            continue
+        try:
+            changes[attr] = parse(raw)
+        except ValueError:
+            raise ConfigError(f"{name} {raw[:40]!r} is malformed.") from None
+    return replace(EngineSettings(), **changes)
+
+
+def add_worker_options(parser: argparse.ArgumentParser) -> None:
+    """The `cf502 worker` options (the engine's safety options are added separately)."""
+    g = parser.add_argument_group("worker")
+    g.add_argument("--redis-url", metavar="URL", help="the job queue (default $REDIS_URL)")
+    g.add_argument("--concurrency", type=int, metavar="N", default=16, help="jobs at once (16)")
+    g.add_argument(
+        "--job-timeout",
+        type=float,
+        metavar="S",
+        help="upper bound on one diagnosis (from its timeouts)",
+    )
+    g.add_argument(
+        "--grace",
+        type=float,
+        metavar="S",
+        default=10.0,
+        help="on SIGTERM, seconds running jobs get before they are handed back (10)",
+    )
+    g.add_argument(
+        "--min-idle",
+        type=float,
+        metavar="S",
+        default=30.0,
+        help="seconds a silent worker's jobs wait before another worker takes them (30)",
+    )
+    g.add_argument(
+        "--max-deliveries",
+        type=int,
+        metavar="N",
+        default=3,
+        help="attempts before a job that keeps crashing is dead-lettered (3)",
+    )
+    g.add_argument(
+        "--result-ttl",
+        type=float,
+        metavar="S",
+        default=3600.0,
+        help="seconds results and progress are kept (3600)",
+    )
+    g.add_argument(
+        "--queue-prefix", metavar="NAME", default="cf502", help="Redis key prefix (cf502)"
+    )
+    g.add_argument(
+        "--max-connect-timeout",
+        type=float,
+        metavar="S",
+        help="upper bound on a job's connection timeout (10)",
+    )
+    g.add_argument(
+        "--max-read-timeout",
+        type=float,
+        metavar="S",
+        help="upper bound on a job's response timeout (180)",
+    )
+    g.add_argument(
+        "--metrics-port",
+        type=int,
+        metavar="N",
+        help="serve /metrics, /healthz, /readyz on this port (default $CF502_METRICS_PORT)",
+    )
+    g.add_argument(
+        "--burst", action="store_true", help="exit once the queue is empty (batch runs, tests)"
+    )
+    g.add_argument("--log-format", choices=("json", "text", "auto"), help="log lines (auto)")
+
+
+def _settings_from_args(
+    args: argparse.Namespace, environ: Mapping[str, str]
+) -> tuple[str, QueueConfig, EngineSettings, WorkerSettings, int | None]:
+    url = args.redis_url or environ.get("REDIS_URL", "")
+    if not url:
+        raise UsageError("Give --redis-url URL (or set REDIS_URL): the worker needs the job queue.")
+    engine = engine_from_args(args, engine_from_env(environ))
+    bounds = {
+        k: v
+        for k, v in (
+            ("max_connect_timeout", args.max_connect_timeout),
+            ("max_read_timeout", args.max_read_timeout),
+        )
+        if v is not None
+    }
+    engine = replace(engine, **bounds)
+    queue = QueueConfig(
+        prefix=args.queue_prefix,
+        min_idle=args.min_idle,
+        max_deliveries=args.max_deliveries,
+        result_ttl=args.result_ttl,
+        limits=Limits(),
+    )
+    worker = WorkerSettings(
+        concurrency=args.concurrency,
+        job_timeout=args.job_timeout,
+        grace=args.grace,
+        burst=args.burst,
+    )
+    port_text = environ.get("CF502_METRICS_PORT", "")
+    port = args.metrics_port
+    if port is None and port_text.strip():
+        if not port_text.strip().isdigit():
+            raise ConfigError(f"CF502_METRICS_PORT {port_text[:20]!r} is not a port number.")
+        port = int(port_text)
+    return url, queue, engine, worker, port
+
+
+async def _serve(
+    url: str,
+    queue: QueueConfig,
+    engine: EngineSettings,
+    settings: WorkerSettings,
+    metrics_port: int | None,
+) -> Counters:
+    pool = RedisPool(url, queue)
+    worker = Worker(pool, engine, settings)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, worker.stop)
+    server = None
+    try:
+        if metrics_port is not None:
+            server = await metrics.start_metrics_server(
+                metrics_port, ready=redis_ready(pool.redis), refresh=_queue_stats(pool)
+            )
+        return await worker.run()
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)
+        if server is not None:
+            await server.close()
+        await pool.close()
+
+
+def _queue_stats(pool: RedisPool) -> metrics.Refresh:
+    async def refresh() -> metrics.QueueStats:
+        depth, oldest = await pool.queue_stats()
+        return metrics.QueueStats(depth, oldest)
+
+    return refresh
+
+
+def run_worker(args: argparse.Namespace, environ: Mapping[str, str] | None = None) -> int:
+    """Run the worker from parsed `cf502 worker` options; returns the exit status."""
+    env = os.environ if environ is None else environ
+    url, queue, engine, settings, port = _settings_from_args(args, env)
+    setup_logging(fmt=args.log_format, secrets=[url])
+    log.info("worker configuration", extra={"redis": redacted_url(url)})
+    asyncio.run(_serve(url, queue, engine, settings, port))
+    return 0
+
+
+def build_parser() -> OptionParser:
+    parser = OptionParser(
+        prog="cf502 worker",
+        description="Run CloudFront origin diagnoses from the Redis job queue.",
+    )
+    add_worker_options(parser)
+    add_engine_options(parser)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`python -m cf502.worker`: same options as `cf502 worker`."""
+    try:
+        return run_worker(build_parser().parse_args(argv))
+    except Cf502Error as exc:
+        sys.stderr.write(f"cf502 worker: error: {' '.join(str(exc).split())}\n")
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
