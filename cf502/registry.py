@@ -35,6 +35,7 @@ CONTRACT_IDS: Final = (
 ALL_CHECKS: Final[tuple[Check, ...]] = (
     # DNS
     names.Resolve(),
+    names.Authoritative(),
     # TCP
     ports.PortOpen("https"),
     ports.PortOpen("http"),

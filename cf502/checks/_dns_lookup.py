@@ -1,0 +1,295 @@
+"""DNS I/O for the checks: the origin's A/AAAA through the resolver, and a survey of the zone's
+name servers asked one by one. Every query runs under the operator's DNS timeout.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+import dns.asyncquery
+import dns.asyncresolver
+import dns.exception
+import dns.flags
+import dns.message
+import dns.name
+import dns.rdatatype
+import dns.resolver
+
+from cf502.checks._dns_wire import Reply, ServerAnswer, cname_chain, server_answer
+from cf502.probe import Probe
+from cf502.safety import blocked_reason
+
+__all__ = [
+    "MAX_NS_ADDRESSES",
+    "MAX_NS_NAMES",
+    "Resolution",
+    "ZoneSurvey",
+    "make_resolver",
+    "resolve_origin",
+    "survey_zone",
+]
+
+# Bounded work whatever a hostile zone lists: 13 is the most NS names a referral usually carries.
+MAX_NS_NAMES = 13
+MAX_NS_ADDRESSES = 26
+
+
+@dataclass(frozen=True, slots=True)
+class Resolution:
+    """The origin name's A/AAAA answer through the recursive resolver.
+
+    Attributes:
+        name: the name asked for.
+        addresses: IPv4 then IPv6 addresses (empty on failure).
+        cname_chain: the CNAME targets followed, in order.
+        error: None, "nxdomain", "nodata", "servfail", "timeout", "refused" (the resolver
+            refused us), "unreachable" (no resolver reachable), "noresolver" or "error".
+        detail: the resolver's own words for the error.
+        resolver: which resolver answered ("IP" or "IP:PORT"; several when none did).
+    """
+
+    name: str
+    addresses: tuple[str, ...]
+    cname_chain: tuple[str, ...] = ()
+    error: str | None = None
+    detail: str = ""
+    resolver: str = "system"
+
+
+def make_resolver(probe: Probe) -> dns.asyncresolver.Resolver:
+    """A resolver honouring the operator's `resolver` setting and DNS timeout, without cache.
+
+    Raises dns.resolver.NoResolverConfiguration when no resolver is set and the system has none.
+    """
+    address = probe.engine.resolver_address
+    if address is None:
+        res = dns.asyncresolver.Resolver()
+    else:
+        res = dns.asyncresolver.Resolver(configure=False)
+        res.nameservers = [address[0]]
+        res.port = address[1]
+    res.timeout = probe.engine.dns_timeout
+    res.lifetime = probe.engine.dns_timeout
+    res.cache = None
+    return res
+
+
+def _server_text(ip: str, port: int) -> str:
+    shown = f"[{ip}]" if ":" in ip else ip
+    return f"{shown}:{port}" if port != 53 else ip
+
+
+def resolver_label(probe: Probe, res: dns.asyncresolver.Resolver | None = None) -> str:
+    if probe.engine.resolver:
+        return probe.engine.resolver
+    if res is None:
+        return "the system resolver"
+    return ", ".join(_server_text(str(ns), res.port) for ns in res.nameservers) or "system"
+
+
+@dataclass(frozen=True, slots=True)
+class _Lookup:
+    values: tuple[str, ...] = ()
+    chain: tuple[str, ...] = ()
+    error: str | None = None
+    detail: str = ""
+    server: str = ""
+
+
+def _no_servers(exc: dns.resolver.NoNameservers) -> _Lookup:
+    """Tell a failing zone (SERVFAIL) from a resolver that refuses us or cannot be reached."""
+    errors = exc.kwargs.get("errors") or []
+    said = [str(err[3]) for err in errors]
+    if any(s == "SERVFAIL" for s in said) or not said:
+        return _Lookup(error="servfail", detail=str(exc))
+    if all(s == "REFUSED" for s in said):
+        return _Lookup(error="refused", detail=str(exc))
+    if all(isinstance(err[3], OSError) for err in errors):
+        return _Lookup(error="unreachable", detail=str(exc))
+    return _Lookup(error="error", detail=str(exc))
+
+
+async def _lookup(res: dns.asyncresolver.Resolver, name: str, rdtype: str) -> _Lookup:
+    try:
+        answer = await res.resolve(name, rdtype, search=False)
+    except dns.resolver.NXDOMAIN as exc:
+        responses = exc.kwargs.get("responses") or {}
+        response = next(iter(responses.values()), None)
+        return _Lookup(chain=cname_chain(response, name), error="nxdomain", detail=str(exc))
+    except dns.resolver.NoAnswer as exc:
+        return _Lookup(
+            chain=cname_chain(exc.kwargs.get("response"), name),
+            error="nodata",
+            detail=f"no {rdtype} record",
+        )
+    except dns.resolver.NoNameservers as exc:
+        return _no_servers(exc)
+    except dns.exception.Timeout as exc:
+        return _Lookup(error="timeout", detail=str(exc))
+    except dns.exception.DNSException as exc:
+        return _Lookup(error="error", detail=f"{type(exc).__name__}: {exc}")
+    server = ""
+    if answer.nameserver is not None and answer.port is not None:
+        server = _server_text(str(answer.nameserver), answer.port)
+    values = tuple(rd.to_text() for rd in answer)
+    return _Lookup(values, cname_chain(answer.response, name), server=server)
+
+
+# When no address came back, the most telling reason wins: a definite NXDOMAIN first, a bare
+# NODATA (the other type may simply not exist) last.
+_PRECEDENCE = ("nxdomain", "servfail", "timeout", "refused", "unreachable", "error", "nodata")
+
+
+async def resolve_origin(probe: Probe) -> Resolution:
+    """Ask the configured resolver for the origin's A and AAAA records (concurrently)."""
+    try:
+        res = make_resolver(probe)
+    except dns.resolver.NoResolverConfiguration as exc:
+        return Resolution(probe.host, (), error="noresolver", detail=str(exc))
+    v4, v6 = await asyncio.gather(_lookup(res, probe.host, "A"), _lookup(res, probe.host, "AAAA"))
+    chain = v4.chain or v6.chain
+    addresses = v4.values + v6.values
+    if addresses:
+        label = v4.server or v6.server or resolver_label(probe, res)
+        return Resolution(probe.host, addresses, chain, resolver=label)
+    label = resolver_label(probe, res)
+    for kind in _PRECEDENCE:
+        for lookup in (v4, v6):
+            if lookup.error == kind:
+                return Resolution(
+                    probe.host, (), chain, kind, lookup.detail, lookup.server or label
+                )
+    return Resolution(probe.host, (), chain, "nodata", "no A or AAAA record", label)
+
+
+@dataclass(frozen=True, slots=True)
+class ZoneSurvey:
+    """The origin's zone and what each of its name servers answers when asked directly.
+
+    Attributes:
+        name: the origin name.
+        zone: the zone apex, or None when it could not be found.
+        ns_names: the zone's NS names (sorted, at most MAX_NS_NAMES).
+        servers: one entry per name server address, in NS-name order.
+        unresolved: (NS name, why it has no usable address).
+        error: why the zone or its NS set could not be found.
+        resolver: the resolver used to find the zone and the servers' addresses.
+        port: the port the servers were asked on.
+        timeout: seconds each server had to answer.
+        types: the origin record types asked, e.g. ("A",) or ("A", "AAAA").
+        left_out: NS names or addresses not asked because of the caps.
+    """
+
+    name: str
+    zone: str | None
+    ns_names: tuple[str, ...] = ()
+    servers: tuple[ServerAnswer, ...] = ()
+    unresolved: tuple[tuple[str, str], ...] = ()
+    error: str | None = None
+    resolver: str = ""
+    port: int = 53
+    timeout: float = 5.0
+    types: tuple[str, ...] = ("A",)
+    left_out: int = 0
+
+
+async def _zone_and_ns(
+    res: dns.asyncresolver.Resolver, name: str, timeout: float
+) -> tuple[str, tuple[str, ...], int]:
+    """The zone apex (walking up from `name` with SOA queries) and its NS names."""
+    # Two timeouts for the walk: a typical origin is found in one or two SOA queries.
+    apex = await dns.asyncresolver.zone_for_name(name, resolver=res, lifetime=2 * timeout)
+    answer = await res.resolve(apex, dns.rdatatype.NS, search=False)
+    names = sorted({rd.target.to_text(omit_final_dot=True).lower() for rd in answer})
+    return apex.to_text(omit_final_dot=True), tuple(names[:MAX_NS_NAMES]), len(names)
+
+
+async def _ns_addresses(
+    res: dns.asyncresolver.Resolver, ns: str
+) -> tuple[tuple[str, ...], str | None]:
+    v4, v6 = await asyncio.gather(_lookup(res, ns, "A"), _lookup(res, ns, "AAAA"))
+    addresses = v4.values + v6.values
+    if addresses:
+        return addresses, None
+    why = next((k for k in _PRECEDENCE if k in (v4.error, v6.error)), "nodata")
+    return (), {"nxdomain": "NXDOMAIN", "nodata": "no A or AAAA record"}.get(why, why)
+
+
+async def _exchange(
+    qname: str, rdtype: str, address: str, port: int, timeout: float
+) -> tuple[dns.message.Message, bool]:
+    query = dns.message.make_query(qname, rdtype)
+    query.flags &= ~dns.flags.RD  # ask the server itself, as a resolver does (dig +norec)
+    return await dns.asyncquery.udp_with_fallback(query, address, timeout=timeout, port=port)
+
+
+async def _ask(
+    ns: str, address: str, name: str, zone: str, types: Sequence[str], port: int, timeout: float
+) -> ServerAnswer:
+    started = time.perf_counter()
+    replies: list[Reply]
+    try:
+        # One deadline for the server's answers, UDP and any TCP retry included.
+        async with asyncio.timeout(timeout):
+            replies = list(
+                await asyncio.gather(
+                    *(_exchange(name, t, address, port, timeout) for t in types),
+                    _exchange(zone, "SOA", address, port, timeout),
+                    return_exceptions=True,
+                )
+            )
+    except TimeoutError as exc:
+        replies = [exc]
+    elapsed = (time.perf_counter() - started) * 1000
+    return server_answer(
+        ns, address, replies, types=types, zone=zone, timeout=timeout, elapsed_ms=elapsed
+    )
+
+
+async def survey_zone(probe: Probe, types: Sequence[str]) -> ZoneSurvey:
+    """Find the origin's zone and its name servers, then ask each server address directly."""
+    engine = probe.engine
+    timeout = engine.dns_timeout
+    base = ZoneSurvey(probe.host, None, port=engine.dns_port, timeout=timeout, types=tuple(types))
+    try:
+        res = make_resolver(probe)
+    except dns.resolver.NoResolverConfiguration as exc:
+        return replace(base, error=f"no resolver configured ({exc})")
+    label = resolver_label(probe, res)
+    try:
+        zone, ns_names, ns_total = await _zone_and_ns(res, probe.host, timeout)
+    except dns.exception.DNSException as exc:
+        return replace(base, error=f"{type(exc).__name__}: {exc}", resolver=label)
+    found = await asyncio.gather(*(_ns_addresses(res, ns) for ns in ns_names))
+    targets: list[tuple[str, str]] = []
+    unresolved: list[tuple[str, str]] = []
+    for ns, (addresses, why) in zip(ns_names, found, strict=True):
+        if why is not None:
+            unresolved.append((ns, why))
+        targets.extend((ns, a) for a in addresses)
+    left_out = ns_total - len(ns_names) + max(0, len(targets) - MAX_NS_ADDRESSES)
+    targets = targets[:MAX_NS_ADDRESSES]
+
+    async def one(ns: str, address: str) -> ServerAnswer:
+        # Name-server addresses come from DNS too: vet them like the origin's own addresses.
+        reason = None if engine.allow_private else blocked_reason(address)
+        if reason is not None:
+            return ServerAnswer(ns, address, "blocked", reason)
+        return await _ask(ns, address, probe.host, zone, types, engine.dns_port, timeout)
+
+    servers = await asyncio.gather(*(one(ns, a) for ns, a in targets))
+    return ZoneSurvey(
+        name=probe.host,
+        zone=zone,
+        ns_names=ns_names,
+        servers=tuple(servers),
+        unresolved=tuple(unresolved),
+        resolver=label,
+        port=engine.dns_port,
+        timeout=timeout,
+        types=tuple(types),
+        left_out=left_out,
+    )
