@@ -29,6 +29,7 @@ from cf502.options import (
 from cf502.render.json_output import report_json
 from cf502.render.text import progress_line, report_text
 from cf502.target import parse_target
+from cf502.worker import add_worker_options
 
 __all__ = ["build_parser", "main"]
 
@@ -53,8 +54,20 @@ def build_parser() -> OptionParser:
     check.add_argument("--json", action="store_true", help="print one JSON report on stdout")
     check.add_argument("-v", "--verbose", action="store_true", help="show evidence for every check")
     check.add_argument("--no-color", action="store_true", help="no colours in the human report")
+    check.add_argument(
+        "--redis-url",
+        metavar="URL",
+        help="run the diagnosis on the worker pool at URL (the workers' safety settings apply)",
+    )
     add_origin_options(check)
     add_engine_options(check)
+    worker = sub.add_parser(
+        "worker",
+        help="run diagnoses from the Redis job queue",
+        description="Run CloudFront origin diagnoses from the Redis job queue.",
+    )
+    add_worker_options(worker)
+    add_engine_options(worker)
     return parser
 
 
@@ -84,6 +97,11 @@ async def _run_check(args: argparse.Namespace) -> Report:
             sys.stderr.flush()
 
     try:
+        if args.redis_url:
+            from cf502.remote import job_from_args, remote_check
+
+            job = job_from_args(args, target, origin)
+            return await remote_check(args.redis_url, job, progress)
         return await diagnose(target, origin, engine, only=args.only, on_result=progress)
     finally:
         if show_progress:
@@ -127,7 +145,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INTERNAL
 
 
-COMMANDS = {"check": _check}
+def _worker(args: argparse.Namespace) -> int:
+    from cf502.worker import run_worker
+
+    return run_worker(args)
+
+
+COMMANDS = {"check": _check, "worker": _worker}
 
 
 if __name__ == "__main__":

@@ -33,10 +33,8 @@ from typing import Any, TypeVar
 
 from redis.exceptions import RedisError, ResponseError
 
-from cf502 import metrics
 from cf502.config import EngineSettings
 from cf502.errors import Cf502Error, ConfigError
-from cf502.health import redis_ready
 from cf502.jobs import EventKind, JobEvent
 from cf502.limits import Limits
 from cf502.logs import log_context, setup_logging
@@ -396,6 +394,8 @@ class Worker:
             "job started",
             extra={"kind": kind, "deliveries": d.deliveries, "only": ",".join(job.only)},
         )
+        from cf502 import metrics  # the worker's only; keeps `cf502 check` start-up light
+
         with metrics.job_running(kind):
             try:
                 event = await self._run_job(
@@ -443,6 +443,8 @@ class Worker:
         self.counters.by_kind[kind] = self.counters.by_kind.get(kind, 0) + 1
 
     async def _dead_letter(self, d: Delivery, reason: str) -> None:
+        from cf502 import metrics
+
         await self._until_done(lambda: self.pool.dead_letter(d, reason))
         self.counters.dead += 1
         metrics.job_failed("unknown" if d.job is None else d.job.kind.value, "dead_letter")
@@ -662,6 +664,9 @@ async def _serve(
     settings: WorkerSettings,
     metrics_port: int | None,
 ) -> Counters:
+    from cf502 import metrics
+    from cf502.health import redis_ready
+
     pool = RedisPool(url, queue)
     worker = Worker(pool, engine, settings)
     loop = asyncio.get_running_loop()
@@ -682,7 +687,9 @@ async def _serve(
         await pool.close()
 
 
-def _queue_stats(pool: RedisPool) -> metrics.Refresh:
+def _queue_stats(pool: RedisPool) -> Callable[[], Awaitable[Any]]:
+    from cf502 import metrics
+
     async def refresh() -> metrics.QueueStats:
         depth, oldest = await pool.queue_stats()
         return metrics.QueueStats(depth, oldest)
