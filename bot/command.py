@@ -1,0 +1,151 @@
+"""Parse `/cf502 …` and `@cf502 check …` text into a request. Pure: no I/O, no Slack client.
+
+The options are the CLI's CloudFront origin options (`cf502.options.add_origin_options`), so the
+terminal and Slack accept the same things; the operator's safety options are refused by name.
+"""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass
+from enum import StrEnum
+
+from bot.slacktext import plain_text
+from cf502.config import OriginSettings
+from cf502.engine import selection
+from cf502.errors import Cf502Error
+from cf502.options import OptionParser, UsageError, add_origin_options, origin_from_args
+from cf502.registry import BY_ID
+from cf502.target import Target, parse_target
+
+__all__ = [
+    "USAGE",
+    "CommandError",
+    "Kind",
+    "Request",
+    "help_text",
+    "parse_command",
+    "parse_mention",
+]
+
+USAGE = "/cf502 <origin> [--host-header NAME] [--protocol-policy …] [--path /p] [options]"
+MAX_TEXT = 4000
+# Operator-only settings (cf502.options.add_engine_options): never from a chat message.
+_OPERATOR_ONLY = ("--allow-private", "--resolver", "--ca-file", "--dns-port", "--dns-timeout")
+
+
+class CommandError(Cf502Error):
+    """Raised when command text cannot be turned into a diagnosis request (one line, user-safe)."""
+
+
+class Kind(StrEnum):
+    CHECK = "check"
+    HELP = "help"
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """A parsed request.
+
+    Attributes:
+        kind: check or help.
+        target / origin / only: what to diagnose (None for help).
+        check_ids / titles: the checks that will be reported, in registry order.
+    """
+
+    kind: Kind
+    target: Target | None = None
+    origin: OriginSettings | None = None
+    only: tuple[str, ...] = ()
+    check_ids: tuple[str, ...] = ()
+    titles: tuple[tuple[str, str], ...] = ()
+
+
+def _parser() -> OptionParser:
+    parser = OptionParser(prog="/cf502", add_help=False, allow_abbrev=False)
+    parser.add_argument("target")
+    add_origin_options(parser)
+    return parser
+
+
+def _tokens(text: str) -> list[str]:
+    try:
+        return shlex.split(text)
+    except ValueError as exc:
+        raise CommandError(f"Could not read the options: {exc}.") from None
+
+
+def parse_command(text: str) -> Request:
+    """Slash-command text (`origin.example.com --path /health`) into a Request.
+
+    Raises CommandError with a one-line reason; the caller adds the usage line.
+    """
+    if len(text) > MAX_TEXT:
+        raise CommandError(f"The command is {len(text)} characters long; {MAX_TEXT} at most.")
+    words = _tokens(plain_text(text))
+    if not words or words[0].lower() in ("help", "-h", "--help", "?"):
+        return Request(Kind.HELP)
+    for word in words:
+        name = word.split("=", 1)[0]
+        if name in _OPERATOR_ONLY:
+            raise CommandError(
+                f"{name} is an operator setting of the cf502 service and can't be set from Slack."
+            )
+    if words[0].startswith("-"):
+        raise CommandError("Give the origin first, e.g. `/cf502 origin.example.com --path /`.")
+    try:
+        args = _parser().parse_args(words)
+        target = parse_target(args.target)
+        origin = origin_from_args(target, args)
+        only = tuple(dict.fromkeys(args.only or ()))
+        _, reported = selection(only, origin)
+    except UsageError as exc:
+        raise CommandError(str(exc)) from None
+    except Cf502Error as exc:  # InvalidTarget, InvalidSetting: already one user-facing line
+        raise CommandError(str(exc)) from None
+    ids = tuple(c for c in BY_ID if c in reported)
+    return Request(
+        Kind.CHECK,
+        target=target,
+        origin=origin,
+        only=only,
+        check_ids=ids,
+        titles=tuple((c, BY_ID[c].title) for c in ids),
+    )
+
+
+def parse_mention(text: str) -> Request:
+    """Mention text with the bot's own mention already removed: `check <origin> [options]`."""
+    stripped = text.strip()
+    words = stripped.split(None, 1)
+    if not words or plain_text(words[0]).lower() in ("help", "?", "hi", "hello"):
+        return Request(Kind.HELP)
+    verb = plain_text(words[0]).lower()
+    if verb not in ("check", "diagnose", "test"):
+        raise CommandError(
+            f"I don't know {words[0][:40]!r}; say `@cf502 check origin.example.com [options]`."
+        )
+    rest = words[1] if len(words) > 1 else ""
+    if not rest.strip():
+        raise CommandError("Which origin? Say `@cf502 check origin.example.com`.")
+    return parse_command(rest)
+
+
+def help_text(prefix: str = "/cf502") -> str:
+    """Usage and options (mrkdwn). The same for the slash command and for mentions."""
+    checks = ", ".join(f"`{c}`" for c in BY_ID)
+    return (
+        "*cf502* tells you why CloudFront answers 502/504 for your origin, by connecting to it "
+        "the way CloudFront does.\n"
+        f"*Usage:* `{prefix} <origin> [options]` (origin: `host`, `host:port` or a URL), "
+        "or mention me: `@cf502 check <origin> [options]` — in a thread, the report goes there.\n"
+        "*Options* (the CloudFront origin settings; defaults are CloudFront's):\n"
+        "• `--protocol-policy https-only|http-only|match-viewer` · "
+        "`--https-port N` · `--http-port N`\n"
+        "• `--host-header NAME` (when the Host header is forwarded) · `--path /p` · "
+        "`--cloudfront-domain dxxxx.cloudfront.net`\n"
+        "• `--connect-timeout S` · `--connection-attempts N` · `--read-timeout S` · "
+        "`--origin-ssl-protocols TLSv1.2,TLSv1.1` · `--expiry-warn-days N`\n"
+        f"• `--only CHECK_ID` (repeatable). Checks: {checks}\n"
+        "Example: `/cf502 origin.example.com --host-header www.example.com --path /health`"
+    )

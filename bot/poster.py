@@ -1,0 +1,172 @@
+"""The only place that writes messages to Slack: chat.postMessage, chat.update, chat.postEphemeral
+and response URLs.
+
+Slack's faults become `PostError(code)` with Slack's own error code, so callers can tell "the bot
+is not in this channel" (tell the user how to invite it) from "the message is too long" (retry with
+the compact layout). 429 + Retry-After is honoured by the client's retry handlers (`make_client`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncConnectionErrorRetryHandler,
+    AsyncRateLimitErrorRetryHandler,
+)
+from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.webhook.async_client import AsyncWebhookClient
+
+from bot.blocks import Block
+from cf502.metrics import record_slack_call
+
+__all__ = ["NOT_POSTABLE", "TOO_LONG", "PostError", "Poster", "make_client"]
+
+log = logging.getLogger(__name__)
+
+# The bot can't write in this conversation: tell the requester how to fix it.
+NOT_POSTABLE = frozenset(
+    {"not_in_channel", "channel_not_found", "is_archived", "restricted_action", "ekm_access_denied"}
+)
+# The message is over one of Slack's size limits: retry with the compact layout.
+TOO_LONG = frozenset({"msg_too_long", "msg_blocks_too_long", "invalid_blocks", "too_many_blocks"})
+TIMEOUT = 10  # seconds per Web API call (retries come on top)
+
+
+class PostError(Exception):
+    """A Slack Web API call failed; `code` is Slack's error code (or "http_error")."""
+
+    def __init__(self, code: str, method: str) -> None:
+        super().__init__(f"{method} failed: {code}")
+        self.code = code
+        self.method = method
+
+
+def make_client(token: str, base_url: str) -> AsyncWebClient:
+    """The Web API client: honours 429 Retry-After (3 retries) and retries connection errors."""
+    return AsyncWebClient(
+        token=token,
+        base_url=base_url,
+        timeout=TIMEOUT,
+        retry_handlers=[
+            AsyncConnectionErrorRetryHandler(),
+            AsyncRateLimitErrorRetryHandler(max_retry_count=3),
+        ],
+    )
+
+
+def _code(exc: Exception) -> str:
+    if isinstance(exc, SlackApiError):
+        try:
+            return str(exc.response.get("error") or f"http_{exc.response.status_code}")
+        except Exception:  # a malformed error response still needs a code
+            return "http_error"
+    return "http_error"
+
+
+class Poster:
+    """Writes to Slack on behalf of the reports; counts its Web API calls (for the budget)."""
+
+    def __init__(self, client: AsyncWebClient) -> None:
+        self.client = client
+        self.calls = 0
+
+    async def post(
+        self,
+        channel: str,
+        blocks: Sequence[Block],
+        text: str,
+        *,
+        thread_ts: str | None = None,
+        compact: Sequence[Block] | None = None,
+    ) -> str:
+        """Post a message (in a thread when `thread_ts`); returns its ts. Raises PostError."""
+        kwargs: dict[str, Any] = {"channel": channel, "text": text, "unfurl_links": False}
+        if thread_ts:
+            kwargs["thread_ts"] = thread_ts
+        resp = await self._call("chat.postMessage", kwargs, blocks, compact)
+        return str(resp["ts"])
+
+    async def update(
+        self,
+        channel: str,
+        ts: str,
+        blocks: Sequence[Block],
+        text: str,
+        *,
+        compact: Sequence[Block] | None = None,
+    ) -> None:
+        """Replace a message's content. Raises PostError."""
+        await self._call(
+            "chat.update", {"channel": channel, "ts": ts, "text": text}, blocks, compact
+        )
+
+    async def ephemeral(
+        self, channel: str, user: str, text: str, *, thread_ts: str | None = None
+    ) -> None:
+        """A message only `user` sees. Failures are logged, never raised: it is only a hint."""
+        kwargs: dict[str, Any] = {"channel": channel, "user": user, "text": text}
+        if thread_ts:
+            kwargs["thread_ts"] = thread_ts
+        try:
+            await self._call("chat.postEphemeral", kwargs, None, None)
+        except PostError as exc:
+            log.warning("could not send an ephemeral message: %s", exc.code)
+
+    async def respond(
+        self,
+        response_url: str,
+        text: str,
+        *,
+        blocks: Sequence[Block] | None = None,
+        in_channel: bool = False,
+        replace_original: bool = False,
+    ) -> bool:
+        """Answer through an interaction's response URL (works where the bot can't post)."""
+        hook = AsyncWebhookClient(response_url, timeout=TIMEOUT)
+        try:
+            resp = await hook.send(
+                text=text,
+                blocks=list(blocks) if blocks else None,
+                response_type="in_channel" if in_channel else "ephemeral",
+                replace_original=replace_original,
+            )
+        except Exception as exc:  # network trouble: the answer is lost, the app goes on
+            log.warning("response_url failed: %s", type(exc).__name__)
+            return False
+        if resp.status_code != 200:
+            log.warning("response_url answered HTTP %s", resp.status_code)
+            return False
+        return True
+
+    async def _call(
+        self,
+        method: str,
+        kwargs: dict[str, Any],
+        blocks: Sequence[Block] | None,
+        compact: Sequence[Block] | None,
+    ) -> Any:
+        attempts = [blocks, compact] if compact is not None else [blocks]
+        for i, body in enumerate(attempts):
+            args = dict(kwargs)
+            if body is not None:
+                args["blocks"] = list(body)
+            self.calls += 1
+            try:
+                resp = await self.client.api_call(method, json=args)
+                record_slack_call(method)
+                return resp
+            except SlackApiError as exc:
+                code = _code(exc)
+                record_slack_call(method, code)
+                if code in TOO_LONG and i + 1 < len(attempts):
+                    log.info("%s: %s; retrying with the compact layout", method, code)
+                    continue
+                raise PostError(code, method) from None
+            except (SlackClientError, OSError, TimeoutError) as exc:
+                record_slack_call(method, type(exc).__name__)
+                raise PostError(f"http_error ({type(exc).__name__})", method) from None
+        raise PostError("unreachable", method)  # pragma: no cover

@@ -1,0 +1,174 @@
+"""Run the Slack app: Socket Mode (`cf502 bot`) or HTTP mode (`cf502 bot --http --host H --port P`).
+
+HTTP mode serves `POST /slack/events` (commands, events and interactivity: Bolt verifies each
+request's signature; forged or stale ones get 401) plus `GET /healthz` and `GET /readyz`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+from slack_sdk.errors import SlackApiError, SlackClientError
+
+from bot.app import Bot, build_bot
+from bot.settings import Mode, Settings, load_settings
+from cf502.errors import Cf502Error, ConfigError
+from cf502.health import ReadyCheck, add_health_routes, redis_ready
+from cf502.logs import setup_logging
+from cf502.options import OptionParser
+
+__all__ = ["EVENTS_PATH", "HttpServer", "check_token", "main", "run", "serve_http", "web_app"]
+
+log = logging.getLogger(__name__)
+
+EVENTS_PATH = "/slack/events"
+MAX_BODY = 1024 * 1024  # Slack's payloads (block_actions carry the whole message) stay far below
+
+
+def _ready(bot: Bot) -> ReadyCheck:
+    redis = getattr(bot.pool, "redis", None)
+    return redis_ready(redis)
+
+
+def web_app(bot: Bot) -> web.Application:
+    """The HTTP-mode application: Slack's one endpoint plus health checks."""
+
+    async def events(request: web.Request) -> web.Response:
+        bolt_request = await to_bolt_request(request)
+        return await to_aiohttp_response(await bot.app.async_dispatch(bolt_request))
+
+    app = web.Application(client_max_size=MAX_BODY)
+    app.router.add_post(EVENTS_PATH, events)
+    add_health_routes(app, _ready(bot))
+    return app
+
+
+@dataclass
+class HttpServer:
+    runner: web.AppRunner
+    port: int
+
+    async def close(self) -> None:
+        await self.runner.cleanup()
+
+
+async def serve_http(bot: Bot, host: str, port: int) -> HttpServer:
+    """Start the HTTP-mode server in the running loop; `port` 0 picks a free port."""
+    runner = web.AppRunner(web_app(bot), access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    try:
+        await site.start()
+    except OSError as exc:
+        await runner.cleanup()
+        raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror or exc}.") from None
+    bound = int(runner.addresses[0][1]) if runner.addresses else port
+    return HttpServer(runner, bound)
+
+
+async def check_token(bot: Bot) -> None:
+    """Fail fast, in one line, when Slack rejects the bot token or can't be reached."""
+    try:
+        await bot.client.auth_test()
+    except SlackApiError as exc:
+        code = exc.response.get("error", "error")
+        raise ConfigError(f"SLACK_BOT_TOKEN was refused by Slack ({code}).") from None
+    except (SlackClientError, OSError, TimeoutError) as exc:
+        where = bot.settings.api_url
+        raise ConfigError(
+            f"cannot reach the Slack API at {where} ({type(exc).__name__})."
+        ) from None
+
+
+async def run(
+    settings: Settings,
+    mode: Mode,
+    host: str = "127.0.0.1",
+    port: int = 3000,
+    stop: asyncio.Event | None = None,
+) -> None:
+    """Serve until `stop` is set (or SIGINT/SIGTERM), then shut down in order."""
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, stop.set)
+        except (NotImplementedError, RuntimeError):  # not the main thread (tests)
+            pass
+    bot = build_bot(settings)
+    http: HttpServer | None = None
+    socket_mode: AsyncSocketModeHandler | None = None
+    metrics_server = None
+    try:
+        await check_token(bot)
+        if settings.metrics_port is not None:
+            from cf502.metrics import start_metrics_server
+
+            metrics_server = await start_metrics_server(settings.metrics_port, ready=_ready(bot))
+        if mode is Mode.HTTP:
+            http = await serve_http(bot, host, port)
+            log.info(
+                "cf502 bot listening", extra={"url": f"http://{host}:{http.port}{EVENTS_PATH}"}
+            )
+        else:
+            socket_mode = AsyncSocketModeHandler(bot.app, settings.app_token, web_client=bot.client)
+            await socket_mode.client.connect()  # type: ignore[no-untyped-call]  # slack_sdk lacks hints here
+            log.info("cf502 bot connected to Slack (Socket Mode)")
+        await stop.wait()
+    finally:
+        if socket_mode is not None:
+            await socket_mode.client.close()  # type: ignore[no-untyped-call]
+        if http is not None:
+            await http.close()
+        if metrics_server is not None:
+            await metrics_server.close()
+        await bot.close()
+
+
+def build_parser(prog: str = "cf502 bot") -> OptionParser:
+    parser = OptionParser(prog=prog, description="Run the cf502 Slack app.")
+    add_bot_options(parser)
+    return parser
+
+
+def add_bot_options(parser: OptionParser) -> None:
+    parser.add_argument(
+        "--http", action="store_true", help="serve POST /slack/events instead of Socket Mode"
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="HTTP mode: address to listen on")
+    parser.add_argument("--port", type=int, default=3000, help="HTTP mode: port (3000)")
+    parser.add_argument("--env-file", default=".env", help="read settings from this file (.env)")
+
+
+def start(http: bool, host: str, port: int, env_file: str = ".env") -> int:
+    """Load the settings, then serve; returns the exit status (2: configuration problem)."""
+    mode = Mode.HTTP if http else Mode.SOCKET
+    try:
+        settings = load_settings(mode, dotenv=Path(env_file))
+        setup_logging(settings.log_level, fmt=settings.log_format, secrets=settings.secrets)
+        asyncio.run(run(settings, mode, host, port))
+    except Cf502Error as exc:
+        sys.stderr.write(f"cf502 bot: error: {' '.join(str(exc).split())}\n")
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`python -m bot`: the same as `cf502 bot`."""
+    try:
+        args = build_parser("python -m bot").parse_args(argv)
+    except Cf502Error as exc:
+        sys.stderr.write(f"cf502 bot: error: {exc}\n")
+        return 2
+    return start(args.http, args.host, args.port, args.env_file)

@@ -1,0 +1,302 @@
+"""What the app remembers about a posted report, so buttons can act on it later.
+
+A button carries only a report id; everything else (where the message is, the settings to rerun
+with, the latest results, who reran what) lives here for `CF502_REPORT_TTL` seconds. Two stores:
+in memory (single process) and Redis (`REDIS_URL`, shared by several bot processes).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from cf502.model import CheckResult, Status
+
+__all__ = [
+    "MemoryStore",
+    "Note",
+    "RedisStore",
+    "ReportState",
+    "StateStore",
+    "Watch",
+    "new_report_id",
+]
+
+
+def new_report_id() -> str:
+    return uuid.uuid4().hex
+
+
+@dataclass(frozen=True, slots=True)
+class Note:
+    """Who reran a check, when, and what changed (`before` None: it had no result before)."""
+
+    by: str
+    at: float
+    before: Status | None
+    after: Status
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "by": self.by,
+            "at": self.at,
+            "before": self.before.value if self.before else None,
+            "after": self.after.value,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Note:
+        before = d.get("before")
+        return cls(
+            by=str(d["by"]),
+            at=float(d["at"]),
+            before=Status(before) if before else None,
+            after=Status(d["after"]),
+        )
+
+
+@dataclass(slots=True)
+class Watch:
+    """A running (or finished) "watch until fixed" of a report."""
+
+    by: str
+    started: float
+    until: float
+    interval: float
+    runs: int = 0
+    outcome: str | None = None  # None while watching; "fixed", "gave-up", "stopped", "failed"
+    stopped_by: str | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.outcome is None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "by": self.by,
+            "started": self.started,
+            "until": self.until,
+            "interval": self.interval,
+            "runs": self.runs,
+            "outcome": self.outcome,
+            "stopped_by": self.stopped_by,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Watch:
+        return cls(
+            by=str(d["by"]),
+            started=float(d["started"]),
+            until=float(d["until"]),
+            interval=float(d["interval"]),
+            runs=int(d.get("runs", 0)),
+            outcome=d.get("outcome"),
+            stopped_by=d.get("stopped_by"),
+        )
+
+
+@dataclass(slots=True)
+class ReportState:
+    """One report message and everything needed to redraw it or rerun its checks.
+
+    Attributes:
+        report_id: the id buttons carry.
+        channel: the conversation the report is in.
+        requested_by: user id of who asked.
+        requested_at: epoch seconds.
+        target / origin / only: the request, exactly as run (rerun uses the same).
+        check_ids / titles: the checks reported, in registry order.
+        job_id: the latest job feeding this report.
+        root_ts: the report message; thread_ts: where its replies go (the root, or the
+            incident thread the mention came from).
+        results: latest result per check id.
+        replies: check id -> ts of its thread reply.
+        notes: check id -> the latest rerun note.
+        phase: "running", "done" or "failed"; error: why it failed.
+        duration_ms / addresses: from the last complete report.
+        rerun_all: who last reran everything, and when.
+        watch: the watch, if one was started.
+        response_url: the slash command's response URL (fallback when the bot can't post).
+    """
+
+    report_id: str
+    channel: str
+    requested_by: str
+    requested_at: float
+    target: dict[str, Any]
+    origin: dict[str, Any]
+    only: tuple[str, ...]
+    check_ids: tuple[str, ...]
+    titles: dict[str, str]
+    job_id: str | None = None
+    root_ts: str | None = None
+    thread_ts: str | None = None
+    results: dict[str, CheckResult] = field(default_factory=dict)
+    replies: dict[str, str] = field(default_factory=dict)
+    notes: dict[str, Note] = field(default_factory=dict)
+    phase: str = "running"
+    error: str | None = None
+    duration_ms: int | None = None
+    addresses: tuple[str, ...] = ()
+    rerun_all: Note | None = None
+    watch: Watch | None = None
+    response_url: str | None = None
+
+    @property
+    def ordered_results(self) -> list[CheckResult]:
+        return [self.results[c] for c in self.check_ids if c in self.results]
+
+    @property
+    def target_host(self) -> str:
+        return str(self.target.get("host", "?"))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "report_id": self.report_id,
+            "channel": self.channel,
+            "requested_by": self.requested_by,
+            "requested_at": self.requested_at,
+            "target": self.target,
+            "origin": self.origin,
+            "only": list(self.only),
+            "check_ids": list(self.check_ids),
+            "titles": self.titles,
+            "job_id": self.job_id,
+            "root_ts": self.root_ts,
+            "thread_ts": self.thread_ts,
+            "results": {k: v.to_dict() for k, v in self.results.items()},
+            "replies": self.replies,
+            "notes": {k: v.to_dict() for k, v in self.notes.items()},
+            "phase": self.phase,
+            "error": self.error,
+            "duration_ms": self.duration_ms,
+            "addresses": list(self.addresses),
+            "rerun_all": self.rerun_all.to_dict() if self.rerun_all else None,
+            "watch": self.watch.to_dict() if self.watch else None,
+            "response_url": self.response_url,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> ReportState:
+        rerun_all = d.get("rerun_all")
+        watch = d.get("watch")
+        duration = d.get("duration_ms")
+        return cls(
+            report_id=str(d["report_id"]),
+            channel=str(d["channel"]),
+            requested_by=str(d["requested_by"]),
+            requested_at=float(d["requested_at"]),
+            target=dict(d["target"]),
+            origin=dict(d["origin"]),
+            only=tuple(d.get("only", ())),
+            check_ids=tuple(d["check_ids"]),
+            titles={str(k): str(v) for k, v in d.get("titles", {}).items()},
+            job_id=d.get("job_id"),
+            root_ts=d.get("root_ts"),
+            thread_ts=d.get("thread_ts"),
+            results={k: CheckResult.from_dict(v) for k, v in d.get("results", {}).items()},
+            replies={str(k): str(v) for k, v in d.get("replies", {}).items()},
+            notes={k: Note.from_dict(v) for k, v in d.get("notes", {}).items()},
+            phase=str(d.get("phase", "running")),
+            error=d.get("error"),
+            duration_ms=int(duration) if duration is not None else None,
+            addresses=tuple(d.get("addresses", ())),
+            rerun_all=Note.from_dict(rerun_all) if rerun_all else None,
+            watch=Watch.from_dict(watch) if watch else None,
+            response_url=d.get("response_url"),
+        )
+
+
+class StateStore(Protocol):
+    """Report states (expiring) plus once-only markers (event dedupe, one watch per report)."""
+
+    async def get(self, report_id: str) -> ReportState | None: ...
+
+    async def put(self, state: ReportState) -> None: ...
+
+    async def claim(self, key: str, ttl: float) -> bool:
+        """True for the first caller with `key` within `ttl` seconds, False for the others."""
+        ...
+
+    async def release(self, key: str) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+class MemoryStore:
+    """In-process store (one bot process, no Redis). Entries expire lazily."""
+
+    def __init__(self, ttl: float, clock: Any = time.monotonic) -> None:
+        self._ttl = ttl
+        self._clock = clock
+        self._reports: dict[str, tuple[float, str]] = {}
+        self._claims: dict[str, float] = {}
+
+    def _purge(self) -> None:
+        now = self._clock()
+        for key in [k for k, (exp, _) in self._reports.items() if exp <= now]:
+            del self._reports[key]
+        for key in [k for k, exp in self._claims.items() if exp <= now]:
+            del self._claims[key]
+
+    async def get(self, report_id: str) -> ReportState | None:
+        self._purge()
+        entry = self._reports.get(report_id)
+        return ReportState.from_dict(json.loads(entry[1])) if entry else None
+
+    async def put(self, state: ReportState) -> None:
+        self._purge()
+        # Stored as JSON, like the Redis store, so both behave the same (no shared mutable state).
+        self._reports[state.report_id] = (
+            self._clock() + self._ttl,
+            json.dumps(state.to_dict()),
+        )
+
+    async def claim(self, key: str, ttl: float) -> bool:
+        self._purge()
+        if key in self._claims:
+            return False
+        self._claims[key] = self._clock() + ttl
+        return True
+
+    async def release(self, key: str) -> None:
+        self._claims.pop(key, None)
+
+    async def close(self) -> None:
+        return None
+
+
+class RedisStore:
+    """Redis store: reports as JSON strings with EXPIRE, claims with SET NX EX."""
+
+    PREFIX = "cf502:slack:"
+
+    def __init__(self, url: str, ttl: float) -> None:
+        import redis.asyncio as aioredis
+
+        self._redis = aioredis.Redis.from_url(
+            url, socket_timeout=5, socket_connect_timeout=5, decode_responses=True
+        )
+        self._ttl = max(1, round(ttl))
+
+    async def get(self, report_id: str) -> ReportState | None:
+        raw = await self._redis.get(f"{self.PREFIX}report:{report_id}")
+        return ReportState.from_dict(json.loads(raw)) if raw else None
+
+    async def put(self, state: ReportState) -> None:
+        await self._redis.set(
+            f"{self.PREFIX}report:{state.report_id}", json.dumps(state.to_dict()), ex=self._ttl
+        )
+
+    async def claim(self, key: str, ttl: float) -> bool:
+        ok = await self._redis.set(f"{self.PREFIX}claim:{key}", "1", nx=True, ex=max(1, round(ttl)))
+        return bool(ok)
+
+    async def release(self, key: str) -> None:
+        await self._redis.delete(f"{self.PREFIX}claim:{key}")
+
+    async def close(self) -> None:
+        await self._redis.aclose()

@@ -1,0 +1,49 @@
+"""`/cf502 <origin> [options]`: parse, queue, ack (within Slack's 3 s), then report in the channel."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_bolt.async_app import AsyncAck, AsyncApp
+
+from bot.command import USAGE, CommandError, Kind, help_text, parse_command
+from bot.mrkdwn import escape
+from bot.policy import refusal
+from bot.reports import Reports, Requester
+from bot.settings import Settings
+from cf502.errors import Cf502Error
+from cf502.jobs import RateLimited
+
+__all__ = ["COMMAND", "register"]
+
+COMMAND = "/cf502"
+
+
+def register(app: AsyncApp, reports: Reports, settings: Settings) -> None:
+    @app.command(COMMAND)
+    async def on_command(ack: AsyncAck, command: dict[str, Any]) -> None:
+        user, channel = str(command.get("user_id", "")), str(command.get("channel_id", ""))
+        who = Requester(user, channel, None, command.get("response_url"))
+        try:
+            request = parse_command(str(command.get("text", "")))
+        except CommandError as exc:
+            await ack(text=f":warning: {escape(exc)}\nUsage: `{USAGE}` (see `/cf502 help`)")
+            return
+        if request.kind is Kind.HELP:
+            await ack(text=help_text(COMMAND))
+            return
+        refused = refusal(settings, user, channel)
+        if refused is not None:
+            await ack(text=f":no_entry: {escape(refused)}")
+            return
+        try:
+            # Queue first (fast: no Slack call, no origin I/O), so the ack can say if it failed.
+            state = await reports.submit(request, who)
+        except RateLimited as exc:
+            await ack(text=f":hourglass: {escape(exc)}")
+            return
+        except Cf502Error as exc:
+            await ack(text=f":warning: Could not start the diagnosis: {escape(exc)}")
+            return
+        await ack()
+        reports.launch(state)
