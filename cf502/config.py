@@ -222,6 +222,8 @@ class EngineSettings:
         dns_timeout: seconds per DNS query.
         max_connect_timeout / max_read_timeout: upper bounds applied to jobs' timeouts.
         max_concurrency: most checks of one diagnosis running at once.
+        edge_port: HTTPS port of the CloudFront domain for `cloudfront.edge` (443 outside tests;
+            a test or operator knob, never set by a job).
     """
 
     allow_private: bool = False
@@ -233,6 +235,7 @@ class EngineSettings:
     max_read_timeout: float = 180.0
     max_concurrency: int = 32
     extra: dict[str, str] = field(default_factory=dict)
+    edge_port: int = 443
 
     def __post_init__(self) -> None:
         if self.resolver is not None:
@@ -241,6 +244,8 @@ class EngineSettings:
             raise InvalidSetting(f"DNS port {self.dns_port} is out of range.")
         if not 0.1 <= self.dns_timeout <= 60:
             raise InvalidSetting("DNS timeout must be between 0.1 and 60 seconds.")
+        if not 1 <= self.edge_port <= 65535:
+            raise InvalidSetting(f"edge port {self.edge_port} is out of range.")
 
     @property
     def resolver_address(self) -> tuple[str, int] | None:

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Final
 
-from cf502.checks import names, ports
+from cf502.checks import edge, names, ports, response
 from cf502.checks.base import Check
 
 __all__ = ["ALL_CHECKS", "BY_ID", "CONTRACT_IDS"]
@@ -41,7 +41,12 @@ ALL_CHECKS: Final[tuple[Check, ...]] = (
     ports.PortOpen("http"),
     # TLS
     # HTTP
+    response.Response(),
+    response.Headers(),
+    response.Latency(),
+    response.Redirect(),
     # CloudFront edge
+    edge.Edge(),
 )
 
 BY_ID: Final[Mapping[str, Check]] = MappingProxyType({c.id: c for c in ALL_CHECKS})

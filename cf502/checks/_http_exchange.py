@@ -1,0 +1,332 @@
+"""One HTTP/1.1 request/response over a raw connection to a vetted address, every step timed and
+under a deadline; and the origin observation the `http.*` checks share (one per protocol and
+address, via `Probe.once`).
+
+asyncio streams carry the bytes and `_http_wire.ResponseParser` (h11) reads them; see that module
+for why this goes below httpx.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+import time
+from dataclasses import dataclass, field
+
+from cf502.checks._http_wire import ResponseObservation, ResponseParser, build_request
+from cf502.checks._http_wire import new_request_id as new_request_id
+from cf502.checks._http_wire import new_via as new_via
+from cf502.checks._tls_offer import OfferUnavailable, cloudfront_ssl_context
+from cf502.config import ProtocolPolicy
+from cf502.net import ConnectOutcome, tcp_connect
+from cf502.probe import Probe
+
+__all__ = [
+    "Exchange",
+    "Limits",
+    "exchange",
+    "origin_exchanges",
+    "origin_limits",
+    "origin_schemes",
+]
+
+_READ_SIZE = 64 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Deadlines of one exchange, in seconds.
+
+    Attributes:
+        connect: TCP connect (CloudFront's connection timeout).
+        tls: TLS handshake.
+        read: wait for the first byte after the request, and for each later packet (CloudFront's
+            response timeout applies to both).
+        budget: the whole exchange; reading stops there even if bytes still trickle in.
+    """
+
+    connect: float
+    tls: float
+    read: float
+    budget: float
+
+
+@dataclass(frozen=True, slots=True)
+class Exchange:
+    """One request and what came back, as far as it got.
+
+    Attributes:
+        scheme / address / port: where the request went (an IP, never a name).
+        host: the Host header sent; sni: the TLS server name sent (https only).
+        method / target: the request line's method and target (path and query).
+        request_id: the X-Amz-Cf-Id sent, so the origin's logs can be searched ("" for none).
+        connect: how the TCP connection went.
+        tls_ms / tls_version / cipher / tls_error: the handshake (https only).
+        ttfb_ms: from the request written to the first byte of the reply.
+        total_ms: from the start of the connection to the end of reading.
+        timeout: the deadline that ended the exchange: "tls", "first-byte", "stall" (a gap between
+            packets), "budget" (the whole exchange), or None.
+        io_error: an error writing the request or reading the reply (e.g. connection reset).
+        response: the parsed reply.
+        limits: the deadlines used.
+    """
+
+    scheme: str
+    address: str
+    port: int
+    host: str
+    sni: str | None
+    method: str
+    target: str
+    request_id: str
+    connect: ConnectOutcome
+    limits: Limits
+    tls_ms: float | None = None
+    tls_version: str | None = None
+    cipher: str | None = None
+    tls_error: str | None = None
+    ttfb_ms: float | None = None
+    total_ms: float = 0.0
+    timeout: str | None = None
+    io_error: str | None = None
+    response: ResponseObservation = field(default_factory=ResponseObservation)
+
+    @property
+    def connected(self) -> bool:
+        return self.connect.status == "open" and self.tls_error is None
+
+    @property
+    def label(self) -> str:
+        """`HTTPS 192.0.2.1:443`, for evidence and summaries."""
+        addr = f"[{self.address}]" if ":" in self.address else self.address
+        return f"{self.scheme.upper()} {addr}:{self.port}"
+
+
+def _ms(since: float) -> float:
+    return (time.perf_counter() - since) * 1000
+
+
+@dataclass(frozen=True, slots=True)
+class _Tls:
+    ms: float
+    version: str | None = None
+    cipher: str | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Read:
+    ttfb_ms: float | None = None
+    timeout: str | None = None
+    io_error: str | None = None
+
+
+async def exchange(
+    *,
+    scheme: str,
+    address: str,
+    port: int,
+    host: str,
+    sni: str | None,
+    method: str,
+    target: str,
+    headers: list[tuple[str, str]],
+    limits: Limits,
+    request_id: str = "",
+    context: ssl.SSLContext | None = None,
+    context_error: str | None = None,
+) -> Exchange:
+    """Connect to `address`, optionally handshake, send one request, read the reply (bounded).
+
+    Never raises for anything the peer does; the returned Exchange says how far it got.
+    Raises ValueError only for a request that cannot be written (CR/LF in a header value).
+    """
+    started = time.perf_counter()
+    request, conn = build_request(method, target, headers)
+    outcome, streams = await tcp_connect(address, port, limits.connect)
+    tls: _Tls | None = None
+    read = _Read()
+    parser = ResponseParser(method, conn)
+    if streams is not None:
+        reader, writer = streams
+        try:
+            if scheme == "https":
+                tls = await _handshake(writer, sni, limits.tls, context, context_error)
+            if tls is None or tls.error is None:
+                read = await _send_and_read(reader, writer, request, parser, limits, started)
+        finally:
+            writer.transport.abort()  # one request per connection; never wait on a hostile peer
+    return Exchange(
+        scheme=scheme,
+        address=address,
+        port=port,
+        host=host,
+        sni=sni if scheme == "https" else None,
+        method=method,
+        target=target,
+        request_id=request_id,
+        connect=outcome,
+        limits=limits,
+        tls_ms=tls.ms if tls else None,
+        tls_version=tls.version if tls else None,
+        cipher=tls.cipher if tls else None,
+        tls_error=tls.error if tls else None,
+        ttfb_ms=read.ttfb_ms,
+        total_ms=_ms(started),
+        timeout=read.timeout,
+        io_error=read.io_error,
+        response=parser.observation(),
+    )
+
+
+async def _handshake(
+    writer: asyncio.StreamWriter,
+    sni: str | None,
+    timeout: float,
+    context: ssl.SSLContext | None,
+    context_error: str | None,
+) -> _Tls:
+    if context is None:
+        return _Tls(0.0, error=context_error or "no TLS context")
+    started = time.perf_counter()
+    try:
+        async with asyncio.timeout(timeout):
+            await writer.start_tls(context, server_hostname=sni, ssl_handshake_timeout=timeout)
+    except TimeoutError:
+        return _Tls(_ms(started), error=f"no TLS handshake within {timeout:g} s")
+    except (ssl.SSLError, OSError) as exc:
+        return _Tls(_ms(started), error=f"TLS handshake failed: {_words(exc)}")
+    ssl_object = writer.get_extra_info("ssl_object")
+    version = cipher = None
+    if isinstance(ssl_object, ssl.SSLObject):
+        version = ssl_object.version()
+        suite = ssl_object.cipher()
+        cipher = suite[0] if suite else None
+    return _Tls(_ms(started), version, cipher)
+
+
+async def _send_and_read(
+    reader: asyncio.StreamReader,
+    writer: asyncio.StreamWriter,
+    request: bytes,
+    parser: ResponseParser,
+    limits: Limits,
+    started: float,
+) -> _Read:
+    """Write the request, then read under the response timeout (first byte, then every gap)."""
+    end = started + limits.budget
+    try:
+        async with asyncio.timeout(max(0.0, min(limits.read, end - time.perf_counter()))):
+            writer.write(request)
+            await writer.drain()
+    except (TimeoutError, OSError, ssl.SSLError) as exc:
+        return _Read(io_error=f"could not send the request: {_words(exc)}")
+    sent_at = time.perf_counter()
+    ttfb: float | None = None
+    while not parser.done:
+        left = end - time.perf_counter()
+        try:
+            if left <= 0:
+                raise TimeoutError
+            async with asyncio.timeout(min(limits.read, left)):
+                data = await reader.read(_READ_SIZE)
+        except TimeoutError:
+            if limits.read > left:
+                kind = "budget"
+            else:
+                kind = "stall" if parser.started else "first-byte"
+            return _Read(ttfb, timeout=kind)
+        except (OSError, ssl.SSLError) as exc:  # e.g. reset by the peer: the reply ends here
+            parser.feed_eof()
+            return _Read(ttfb, io_error=_words(exc))
+        if not data:
+            parser.feed_eof()
+            break
+        if ttfb is None:
+            ttfb = _ms(sent_at)
+        parser.feed(data)
+    return _Read(ttfb)
+
+
+def _words(exc: BaseException) -> str:
+    if isinstance(exc, TimeoutError):
+        return "timed out"
+    words = getattr(exc, "reason", None) or getattr(exc, "strerror", None) or str(exc)
+    return str(words or type(exc).__name__)
+
+
+# --- the origin observation shared by the http.* checks ------------------------------------------
+
+
+def origin_schemes(policy: ProtocolPolicy) -> tuple[str, ...]:
+    """The protocols CloudFront uses to the origin under `policy` (match-viewer: both)."""
+    if policy == ProtocolPolicy.HTTP_ONLY:
+        return ("http",)
+    if policy == ProtocolPolicy.HTTPS_ONLY:
+        return ("https",)
+    return ("http", "https")
+
+
+def origin_limits(probe: Probe) -> Limits:
+    """CloudFront's deadlines: connect and handshake within the connection timeout, each packet
+    within the response timeout. One attempt only: the tcp.* checks already cover retries, and
+    the whole exchange must fit well inside the engine's per-check deadline."""
+    o = probe.origin
+    return Limits(
+        connect=o.connect_timeout,
+        tls=o.connect_timeout,
+        read=o.read_timeout,
+        budget=2 * o.connect_timeout + o.read_timeout,
+    )
+
+
+def origin_headers(probe: Probe, request_id: str) -> list[tuple[str, str]]:
+    """CloudFront's origin request headers (facts §4.3). X-Forwarded-For is left out: there is no
+    viewer, and an invented client address could trip the origin's allow-lists or rate limits."""
+    headers = [
+        ("Host", probe.host_header),
+        ("User-Agent", "Amazon CloudFront"),
+        ("Via", new_via()),
+        ("X-Amz-Cf-Id", request_id),
+        ("Connection", "Keep-Alive"),
+    ]
+    if probe.origin.method in ("POST", "PUT", "PATCH"):
+        headers.append(("Content-Length", "0"))
+    return headers
+
+
+async def origin_exchange(probe: Probe, scheme: str, address: str) -> Exchange:
+    """The origin request CloudFront would make, over `scheme` to `address` (memoised)."""
+
+    async def observe() -> Exchange:
+        port = probe.origin.https_port if scheme == "https" else probe.origin.http_port
+        context: ssl.SSLContext | None = None
+        context_error: str | None = None
+        if scheme == "https":
+            try:
+                context = cloudfront_ssl_context(probe.origin)
+            except OfferUnavailable as exc:
+                context_error = str(exc)
+        request_id = new_request_id()
+        return await exchange(
+            scheme=scheme,
+            address=address,
+            port=port,
+            host=probe.host_header,
+            sni=probe.sni,
+            method=probe.origin.method,
+            target=probe.origin.path,
+            headers=origin_headers(probe, request_id),
+            limits=origin_limits(probe),
+            request_id=request_id,
+            context=context,
+            context_error=context_error,
+        )
+
+    return await probe.once(("http", scheme, address), observe)
+
+
+async def origin_exchanges(probe: Probe) -> tuple[Exchange, ...]:
+    """Every protocol the policy uses x every vetted address, concurrently."""
+    pairs = [(s, a) for s in origin_schemes(probe.origin.protocol_policy) for a in probe.addresses]
+    return tuple(await asyncio.gather(*(origin_exchange(probe, s, a) for s, a in pairs)))
