@@ -146,3 +146,13 @@ def test_secret_holds_placeholders_only() -> None:
     for name, value in values.items():
         assert not re.search(r"xox[abeprs]-|xapp-", value), name
     assert values["SLACK_BOT_TOKEN"] == "REPLACE_ME"
+
+
+def test_worker_grace_fits_in_the_termination_grace_period() -> None:
+    # Given the worker's --grace (time running jobs get after SIGTERM)
+    worker = _by_kind("Deployment")["cf502-worker"]
+    pod = worker["spec"]["template"]["spec"]
+    args = pod["containers"][0]["args"]
+    grace = float(args[args.index("--grace") + 1])
+    # Then Kubernetes waits long enough before SIGKILL for the leftovers to be handed back
+    assert grace + 10 <= pod["terminationGracePeriodSeconds"]
