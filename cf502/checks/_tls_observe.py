@@ -1,0 +1,211 @@
+"""The shared TLS observation of each vetted address: CloudFront's handshake and, if it fails, why.
+
+One observation per address (`probe.once(("tls", address), ...)`) serves `tls.handshake` and the
+four `tls.cert.*` checks. When CloudFront's own offer fails on a server that does speak TLS, a
+few follow-up probes find out why, each one a fact for the judge in `handshake.py`:
+
+1. a hello offering only CloudFront's legacy suites (DES-CBC3-SHA, RC4-MD5): the origin might share
+   nothing else with CloudFront;
+2. a hello offering every suite, curve and signature scheme: which suites does the origin pick
+   (asked again without each picked suite, to list them)?
+3. the protocol versions CloudFront does not offer (TLS 1.3, or older ones than configured).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, replace
+
+from cryptography import x509
+
+from cf502.checks._tls_offer import (
+    CLOUDFRONT_CIPHER_CODES,
+    LEGACY_CIPHERS,
+    OfferUnavailable,
+    pyopenssl_context,
+)
+from cf502.checks._tls_probe import Attempt, handshake, hello
+from cf502.checks._tls_wire import (
+    BROAD_GROUPS,
+    BROAD_SIGALGS,
+    CLOUDFRONT_GROUP_CODES,
+    CLOUDFRONT_SIGALG_CODES,
+    VERSIONS,
+    all_suites,
+    cipher_code,
+)
+from cf502.probe import Probe
+
+__all__ = ["MAX_LISTED_SUITES", "TlsObservation", "observe", "tls_observations"]
+
+MAX_LISTED_SUITES = 6  # enough to name an origin's suites; each costs one more connection
+# Failures where the server is not (or no longer) speaking TLS: other offers would not help.
+_FINAL = frozenset({"connect", "timeout", "plain-http", "not-tls", "oversized"})
+_OTHER_VERSIONS = ("TLSv1.3", "TLSv1.2", "TLSv1.1", "TLSv1")
+
+
+@dataclass(frozen=True, slots=True)
+class TlsObservation:
+    """Facts about TLS on one address.
+
+    Attributes:
+        address / port / sni: where, and the server name sent.
+        offered: the protocols of CloudFront's offer (the origin's SSL protocols setting).
+        main: CloudFront's own handshake.
+        legacy: a hello with only CloudFront's legacy suites (after `main` failed).
+        broad: a hello with every suite (after `legacy` failed).
+        origin_suites: suites the origin picked from successively smaller broad offers.
+        versions: (protocol, accepted) for protocols outside the offer, when nothing else worked.
+        chain: the served chain, parsed, in served order (at most MAX_CERTS).
+        served_count: how many certificates the origin served.
+        chain_error: why the chain could not be read, if so.
+        unavailable: this machine cannot make CloudFront's offer (e.g. SSLv3 only).
+        incomplete: the follow-up probes ran out of time.
+    """
+
+    address: str
+    port: int
+    sni: str
+    offered: tuple[str, ...]
+    main: Attempt | None = None
+    legacy: Attempt | None = None
+    broad: Attempt | None = None
+    origin_suites: tuple[str, ...] = ()
+    versions: tuple[tuple[str, bool], ...] = ()
+    chain: tuple[x509.Certificate, ...] = ()
+    served_count: int = 0
+    chain_error: str | None = None
+    unavailable: str | None = None
+    incomplete: bool = False
+
+    @property
+    def legacy_only(self) -> bool:
+        """The origin picked one of CloudFront's legacy suites in an offered protocol."""
+        return bool(self.legacy and self.legacy.ok and self.legacy.protocol in self.offered)
+
+    @property
+    def connected(self) -> bool:
+        """CloudFront's offer would get a session (possibly only through a legacy suite)."""
+        return bool((self.main and self.main.ok) or self.legacy_only)
+
+
+def _with_chain(obs: TlsObservation, attempt: Attempt) -> TlsObservation:
+    chain: list[x509.Certificate] = []
+    error = None
+    for i, der in enumerate(attempt.chain, 1):
+        try:
+            chain.append(x509.load_der_x509_certificate(der))
+        except ValueError as exc:
+            error = f"served certificate {i} cannot be parsed ({exc})"
+            break
+    if not attempt.chain:
+        error = attempt.detail or "the origin served no certificate"
+    return replace(obs, chain=tuple(chain), served_count=attempt.served_count, chain_error=error)
+
+
+class _FollowUp:
+    """The follow-up probes of one address; keeps what it learnt even if stopped by a deadline."""
+
+    def __init__(self, obs: TlsObservation, timeout: float) -> None:
+        self.obs = obs
+        self.timeout = timeout
+        self.version = VERSIONS[[p for p in VERSIONS if p in obs.offered][-1]]
+
+    async def _hello(self, suites: tuple[int, ...], version: int, *, broad: bool) -> Attempt:
+        return await hello(
+            self.obs.address,
+            self.obs.port,
+            self.obs.sni,
+            suites,
+            version=version,
+            connect_timeout=self.timeout,
+            timeout=self.timeout,
+            groups=BROAD_GROUPS if broad else CLOUDFRONT_GROUP_CODES,
+            sigalgs=BROAD_SIGALGS if broad else CLOUDFRONT_SIGALG_CODES,
+        )
+
+    async def run(self) -> None:
+        legacy_codes = tuple(CLOUDFRONT_CIPHER_CODES[n] for n in LEGACY_CIPHERS)
+        legacy = await self._hello(legacy_codes, self.version, broad=False)
+        self.obs = replace(self.obs, legacy=legacy)
+        if self.obs.legacy_only:
+            self.obs = _with_chain(self.obs, legacy)
+            return
+        broad = await self._hello(all_suites(), self.version, broad=True)
+        self.obs = replace(self.obs, broad=broad)
+        if broad.ok and broad.cipher and broad.protocol in self.obs.offered:
+            await self._list_suites(broad.cipher)
+            return
+        results = await asyncio.gather(
+            *(self._version(v) for v in _OTHER_VERSIONS if v not in self.obs.offered)
+        )
+        self.obs = replace(self.obs, versions=tuple(results))
+
+    async def _list_suites(self, first: str) -> None:
+        picked = [first]
+        remaining = [c for c in all_suites() if c != cipher_code(first)]
+        while len(picked) < MAX_LISTED_SUITES:
+            attempt = await self._hello(tuple(remaining), self.version, broad=True)
+            if not attempt.ok or not attempt.cipher or attempt.cipher in picked:  # no more
+                break
+            picked.append(attempt.cipher)
+            self.obs = replace(self.obs, origin_suites=tuple(picked))
+            remaining = [c for c in remaining if c != cipher_code(attempt.cipher)]
+        self.obs = replace(self.obs, origin_suites=tuple(picked))
+
+    async def _version(self, version: str) -> tuple[str, bool]:
+        if version == "TLSv1.3":
+            # OpenSSL's own groups and signature schemes: TLS 1.3 needs RSA-PSS for RSA keys.
+            ctx = pyopenssl_context(["TLSv1.3"], groups=(), sigalgs=())
+            attempt = await handshake(
+                self.obs.address,
+                self.obs.port,
+                self.obs.sni,
+                ctx,
+                connect_timeout=self.timeout,
+                timeout=self.timeout,
+            )
+        else:
+            attempt = await self._hello(all_suites(), VERSIONS[version], broad=True)
+        # A server that answers an older version than asked for does not accept the one asked.
+        return version, attempt.ok and attempt.protocol == version
+
+
+async def observe(probe: Probe, address: str) -> TlsObservation:
+    """CloudFront's handshake to `address`, plus follow-ups when it fails (all deadline-bound).
+
+    The handshake gets the connection timeout: CloudFront counts the TLS handshake as part of
+    establishing the connection (its exact split is undocumented).
+    """
+    origin = probe.origin
+    timeout = origin.connect_timeout
+    obs = TlsObservation(address, origin.https_port, probe.sni, origin.ssl_protocols)
+    try:
+        ctx = pyopenssl_context(origin.ssl_protocols)
+    except OfferUnavailable as exc:
+        return replace(obs, unavailable=str(exc))
+    main = await handshake(
+        address, origin.https_port, probe.sni, ctx, connect_timeout=timeout, timeout=timeout
+    )
+    obs = replace(obs, main=main)
+    if main.ok:
+        return _with_chain(obs, main)
+    if main.failure in _FINAL or main.cert_request:
+        return obs
+    follow = _FollowUp(obs, timeout)
+    try:
+        # A budget for all follow-ups together: they explain a failure, they must not hang.
+        async with asyncio.timeout(4 * timeout):
+            await follow.run()
+    except TimeoutError:
+        return replace(follow.obs, incomplete=True)
+    return follow.obs
+
+
+async def tls_observations(probe: Probe) -> tuple[TlsObservation, ...]:
+    """One observation per vetted address, made once per diagnosis and shared by the TLS checks."""
+
+    async def one(address: str) -> TlsObservation:
+        return await probe.once(("tls", address), lambda: observe(probe, address))
+
+    return tuple(await asyncio.gather(*(one(a) for a in probe.addresses)))
