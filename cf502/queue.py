@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import RedisError, ResponseError
@@ -167,6 +167,7 @@ class QueueConfig:
             once rather than a hang.
         block: seconds one blocking read waits before it loops (must stay below socket_timeout).
         max_job_bytes: the largest job payload accepted.
+        max_connections: Redis connections per process; more requests wait for a free one.
         reconnect_for: seconds a watcher of job events keeps retrying while Redis is unreachable.
         events_idle_timeout: seconds a watcher waits without any event of its job before giving
             up (the job was lost, e.g. Redis restarted without persistence).
@@ -185,6 +186,7 @@ class QueueConfig:
     socket_timeout: float = 2.0
     block: float = 1.0
     max_job_bytes: int = 64 * 1024
+    max_connections: int = 64
     reconnect_for: float = 30.0
     events_idle_timeout: float = 900.0
 
@@ -300,8 +302,11 @@ class RedisPool:
         self.keys = _Keys(cfg.prefix)
         if client is None:
             try:
-                client = Redis.from_url(
+                # A blocking pool: a burst waits briefly for a free connection instead of failing.
+                connections = BlockingConnectionPool.from_url(
                     url,
+                    max_connections=cfg.max_connections,
+                    timeout=cfg.socket_timeout,
                     decode_responses=True,
                     socket_connect_timeout=cfg.connect_timeout,
                     socket_timeout=cfg.socket_timeout,
@@ -311,6 +316,7 @@ class RedisPool:
                 )
             except ValueError as exc:
                 raise ConfigError(f"invalid Redis URL {self.where}: {exc}.") from None
+            client = Redis.from_pool(connections)
         self.redis = client
         self._submit = client.register_script(_SUBMIT)
         self._finish = client.register_script(_FINISH)

@@ -28,7 +28,7 @@ import sys
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 from redis.exceptions import RedisError, ResponseError
@@ -90,7 +90,7 @@ class WorkerSettings:
 class _Backoff:
     """Capped exponential backoff with full jitter, interrupted by `stop`."""
 
-    def __init__(self, stop: asyncio.Event, base: float = 0.1, cap: float = 5.0) -> None:
+    def __init__(self, stop: asyncio.Event, base: float = 0.05, cap: float = 2.0) -> None:
         self._stop = stop
         self._base = base
         self._cap = cap
@@ -144,7 +144,7 @@ class Counters:
     duplicate: int = 0
     lost: int = 0
     redis_errors: int = 0
-    by_kind: dict[str, int] = field(default_factory=dict)
+    reclaim_rounds: int = 0
 
 
 class Worker:
@@ -170,9 +170,18 @@ class Worker:
         self._running: dict[str, _Running] = {}
         self._stopping = asyncio.Event()
         self._room = asyncio.Event()
-        self._idle = asyncio.Event()  # set whenever nothing runs
-        self._idle.set()
         self.ready = asyncio.Event()  # set once the consumer group exists
+        self._changed = asyncio.Condition()
+
+    async def wait_for(self, predicate: Callable[[Counters], bool], timeout: float) -> None:
+        """Wait until `predicate(counters)` holds (checked whenever a job ends or a reclaim round
+        completes); raises TimeoutError after `timeout` seconds."""
+        async with asyncio.timeout(timeout), self._changed:
+            await self._changed.wait_for(lambda: predicate(self.counters))
+
+    async def _notify(self) -> None:
+        async with self._changed:
+            self._changed.notify_all()
 
     # -- control ----------------------------------------------------------------------------------
 
@@ -307,6 +316,8 @@ class Worker:
                 await backoff.wait()
                 continue
             backoff.reset()
+            self.counters.reclaim_rounds += 1
+            await self._notify()
             if self._stopping.is_set():
                 await self._hand_back(deliveries)
                 return
@@ -345,7 +356,6 @@ class Worker:
     def _start(self, d: Delivery) -> None:
         run = _Running(d)
         self._running[d.entry_id] = run
-        self._idle.clear()
         run.task = asyncio.create_task(self._process(run), name=f"job-{d.job_id}")
 
     async def _process(self, run: _Running) -> None:
@@ -355,18 +365,15 @@ class Worker:
             with log_context(job_id=d.job_id, target=target):
                 await self._handle(d)
         except asyncio.CancelledError:
-            if run.lost:
-                self.counters.lost += 1
-                log.info(
-                    "job taken over by another worker; stopped here", extra={"job_id": d.job_id}
-                )
-            # Otherwise a shutdown: `_drain` hands the job back.
+            if not run.lost:
+                raise  # a shutdown: `_drain` hands the job back
+            self.counters.lost += 1
+            log.info("job taken over by another worker; stopped here", extra={"job_id": d.job_id})
         finally:
             if self._running.get(d.entry_id) is run:
                 del self._running[d.entry_id]
             self._room.set()
-            if not self._running:
-                self._idle.set()
+        await self._notify()
 
     async def _handle(self, d: Delivery) -> None:
         job = d.job
@@ -440,7 +447,6 @@ class Worker:
                     "stored": stored,
                 },
             )
-        self.counters.by_kind[kind] = self.counters.by_kind.get(kind, 0) + 1
 
     async def _dead_letter(self, d: Delivery, reason: str) -> None:
         from cf502 import metrics
@@ -494,7 +500,6 @@ class Worker:
         await asyncio.gather(*(r.task for r in leftovers if r.task), return_exceptions=True)
         await self._hand_back([r.delivery for r in leftovers if not r.lost])
         self._running.clear()
-        self._idle.set()
 
     async def _hand_back(self, deliveries: Sequence[Delivery]) -> None:
         """Return jobs to the queue as fresh entries; if Redis is away they stay pending and are

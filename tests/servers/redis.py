@@ -16,10 +16,15 @@ import threading
 from collections import deque
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-__all__ = ["RedisServer", "redis_server"]
+from cf502.config import OriginSettings
+from cf502.jobs import Job, JobKind
+from cf502.target import parse_target
+
+__all__ = ["RedisServer", "origin_job", "redis_server_fixture"]
 
 REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
 
@@ -137,8 +142,36 @@ class RedisServer:
             self.proc.stdout.close()
 
 
-@pytest.fixture
-def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+@pytest.fixture(name="redis_server")
+def redis_server_fixture(tmp_path: Path) -> Iterator[RedisServer]:
     """A fresh, empty redis-server for one test (never the machine's own Redis on 6379)."""
     with RedisServer(tmp_path / "redis") as server:
         yield server
+
+
+# -- helpers for the worker-pool tests ------------------------------------------------------------
+
+
+def origin_job(
+    port: int,
+    *,
+    host: str = "www.example.test",
+    only: tuple[str, ...] = ("tcp.https",),
+    connect_timeout: float = 1.0,
+    allow_private: bool | None = None,
+    requested_by: dict[str, str] | None = None,
+    **origin: Any,
+) -> Job:
+    """A diagnosis job for `host` (which the test DNS world resolves to 127.0.0.10) on `port`."""
+    target = parse_target(host)
+    settings = OriginSettings.for_target(
+        target, https_port=port, connect_timeout=connect_timeout, connection_attempts=1, **origin
+    )
+    return Job(
+        JobKind.DIAGNOSE,
+        target=target.to_dict(),
+        origin=settings.to_dict(),
+        only=only,
+        allow_private=allow_private,
+        requested_by=requested_by or {},
+    )

@@ -1,0 +1,408 @@
+"""The Redis queue with an in-process Worker: results, events, coalescing, limits, safety, deadlines,
+dead letters and bounded memory. Real redis-server, real DNS and real TCP origins on loopback."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import pytest
+
+from cf502.config import EngineSettings
+from cf502.errors import QueueError
+from cf502.jobs import EventKind, Job, JobEvent, RateLimited
+from cf502.limits import Limits
+from cf502.model import CheckResult, Status
+from cf502.queue import QueueConfig, RedisPool
+from cf502.worker import Worker, WorkerSettings
+from tests.servers.dns import (
+    ORIGIN_ADDRESS,
+    DnsWorld,
+    dns_world_fixture,  # noqa: F401  (provides the `dns_world` fixture)
+)
+from tests.servers.redis import (
+    RedisServer,
+    origin_job,
+    redis_server_fixture,  # noqa: F401  (the `redis_server` fixture)
+)
+from tests.servers.tcp import black_hole_port, closed_port, listening_port
+
+FAST = QueueConfig(min_idle=0.5, block=0.2, result_ttl=600)
+
+
+@asynccontextmanager
+async def worker(
+    url: str,
+    engine: EngineSettings,
+    config: QueueConfig = FAST,
+    settings: WorkerSettings | None = None,
+    **kwargs: Any,
+) -> AsyncIterator[Worker]:
+    """An in-process Worker running in the background for the duration of the block."""
+    w = Worker(RedisPool(url, config), engine, settings or WorkerSettings(concurrency=8), **kwargs)
+    task = asyncio.create_task(w.run())
+    async with asyncio.timeout(5):
+        await w.ready.wait()
+    try:
+        yield w
+    finally:
+        w.stop()
+        async with asyncio.timeout(15):
+            await task
+        await w.pool.close()
+
+
+@pytest.fixture
+async def pool(redis_server: RedisServer) -> AsyncIterator[RedisPool]:
+    p = RedisPool(redis_server.url, FAST)
+    yield p
+    await p.close()
+
+
+async def test_enqueue_runs_a_real_diagnosis_and_a_late_subscriber_sees_everything(
+    pool: RedisPool, redis_server: RedisServer, dns_world: DnsWorld
+) -> None:
+    # Given a worker and a healthy origin on loopback
+    with listening_port(ORIGIN_ADDRESS) as port:
+        async with worker(redis_server.url, dns_world.engine()):
+            # When a diagnosis is submitted and its result awaited
+            job_id = await pool.submit(origin_job(port, only=("dns.resolve", "tcp.https")))
+            end = await pool.result(job_id, timeout=10)
+    # Then the report is complete and passing
+    assert end is not None and end.kind is EventKind.DONE and end.report is not None
+    assert [c.id for c in end.report.checks] == ["dns.resolve", "tcp.https"]
+    assert {c.status for c in end.report.checks} == {Status.PASS}
+    # And a subscriber starting after the end still gets every check, then the end, once each
+    events = [e async for e in pool.events(job_id)]
+    assert [e.kind for e in events] == [EventKind.CHECK, EventKind.CHECK, EventKind.DONE]
+    assert {e.check.id for e in events if e.check} == {"dns.resolve", "tcp.https"}
+    # And the stream is empty again, while the result is kept with a TTL
+    assert await pool.redis.xlen(pool.keys.jobs) == 0
+    assert 0 < await pool.redis.ttl(pool.keys.result(job_id)) <= 600
+
+
+async def test_a_broken_origin_is_diagnosed_as_failing_through_the_pool(
+    pool: RedisPool, redis_server: RedisServer, dns_world: DnsWorld
+) -> None:
+    # Given a worker and an origin port that refuses connections
+    port = closed_port(ORIGIN_ADDRESS)
+    async with worker(redis_server.url, dns_world.engine()):
+        # When it is diagnosed through the pool
+        end = await pool.result(await pool.submit(origin_job(port)), timeout=10)
+    # Then the report says the port refuses, as CloudFront's 502 OriginConnectError
+    assert end is not None and end.report is not None
+    tcp = end.report.check("tcp.https")
+    assert tcp is not None and tcp.status is Status.FAIL
+    assert tcp.cloudfront_error == "OriginConnectError"
+
+
+async def test_submitting_while_redis_is_down_fails_at_once(
+    pool: RedisPool, redis_server: RedisServer
+) -> None:
+    # Given Redis stopped
+    redis_server.stop()
+    # When a job is submitted
+    started = time.perf_counter()
+    with pytest.raises(QueueError, match=r"is unavailable: the job was not queued"):
+        await pool.submit(origin_job(443))
+    # Then the error comes at once, not after a hang
+    assert time.perf_counter() - started < 1.0
+
+
+async def test_duplicate_submissions_become_one_job(pool: RedisPool) -> None:
+    # Given two identical requests (different job ids, e.g. a button clicked twice)
+    first, second = origin_job(8443), origin_job(8443)
+    assert first.job_id != second.job_id
+    # When both are submitted
+    id1 = await pool.submit(first)
+    id2 = await pool.submit(second)
+    # Then they share one job, queued once
+    assert id1 == id2 == first.job_id
+    assert await pool.redis.xlen(pool.keys.jobs) == 1
+    # And a request with different settings is a job of its own
+    assert await pool.submit(origin_job(8444)) != id1
+    assert await pool.redis.xlen(pool.keys.jobs) == 2
+
+
+async def test_rate_limits_refuse_users_and_channels_with_a_clear_message(
+    redis_server: RedisServer,
+) -> None:
+    # Given limits of 2 jobs per user and 3 per channel per minute
+    cfg = QueueConfig(limits=Limits(per_user=2, per_channel=3, window=60))
+    pool = RedisPool(redis_server.url, cfg)
+    try:
+        alice = {"user": "U1", "channel": "C1"}
+        for port in (8001, 8002):
+            await pool.submit(origin_job(port, requested_by=alice))
+        # When the same user asks again within the window
+        # Then the refusal names the limit and when to retry
+        with pytest.raises(RateLimited, match=r"user U1 may start 2 diagnoses per 60 s; try again"):
+            await pool.submit(origin_job(8003, requested_by=alice))
+        # And a duplicate of an accepted request is coalesced, not refused
+        assert await pool.submit(origin_job(8001, requested_by=alice))
+        # And the channel limit applies across users
+        await pool.submit(origin_job(8004, requested_by={"user": "U2", "channel": "C1"}))
+        with pytest.raises(RateLimited, match=r"channel C1 may start 3 diagnoses"):
+            await pool.submit(origin_job(8005, requested_by={"user": "U3", "channel": "C1"}))
+        # And refused requests were not queued
+        assert await pool.redis.xlen(pool.keys.jobs) == 3
+    finally:
+        await pool.close()
+
+
+async def test_a_full_backlog_refuses_new_jobs(redis_server: RedisServer) -> None:
+    # Given a queue bounded to 3 jobs, full
+    pool = RedisPool(redis_server.url, QueueConfig(max_backlog=3))
+    try:
+        for port in (8001, 8002, 8003):
+            await pool.submit(origin_job(port))
+        # When one more is submitted, Then it is refused with the reason
+        with pytest.raises(QueueError, match=r"queue is full \(3 jobs"):
+            await pool.submit(origin_job(8004))
+    finally:
+        await pool.close()
+
+
+async def test_a_job_asking_for_private_targets_is_refused_by_a_worker_not_allowing_them(
+    pool: RedisPool, redis_server: RedisServer, dns_world: DnsWorld
+) -> None:
+    # Given a worker whose operator does not allow private targets
+    engine = dns_world.engine(allow_private=False)
+    async with worker(redis_server.url, engine):
+        # When a job asks for --allow-private
+        end = await pool.result(await pool.submit(origin_job(8443, allow_private=True)), 10)
+    # Then it fails with a clear message, before any DNS query or connection
+    assert end is not None and end.kind is EventKind.FAILED
+    assert "not configured to allow private targets" in (end.error or "")
+    assert dns_world.resolver.queries() == []
+
+
+async def test_the_workers_own_safety_blocks_a_loopback_target(
+    pool: RedisPool, redis_server: RedisServer, dns_world: DnsWorld
+) -> None:
+    # Given a worker not allowing private targets, and a job with no safety wish
+    async with worker(redis_server.url, dns_world.engine(allow_private=False)):
+        # When its target resolves to a loopback address
+        end = await pool.result(await pool.submit(origin_job(8443)), 10)
+    # Then the worker refuses to connect to it
+    assert end is not None and end.kind is EventKind.FAILED
+    assert f"resolves to {ORIGIN_ADDRESS}, a loopback address" in (end.error or "")
+
+
+async def test_a_job_may_make_safety_stricter(
+    pool: RedisPool, redis_server: RedisServer, dns_world: DnsWorld
+) -> None:
+    # Given a worker allowing private targets
+    async with worker(redis_server.url, dns_world.engine(allow_private=True)):
+        # When a job asks for private targets to be refused
+        end = await pool.result(await pool.submit(origin_job(8443, allow_private=False)), 10)
+    # Then the stricter wish is honoured
+    assert end is not None and end.kind is EventKind.FAILED
+    assert "a loopback address" in (end.error or "")
+
+
+async def test_job_settings_are_validated_and_clamped_by_the_worker(
+    pool: RedisPool, redis_server: RedisServer, dns_world: DnsWorld
+) -> None:
+    # Given a worker bounding connection timeouts to 2 s
+    engine = dns_world.engine(max_connect_timeout=2.0)
+    bad = origin_job(8443)
+    bad = Job(bad.kind, bad.target, {**bad.origin, "connect_timeout": 99}, bad.only)
+    with listening_port(ORIGIN_ADDRESS) as port:
+        async with worker(redis_server.url, engine):
+            # When a job carries an out-of-range timeout, and another one a 10 s timeout
+            refused = await pool.result(await pool.submit(bad), 10)
+            clamped = await pool.result(await pool.submit(origin_job(port, connect_timeout=10)), 10)
+    # Then the first is refused with CloudFront's range, the second runs with the bound
+    assert refused is not None and refused.kind is EventKind.FAILED
+    assert "connection timeout 99 s is outside CloudFront's range 1-10 s" in (refused.error or "")
+    assert clamped is not None and clamped.report is not None
+    assert clamped.report.settings["connect_timeout"] == 2.0
+
+
+async def test_a_job_past_its_deadline_reports_a_timeout(
+    pool: RedisPool, redis_server: RedisServer, dns_world: DnsWorld
+) -> None:
+    # Given a worker with a 1 s job deadline and an origin that drops SYNs (10 s connect timeout)
+    with black_hole_port(ORIGIN_ADDRESS) as port:
+        async with worker(
+            redis_server.url, dns_world.engine(), settings=WorkerSettings(job_timeout=1)
+        ):
+            # When the diagnosis is submitted
+            end = await pool.result(
+                await pool.submit(origin_job(port, connect_timeout=10)), timeout=10
+            )
+    # Then it ends as FAILED with the deadline, rather than hanging
+    assert end is not None and end.kind is EventKind.FAILED
+    assert "did not finish within 1 s (the job's deadline)" in (end.error or "")
+
+
+async def test_a_job_that_always_crashes_is_dead_lettered_after_n_tries(
+    redis_server: RedisServer,
+) -> None:
+    # Given a job function that always crashes, and at most 2 deliveries
+    cfg = QueueConfig(min_idle=0.3, max_deliveries=2, block=0.2)
+    calls: list[str] = []
+
+    async def crashing(job: Job, engine: EngineSettings, **_: Any) -> JobEvent:
+        calls.append(job.job_id)
+        raise RuntimeError("boom")
+
+    pool = RedisPool(redis_server.url, cfg)
+    try:
+        async with worker(redis_server.url, EngineSettings(), cfg, run_job=crashing) as w:
+            # When it is submitted
+            job_id = await pool.submit(origin_job(8443))
+            end = await pool.result(job_id, timeout=15)
+            # Then it ran twice, then was dead-lettered with a readable reason
+            assert end is not None and end.kind is EventKind.FAILED
+            assert "gave up after 2 attempts" in (end.error or "")
+            assert "last error: RuntimeError: boom" in (end.error or "")
+            assert calls == [job_id, job_id]
+            assert (w.counters.crashed, w.counters.dead) == (2, 1)
+        dead = await pool.dead_letters()
+        assert [d["job_id"] for d in dead] == [job_id]
+        assert dead[0]["reason"] == end.error and dead[0]["deliveries"] == "3"
+        assert await pool.redis.xlen(pool.keys.jobs) == 0
+    finally:
+        await pool.close()
+
+
+async def test_a_malformed_payload_is_dead_lettered_without_running(
+    pool: RedisPool, redis_server: RedisServer
+) -> None:
+    # Given a job function that records calls, and garbage on the job stream
+    calls: list[Job] = []
+
+    async def recording(job: Job, engine: EngineSettings, **_: Any) -> JobEvent:
+        calls.append(job)
+        return JobEvent(job.job_id, EventKind.DONE)
+
+    await pool.redis.xadd(pool.keys.jobs, {"job": "{not json"})
+    async with worker(redis_server.url, EngineSettings(), run_job=recording) as w:
+        # When a worker reads it
+        await w.wait_for(lambda c: c.dead == 1, timeout=10)
+    # Then it is dead-lettered with the reason, and never run
+    dead = await pool.dead_letters()
+    assert len(dead) == 1 and "could not be read" in dead[0]["reason"]
+    assert calls == []
+    assert await pool.redis.xlen(pool.keys.jobs) == 0
+
+
+async def test_a_rerun_reporting_a_check_twice_yields_it_once(pool: RedisPool) -> None:
+    # Given a job whose check was published by two runs (a worker died after publishing it)
+    job_id = origin_job(8443).job_id
+    check = CheckResult("tcp.https", "Port", Status.PASS, "Port 8443 is open.")
+    for _ in range(2):
+        await pool.publish(JobEvent(job_id, EventKind.CHECK, check=check))
+    await pool.publish(JobEvent(job_id, EventKind.DONE))
+    # When a subscriber reads the events
+    events = [e async for e in pool.events(job_id)]
+    # Then the check comes once, then the end
+    assert [e.kind for e in events] == [EventKind.CHECK, EventKind.DONE]
+
+
+async def test_a_live_long_job_is_not_taken_over(redis_server: RedisServer) -> None:
+    # Given a job that runs for many times min-idle on worker A, and an idle worker B
+    cfg = QueueConfig(min_idle=0.3, block=0.2)
+    release = asyncio.Event()
+    started = asyncio.Event()
+    runs: list[str] = []
+
+    async def long_job(job: Job, engine: EngineSettings, **_: Any) -> JobEvent:
+        runs.append(job.job_id)
+        started.set()
+        await release.wait()
+        return JobEvent(job.job_id, EventKind.DONE)
+
+    pool = RedisPool(redis_server.url, cfg)
+    try:
+        async with worker(redis_server.url, EngineSettings(), cfg, run_job=long_job) as a:
+            job_id = await pool.submit(origin_job(8443))
+            async with asyncio.timeout(5):
+                await started.wait()
+            async with worker(redis_server.url, EngineSettings(), cfg, run_job=long_job) as b:
+                # When B looks for abandoned jobs for > 8 x min-idle
+                base = b.counters.reclaim_rounds
+                await b.wait_for(lambda c: c.reclaim_rounds >= base + 8, timeout=10)
+                # Then it took nothing over: A's heartbeat kept the job
+                assert b.counters.reclaimed == 0
+                release.set()
+                end = await pool.result(job_id, timeout=10)
+        assert end is not None and end.kind is EventKind.DONE
+        assert runs == [job_id] and a.counters.done == 1
+    finally:
+        await pool.close()
+
+
+async def test_workers_recover_when_redis_restarts_empty(
+    pool: RedisPool,
+    redis_server: RedisServer,
+    dns_world: DnsWorld,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Given a running worker
+    with listening_port(ORIGIN_ADDRESS) as port:
+        async with worker(redis_server.url, dns_world.engine()):
+            # When Redis crashes and comes back empty (no persistence: the group is gone)
+            redis_server.kill()
+            redis_server.start()
+            # Then the worker recreates its group and runs new jobs
+            job_id = await pool.submit(origin_job(port))
+            end = await pool.result(job_id, timeout=15)
+            assert end is not None and end.kind is EventKind.DONE
+    assert "consumer group missing, recreating it" in caplog.messages
+
+
+@pytest.mark.slow
+async def test_ten_thousand_jobs_leave_the_stream_empty_and_every_key_expiring(
+    redis_server: RedisServer,
+) -> None:
+    # Given 10,000 queued jobs and a job function that finishes at once
+    cfg = QueueConfig(result_ttl=600, block=0.2)
+    pool = RedisPool(redis_server.url, cfg)
+
+    async def instant(job: Job, engine: EngineSettings, **_: Any) -> JobEvent:
+        return JobEvent(job.job_id, EventKind.DONE)
+
+    try:
+        ids: list[str] = []
+        for start in range(0, 10_000, 500):
+            batch = [origin_job(1024 + n) for n in range(start, start + 500)]
+            ids += await asyncio.gather(*(pool.submit(j) for j in batch))
+        assert len(set(ids)) == 10_000
+        assert await pool.redis.xlen(pool.keys.jobs) == 10_000
+        # When a worker drains the queue
+        w = Worker(
+            RedisPool(redis_server.url, cfg),
+            EngineSettings(),
+            WorkerSettings(concurrency=200, burst=True),
+            run_job=instant,
+        )
+        async with asyncio.timeout(120):
+            counters = await w.run()
+        await w.pool.close()
+        # Then every job finished once, and the stream holds nothing
+        assert counters.done == 10_000
+        assert await pool.depth() == (0, 0)
+        assert int(await pool.redis.memory_usage(pool.keys.jobs) or 0) < 16_384
+        # And every other key expires within the result TTL
+        ttls = await _ttls(pool)
+        assert len(ttls) == 3 * 10_000  # result + events + coalescing key per job
+        assert all(0 < t <= 600 for t in ttls.values())
+    finally:
+        await pool.close()
+
+
+async def _ttls(pool: RedisPool) -> dict[str, int]:
+    keys = [k async for k in pool.redis.scan_iter(count=1000) if k != pool.keys.jobs]
+    out: dict[str, int] = {}
+    for chunk in (keys[i : i + 1000] for i in range(0, len(keys), 1000)):
+        async with pool.redis.pipeline(transaction=False) as pipe:
+            for k in chunk:
+                pipe.ttl(k)
+            out.update(zip(chunk, await pipe.execute(), strict=True))
+    return out
