@@ -1,0 +1,558 @@
+"""http.response / http.headers / http.latency / http.redirect against real misbehaving servers on
+loopback (tests/servers/http.py), plus the pure parser and judges on hand-made inputs."""
+
+from __future__ import annotations
+
+import re
+import ssl
+import time
+
+import h11
+import pytest
+
+from cf502.checks._http_exchange import Exchange, Limits
+from cf502.checks._http_report import Finding, combine
+from cf502.checks._http_wire import HEAD_CAP, ResponseObservation, ResponseParser
+from cf502.checks.response import (
+    Headers,
+    Latency,
+    Redirect,
+    Response,
+    judge_headers,
+    judge_latency,
+    judge_redirect,
+)
+from cf502.config import EngineSettings, OriginSettings, ProtocolPolicy
+from cf502.model import CheckResult, Status
+from cf502.net import ConnectOutcome
+from cf502.probe import Probe
+from cf502.target import parse_target
+from tests.servers.http import (
+    HttpServer,
+    http_origin,
+    tls_ca,
+    tls_server_context,
+)
+from tests.servers.tcp import closed_port
+
+__all__ = ["http_origin", "tls_ca", "tls_server_context"]  # fixtures used by name below
+
+ORIGIN = "origin.example.test"
+CHECKS = (Response(), Headers(), Latency(), Redirect())
+
+
+def make_probe(path: str = "/", **origin: object) -> Probe:
+    settings: dict[str, object] = {
+        "protocol_policy": ProtocolPolicy.HTTP_ONLY,
+        "connect_timeout": 1,
+        "read_timeout": 1,
+        "path": path,
+    }
+    settings.update(origin)
+    probe = Probe(
+        parse_target(ORIGIN),
+        OriginSettings(**settings),  # type: ignore[arg-type]
+        EngineSettings(allow_private=True),
+    )
+    probe.addresses = ("127.0.0.1",)
+    return probe
+
+
+async def run_all(probe: Probe) -> dict[str, CheckResult]:
+    return {c.id: await c.run(probe) for c in CHECKS}
+
+
+def statuses(results: dict[str, CheckResult]) -> dict[str, Status]:
+    return {cid: r.status for cid, r in results.items()}
+
+
+# --- a healthy origin ----------------------------------------------------------------------------
+
+
+async def test_good_origin_passes_every_http_check(http_origin: HttpServer) -> None:
+    # Given a healthy plain-HTTP origin and an http-only origin protocol policy
+    probe = make_probe(http_port=http_origin.port)
+    # When the four HTTP checks run
+    results = await run_all(probe)
+    # Then all pass, from ONE request that looks like CloudFront's
+    assert statuses(results) == dict.fromkeys(results, Status.PASS), results
+    assert len(http_origin.seen) == 1
+    seen = http_origin.seen[0]
+    assert (seen.method, seen.target) == ("GET", "/")
+    assert seen.header("Host") == ORIGIN
+    assert seen.header("User-Agent") == "Amazon CloudFront"
+    assert re.fullmatch(
+        r"1\.1 [0-9a-f]{32}\.cloudfront\.net \(CloudFront\)", seen.header("Via") or ""
+    )
+    cf_id = seen.header("X-Amz-Cf-Id") or ""
+    assert re.fullmatch(r"[A-Za-z0-9_-]{54}==", cf_id)
+    # And the id is in the evidence so the origin's logs can be searched for it
+    evidence = dict((e.label, e.value) for e in results["http.response"].evidence)
+    assert evidence["X-Amz-Cf-Id sent"] == cf_id
+    assert "HTTP/1.1 200 OK" in results["http.response"].summary
+    assert "22 of 22 body bytes" in results["http.response"].summary
+
+
+async def test_equivalent_curl_goes_to_the_vetted_address_with_cloudfronts_host(
+    http_origin: HttpServer,
+) -> None:
+    # Given a forwarded Host header
+    probe = make_probe(http_port=http_origin.port, host_header="cdn.example.test")
+    # When http.latency runs
+    res = await Latency().run(probe)
+    # Then the origin saw that Host, and the curl line reproduces the request and its timings
+    assert http_origin.seen[0].header("Host") == "cdn.example.test"
+    (cmd,) = res.commands
+    port = http_origin.port
+    assert f"--connect-to cdn.example.test:{port}:127.0.0.1:{port}" in cmd
+    assert "-H 'Host: cdn.example.test'" in cmd
+    assert "-H 'User-Agent: Amazon CloudFront'" in cmd
+    assert "%{time_connect}" in cmd and "%{time_starttransfer}" in cmd
+    assert "%{size_header}" in cmd
+    assert cmd.endswith(f"http://cdn.example.test:{port}/")
+
+
+async def test_chunked_body_passes(http_origin: HttpServer) -> None:
+    # Given an origin answering with a valid chunked body
+    probe = make_probe("/chunked", http_port=http_origin.port)
+    # When http.response runs
+    res = await Response().run(probe)
+    # Then it passes and counts the de-chunked bytes
+    assert res.status is Status.PASS, res.summary
+    assert "chunked body complete (12 bytes)" in res.summary
+
+
+async def test_https_only_request_uses_tls_with_cloudfronts_offer(
+    tls_server_context: ssl.SSLContext,
+) -> None:
+    # Given a healthy HTTPS origin (certificate from a test CA; not verified here)
+    async with HttpServer(tls=tls_server_context) as server:
+        probe = make_probe(protocol_policy=ProtocolPolicy.HTTPS_ONLY, https_port=server.port)
+        # When the HTTP checks run
+        results = await run_all(probe)
+    # Then they pass over TLS 1.2 (CloudFront's maximum), and the latency shows the handshake
+    assert statuses(results) == dict.fromkeys(results, Status.PASS), results
+    latency = dict((e.label, e.value) for e in results["http.latency"].evidence)
+    assert "TLS handshake" in latency
+    assert "TLS " in results["http.latency"].summary
+    assert any("-k --tls-max 1.2" in c for c in results["http.response"].commands)
+
+
+# --- http.response -------------------------------------------------------------------------------
+
+
+async def test_truncated_body_fails_naming_the_bytes(http_origin: HttpServer) -> None:
+    # Given an origin that announces 1000 bytes and closes after 10
+    probe = make_probe("/truncated", http_port=http_origin.port)
+    # When http.response runs
+    res = await Response().run(probe)
+    # Then it fails and says how much arrived
+    assert res.status is Status.FAIL
+    assert "closed the connection after 10 of 1000 body bytes" in res.summary
+    assert res.cloudfront_error == "OriginReadError"
+
+
+async def test_zero_size_body_against_content_length_fails(http_origin: HttpServer) -> None:
+    # Given an origin that announces a body and closes before sending any of it
+    probe = make_probe("/zero-body", http_port=http_origin.port)
+    # When http.response runs
+    res = await Response().run(probe)
+    # Then it fails as a zero-size object
+    assert res.status is Status.FAIL
+    assert "before sending any of the 1000 body bytes" in res.summary
+    assert res.cloudfront_error == "OriginZeroSizeObjectError"
+
+
+async def test_garbage_reply_fails_at_once_not_at_the_deadline(http_origin: HttpServer) -> None:
+    # Given something on the port that answers with an SSH banner and keeps the connection open
+    probe = make_probe("/garbage", http_port=http_origin.port, read_timeout=10)
+    # When http.response runs
+    started = time.monotonic()
+    res = await Response().run(probe)
+    elapsed = time.monotonic() - started
+    # Then it fails as a non-HTTP reply (502) without waiting for the 10 s response timeout
+    assert res.status is Status.FAIL
+    assert "not HTTP" in res.summary and "SSH-2.0" in res.summary
+    assert (res.cloudfront_status, res.cloudfront_error) == (502, "OriginInvalidResponseError")
+    assert elapsed < 2
+
+
+async def test_malformed_status_line_fails(http_origin: HttpServer) -> None:
+    # Given an origin whose status code is not a number
+    probe = make_probe("/bad-status", http_port=http_origin.port)
+    # When the checks run
+    results = await run_all(probe)
+    # Then http.response fails with 502 and the headers cannot be measured
+    res = results["http.response"]
+    assert res.status is Status.FAIL
+    assert "malformed" in res.summary and "2x0" in res.summary
+    assert (res.cloudfront_status, res.cloudfront_error) == (502, "OriginInvalidResponseError")
+    assert results["http.headers"].status is Status.SKIP
+
+
+async def test_bad_chunking_fails(http_origin: HttpServer) -> None:
+    # Given an origin whose second chunk size is not hexadecimal
+    probe = make_probe("/bad-chunked", http_port=http_origin.port)
+    # When http.response runs
+    res = await Response().run(probe)
+    # Then it fails naming the chunked body
+    assert res.status is Status.FAIL
+    assert "chunked body is malformed after 5 body bytes" in res.summary
+    assert res.cloudfront_error == "OriginInvalidResponseError"
+
+
+async def test_two_100_continue_responses_fail(http_origin: HttpServer) -> None:
+    # Given an origin that sends two 100 Continue before its answer
+    probe = make_probe("/two-continues", http_port=http_origin.port)
+    # When http.response runs
+    res = await Response().run(probe)
+    # Then it fails: CloudFront accepts only one
+    assert res.status is Status.FAIL
+    assert "more than one 100 Continue" in res.summary
+    assert res.cloudfront_status == 502
+
+
+async def test_body_without_length_or_chunking_warns(http_origin: HttpServer) -> None:
+    # Given an origin that ends its body by closing the connection
+    probe = make_probe("/no-length", http_port=http_origin.port)
+    # When http.response runs
+    res = await Response().run(probe)
+    # Then it warns that a cut-off body cannot be told from a complete one
+    assert res.status is Status.WARN
+    assert "neither Content-Length nor chunked" in res.summary
+
+
+async def test_origins_own_502_is_reported_as_the_origins(http_origin: HttpServer) -> None:
+    # Given an origin that itself answers 502
+    probe = make_probe("/origin-502", http_port=http_origin.port)
+    # When http.response runs
+    res = await Response().run(probe)
+    # Then it fails, saying the 502 is the origin's and CloudFront caches it
+    assert res.status is Status.FAIL
+    assert "The origin itself answers 502" in res.summary
+    assert "caches it for the error-caching TTL" in res.summary
+    assert res.cloudfront_status == 502
+    assert "X-Amz-Cf-Id" in res.remediation
+
+
+# --- http.headers --------------------------------------------------------------------------------
+
+
+async def test_25kb_of_headers_fail_naming_the_largest(http_origin: HttpServer) -> None:
+    # Given an origin sending about 25,000 bytes of headers, the largest a Set-Cookie
+    probe = make_probe("/big-headers", http_port=http_origin.port)
+    # When the checks run
+    results = await run_all(probe)
+    # Then http.headers fails over the 20,480-byte limit and names Set-Cookie first
+    res = results["http.headers"]
+    assert res.status is Status.FAIL
+    assert "over CloudFront's 20,480-byte limit" in res.summary
+    assert "largest: Set-Cookie" in res.summary
+    assert (res.cloudfront_status, res.cloudfront_error) == (502, "OriginHeaderTooBigError")
+    # And the response itself is well-formed
+    assert results["http.response"].status is Status.PASS
+
+
+async def test_headers_near_the_limit_warn(http_origin: HttpServer) -> None:
+    # Given about 17,500 bytes of headers (over 80 % of the limit)
+    probe = make_probe("/near-limit-headers", http_port=http_origin.port)
+    # When http.headers runs
+    res = await Headers().run(probe)
+    # Then it warns with the share of the limit
+    assert res.status is Status.WARN
+    assert "86% of CloudFront's 20,480-byte limit" in res.summary
+
+
+async def test_endless_headers_cost_bounded_time_and_memory(http_origin: HttpServer) -> None:
+    # Given an origin that sends header lines forever (up to 16 MiB)
+    probe = make_probe("/endless-headers", http_port=http_origin.port, read_timeout=5)
+    # When the checks run
+    started = time.monotonic()
+    results = await run_all(probe)
+    elapsed = time.monotonic() - started
+    # Then http.headers fails at the read cap, quickly, and http.response leaves it to it
+    res = results["http.headers"]
+    assert res.status is Status.FAIL
+    assert f"more than {HEAD_CAP:,} bytes of headers" in res.summary
+    assert res.cloudfront_error == "OriginHeaderTooBigError"
+    assert results["http.response"].status is Status.SKIP
+    assert elapsed < 2
+
+
+# --- http.latency --------------------------------------------------------------------------------
+
+
+async def test_slow_first_byte_fails_at_the_response_timeout(http_origin: HttpServer) -> None:
+    # Given an origin that answers after 3 s, and a 1 s response timeout
+    probe = make_probe("/slow?delay=3", http_port=http_origin.port, read_timeout=1)
+    # When the checks run
+    started = time.monotonic()
+    results = await run_all(probe)
+    elapsed = time.monotonic() - started
+    # Then http.latency predicts CloudFront's 504 and the deadline was kept
+    res = results["http.latency"]
+    assert res.status is Status.FAIL
+    assert "sent nothing within the 1 s response timeout" in res.summary
+    assert "504 after about 3 s" in res.summary  # 3 attempts for a GET
+    assert (res.cloudfront_status, res.cloudfront_error) == (504, "OriginCommError")
+    assert 1 <= elapsed < 1.8
+    # And http.response does not blame the response for the timeout
+    assert results["http.response"].status is Status.SKIP
+
+
+async def test_origin_that_never_answers_is_detected_at_the_deadline(
+    http_origin: HttpServer,
+) -> None:
+    # Given an origin that accepts the request and never sends a byte
+    probe = make_probe("/never", http_port=http_origin.port, read_timeout=1, connection_attempts=1)
+    # When http.latency runs
+    started = time.monotonic()
+    res = await Latency().run(probe)
+    elapsed = time.monotonic() - started
+    # Then it fails at the 1 s response timeout, not later
+    assert res.status is Status.FAIL
+    assert res.cloudfront_status == 504
+    assert "504 after about 1 s" in res.summary
+    assert 1 <= elapsed < 1.5
+
+
+async def test_stall_between_packets_fails(http_origin: HttpServer) -> None:
+    # Given an origin that sends headers and 10 body bytes, then nothing
+    probe = make_probe("/stall-body", http_port=http_origin.port, read_timeout=1)
+    # When http.latency runs
+    res = await Latency().run(probe)
+    # Then the gap between packets is caught; viewers get a cut-off response, not a 504
+    assert res.status is Status.FAIL
+    assert "stopped sending after" in res.summary
+    assert res.cloudfront_error == "OriginCommError"
+    assert res.cloudfront_status is None
+
+
+# --- http.redirect -------------------------------------------------------------------------------
+
+
+async def test_redirect_to_https_with_http_only_policy_is_a_loop(http_origin: HttpServer) -> None:
+    # Given an origin redirecting HTTP to HTTPS on the same host, and an http-only policy
+    probe = make_probe("/redirect-https", http_port=http_origin.port)
+    # When http.redirect runs
+    res = await Redirect().run(probe)
+    # Then it reports the loop and the fix
+    assert res.status is Status.FAIL
+    assert "Redirect loop" in res.summary
+    assert f"301 to https://{ORIGIN}/redirect-https" in res.summary
+    assert "policy http-only" in res.summary
+    assert "HTTPS only" in res.remediation
+    assert ("Location", f"https://{ORIGIN}/redirect-https") in [
+        (e.label, e.value) for e in res.evidence
+    ]
+
+
+async def test_redirect_to_https_with_match_viewer_is_a_loop(http_origin: HttpServer) -> None:
+    # Given match-viewer, the redirecting origin on HTTP and nothing listening on HTTPS
+    probe = make_probe(
+        "/redirect-https",
+        protocol_policy=ProtocolPolicy.MATCH_VIEWER,
+        http_port=http_origin.port,
+        https_port=closed_port(),
+    )
+    # When http.redirect runs
+    res = await Redirect().run(probe)
+    # Then the HTTP half fails with the match-viewer explanation (the HTTPS half was not reached)
+    assert res.status is Status.FAIL
+    assert "match-viewer" in res.summary
+    assert f"HTTP 127.0.0.1:{http_origin.port}: Redirect loop" in res.summary
+
+
+async def test_redirect_to_the_cloudfront_url_itself_is_a_loop(http_origin: HttpServer) -> None:
+    # Given an origin redirecting to the same path on the CloudFront domain
+    probe = make_probe(
+        "/redirect-self-cdn", http_port=http_origin.port, cloudfront_domain="cdn.example.test"
+    )
+    # When http.redirect runs
+    res = await Redirect().run(probe)
+    # Then it is a loop through CloudFront's cache
+    assert res.status is Status.FAIL
+    assert "http://cdn.example.test/redirect-self-cdn, the URL viewers asked for" in res.summary
+
+
+async def test_redirect_elsewhere_passes(http_origin: HttpServer) -> None:
+    # Given an origin redirecting to another site
+    probe = make_probe("/redirect-elsewhere", http_port=http_origin.port)
+    # When http.redirect runs
+    res = await Redirect().run(probe)
+    # Then it passes: CloudFront relays the redirect, no loop
+    assert res.status is Status.PASS
+    assert "302 to https://elsewhere.example.com/landing" in res.summary
+
+
+# --- when the request cannot be made -------------------------------------------------------------
+
+
+async def test_refused_connection_skips_pointing_at_the_tcp_check() -> None:
+    # Given nothing listening on the HTTP port
+    probe = make_probe(http_port=closed_port())
+    # When the checks run
+    results = await run_all(probe)
+    # Then every HTTP check is skipped with a pointer to tcp.http
+    assert statuses(results) == dict.fromkeys(results, Status.SKIP)
+    assert "see tcp.http" in results["http.response"].summary
+
+
+async def test_plain_http_on_the_https_port_skips_pointing_at_tls(http_origin: HttpServer) -> None:
+    # Given https-only but a plain HTTP server on the HTTPS port
+    probe = make_probe(protocol_policy=ProtocolPolicy.HTTPS_ONLY, https_port=http_origin.port)
+    # When http.response runs
+    res = await Response().run(probe)
+    # Then it is skipped with a pointer to tls.handshake
+    assert res.status is Status.SKIP
+    assert "see tls.handshake" in res.summary
+
+
+# --- pure parts ----------------------------------------------------------------------------------
+
+
+def parse(raw: bytes, method: str = "GET", step: int = 0) -> ResponseObservation:
+    conn = h11.Connection(h11.CLIENT)
+    conn.send(h11.Request(method=method, target="/", headers=[("Host", "x.test")]))
+    conn.send(h11.EndOfMessage())
+    parser = ResponseParser(method, conn)
+    chunks = [raw[i : i + step] for i in range(0, len(raw), step)] if step else [raw]
+    for chunk in chunks:
+        parser.feed(chunk)
+    if not parser.done:
+        parser.feed_eof()
+    return parser.observation()
+
+
+@pytest.mark.parametrize("step", [0, 1, 7])
+def test_parser_counts_the_exact_header_bytes_however_the_bytes_arrive(step: int) -> None:
+    # Given a response with an interim 100 Continue, delivered whole or byte by byte
+    head = b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nX-A: b\r\n\r\n"
+    # When it is parsed
+    obs = parse(b"HTTP/1.1 100 Continue\r\n\r\n" + head + b"abc", step=step)
+    # Then only the final head is counted, exactly, and the body is complete
+    assert obs.head_bytes == len(head)
+    assert obs.interim == (100,)
+    assert (obs.complete, obs.body_bytes, obs.body_prefix) == (True, 3, b"abc")
+
+
+def test_parser_expects_no_body_for_head() -> None:
+    # Given the answer to a HEAD request announcing a length
+    obs = parse(b"HTTP/1.1 200 OK\r\nContent-Length: 500\r\n\r\n", method="HEAD")
+    # Then it is complete without a body
+    assert (obs.complete, obs.framing, obs.error) == (True, "none", None)
+
+
+def test_parser_names_a_connection_closed_mid_head() -> None:
+    # Given a reply cut inside the headers
+    obs = parse(b"HTTP/1.1 200 OK\r\nContent-Le")
+    # Then it says so
+    assert obs.error_kind == "closed-in-head"
+
+
+def _exchange(
+    *,
+    scheme: str = "http",
+    ttfb_ms: float | None = 5.0,
+    connect_ms: float = 1.0,
+    status: int | None = 200,
+    headers: tuple[tuple[str, str], ...] = (),
+    target: str = "/",
+    host: str = ORIGIN,
+) -> Exchange:
+    return Exchange(
+        scheme=scheme,
+        address="192.0.2.10",
+        port=80 if scheme == "http" else 443,
+        host=host,
+        sni=None,
+        method="GET",
+        target=target,
+        request_id="id",
+        connect=ConnectOutcome("192.0.2.10", 80, "open", "", connect_ms),
+        limits=Limits(connect=10, tls=10, read=30, budget=50),
+        ttfb_ms=ttfb_ms,
+        total_ms=(ttfb_ms or 0) + 2,
+        response=ResponseObservation(
+            raw_bytes=100,
+            status=status,
+            reason="OK",
+            http_version="1.1",
+            headers=headers,
+            head_bytes=sum(len(n) + len(v) + 4 for n, v in headers) + 19,
+            framing="content-length",
+            content_length=0,
+            complete=True,
+        ),
+    )
+
+
+def test_latency_warns_over_80_percent_of_the_response_timeout() -> None:
+    # Given a first byte after 25 s with a 30 s response timeout
+    origin = OriginSettings(read_timeout=30)
+    # When judged
+    finding = judge_latency(_exchange(ttfb_ms=25_000), origin)
+    # Then it warns, predicting 504
+    assert finding.status is Status.WARN
+    assert "83% of the 30 s response timeout" in finding.summary
+    assert finding.cloudfront_status == 504
+    # And a fast origin passes
+    assert judge_latency(_exchange(ttfb_ms=20), origin).status is Status.PASS
+
+
+def test_latency_warns_on_a_slow_connect() -> None:
+    # Given a 9 s connect with a 10 s connection timeout
+    finding = judge_latency(_exchange(connect_ms=9_000), OriginSettings())
+    # Then it warns about the connection timeout
+    assert finding.status is Status.WARN
+    assert "90% of the 10 s connection timeout" in finding.summary
+
+
+def test_headers_exactly_at_the_limit_pass_and_one_byte_over_fails() -> None:
+    # Given header blocks of exactly 20,480 and 20,481 bytes
+    def of_size(size: int) -> Exchange:
+        pad = size - 19 - len("X-Pad") - 4
+        return _exchange(headers=(("X-Pad", "p" * pad),))
+
+    # Then the first is within the limit (a warning, being over 80 %) and the second fails
+    assert of_size(20_480).response.head_bytes == 20_480
+    assert judge_headers(of_size(20_480)).status is Status.WARN
+    assert judge_headers(of_size(20_481)).status is Status.FAIL
+
+
+@pytest.mark.parametrize(
+    ("scheme", "location", "expected"),
+    [
+        ("http", "https://origin.example.test/", Status.FAIL),  # HTTP -> HTTPS, same host
+        ("http", "https://cdn.example.test/", Status.FAIL),  # ... or the CloudFront name
+        ("http", "/", Status.FAIL),  # relative: same URL, same scheme
+        ("http", "/login", Status.PASS),  # another page on the same host
+        ("https", "http://origin.example.test/", Status.WARN),  # downgrade
+        ("https", "https://origin.example.test/other", Status.PASS),
+        ("http", "https://elsewhere.example.com/", Status.PASS),
+    ],
+)
+def test_redirect_judgement(scheme: str, location: str, expected: Status) -> None:
+    # Given a 301 with this Location for a request to /
+    ex = _exchange(scheme=scheme, status=301, headers=(("Location", location),))
+    hosts = frozenset({ORIGIN, "cdn.example.test"})
+    # When judged under http-only
+    finding = judge_redirect(ex, OriginSettings(protocol_policy=ProtocolPolicy.HTTP_ONLY), hosts)
+    # Then
+    assert finding.status is expected, finding.summary
+
+
+def test_combine_names_only_the_failing_exchanges() -> None:
+    # Given one passing and one failing exchange
+    good = _exchange()
+    bad = _exchange(scheme="https")
+    pairs = [
+        (good, Finding(Status.PASS, "fine.")),
+        (bad, Finding(Status.FAIL, "broken.", "fix it", 502, "OriginReadError")),
+    ]
+    # When merged
+    res = combine(Response(), pairs, evidence=[], commands=[])
+    # Then the failure wins and only it is named
+    assert res.status is Status.FAIL
+    assert res.summary == "HTTPS 192.0.2.10:443: broken."
+    assert (res.cloudfront_status, res.remediation) == (502, "fix it")
