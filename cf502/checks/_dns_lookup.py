@@ -5,14 +5,17 @@ name servers asked one by one. Every query runs under the operator's DNS timeout
 from __future__ import annotations
 
 import asyncio
+import socket
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
+import dns.asyncbackend
 import dns.asyncquery
 import dns.asyncresolver
 import dns.exception
 import dns.flags
+import dns.inet
 import dns.message
 import dns.name
 import dns.rdatatype
@@ -223,7 +226,15 @@ async def _exchange(
 ) -> tuple[dns.message.Message, bool]:
     query = dns.message.make_query(qname, rdtype)
     query.flags &= ~dns.flags.RD  # ask the server itself, as a resolver does (dig +norec)
-    return await dns.asyncquery.udp_with_fallback(query, address, timeout=timeout, port=port)
+    af = dns.inet.af_for_address(address)
+    backend = dns.asyncbackend.get_default_backend()
+    # A connected UDP socket sees ICMP "port unreachable", so a dead server is told at once
+    # instead of looking silent until the timeout.
+    sock = await backend.make_socket(af, socket.SOCK_DGRAM, 0, None, (address, port))  # type: ignore[no-untyped-call]
+    async with sock:
+        return await dns.asyncquery.udp_with_fallback(
+            query, address, timeout=timeout, port=port, udp_sock=sock
+        )
 
 
 async def _ask(

@@ -46,7 +46,7 @@ __all__ = [
     "DnsWorld",
     "Seen",
     "Zones",
-    "dns_world",
+    "dns_world_fixture",
     "example_zones",
 ]
 
@@ -324,8 +324,9 @@ def _bind_same_port(
         port = 0
         try:
             for address in addresses:
-                udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-                tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                family = socket.AF_INET6 if ":" in address else socket.AF_INET
+                udp = socket.socket(family, socket.SOCK_DGRAM)
+                tcp = socket.socket(family, socket.SOCK_STREAM)
                 pairs.append((udp, tcp))
                 udp.bind((address, port))
                 port = udp.getsockname()[1]
@@ -344,7 +345,11 @@ def _bind_same_port(
 
 
 class DnsWorld:
-    """A resolver on 127.0.0.1 and ns1-ns3.example.test on 127.0.0.2-4, all on one port."""
+    """A resolver on 127.0.0.1 and ns1-ns3.example.test on 127.0.0.2-4, all on one port.
+
+    `extra_ns` adds more name servers by name and address (e.g. {"ns6": "::1"}); they serve the
+    same zones but are listed in the NS set only if a test's zones say so.
+    """
 
     def __init__(self, extra_ns: Mapping[str, str] | None = None) -> None:
         zones = example_zones()
@@ -449,8 +454,8 @@ class DnsWorld:
         self.stop()
 
 
-@pytest.fixture
-def dns_world() -> Iterator[DnsWorld]:
-    """A fresh resolver + three good name servers for one test."""
+@pytest.fixture(name="dns_world")
+def dns_world_fixture() -> Iterator[DnsWorld]:
+    """`dns_world`: a fresh resolver + three good name servers for one test."""
     with DnsWorld() as world:
         yield world
