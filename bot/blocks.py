@@ -119,6 +119,10 @@ def note_text(note: Note) -> str:
     return f"rerun by {user(note.by)} at {_when(note.at)}: {change}"
 
 
+def _num(value: object) -> str:
+    return f"{value:g}" if isinstance(value, int | float) else escape(value)
+
+
 def _settings_line(state: ReportState) -> str:
     o = state.origin
     policy = str(o.get("protocol_policy", "https-only"))
@@ -131,8 +135,8 @@ def _settings_line(state: ReportState) -> str:
         parts.append(f"Host {code(o['host_header'], 120)}")
     parts.append(f"path {code(o.get('path', '/'), 120)}")
     parts.append(
-        f"connect {escape(o.get('connect_timeout', 10))} s × {escape(o.get('connection_attempts', 3))}"
-        f" · response {escape(o.get('read_timeout', 30))} s"
+        f"connect {_num(o.get('connect_timeout', 10))} s × {_num(o.get('connection_attempts', 3))}"
+        f" · response {_num(o.get('read_timeout', 30))} s"
     )
     if o.get("cloudfront_domain"):
         parts.append(f"via {code(o['cloudfront_domain'], 120)}")

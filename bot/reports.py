@@ -167,6 +167,8 @@ class Reports:
         return QUEUE_WAIT + check_deadline(origin, self.settings.engine) * 2
 
     def _job(self, state: ReportState, kind: JobKind, only: tuple[str, ...], user: str) -> Job:
+        # Reruns name their checks explicitly (RERUN): they never coalesce with the original
+        # DIAGNOSE job, so "Rerun all" a few seconds after a report still connects afresh.
         return Job(
             kind=kind,
             target=state.target,
@@ -364,6 +366,7 @@ class Reports:
         """Thread replies for failing/warning checks (new ones within `slots` messages, existing
         ones updated in place), then the final redraw of the root."""
         if state.phase == "done":
+            earlier = dict.fromkeys(state.replies.values())  # replies of an earlier run: redraw
             fresh = [
                 r
                 for r in state.ordered_results
@@ -371,8 +374,7 @@ class Reports:
             ]
             for group in plan_replies(fresh, slots):
                 await self._post_reply(state, group)
-            stale = {state.replies[c] for c in state.results if c in state.replies}
-            for ts in stale:
+            for ts in earlier:
                 await self._update_reply(state, ts)
         await self._redraw(state)
         await self.store.put(state)
@@ -470,7 +472,7 @@ class Reports:
         if state.phase == "running":
             await self.tell(who, RUNNING)
             return
-        job_id = await self._submit(self._job(state, JobKind.DIAGNOSE, state.only, who.user), who)
+        job_id = await self._submit(self._job(state, JobKind.RERUN, state.check_ids, who.user), who)
         if job_id is None:
             return
         async with self._lock(report_id):
@@ -580,7 +582,7 @@ class Reports:
             if self._clock() + watch.interval > watch.until:
                 return "gave-up", ""
             await asyncio.sleep(watch.interval)  # the recheck interval itself
-            job = self._job(state, JobKind.DIAGNOSE, state.only, watch.by)
+            job = self._job(state, JobKind.RERUN, state.check_ids, watch.by)
             job.requested_by["watch"] = "1"
             try:
                 job_id = await self.pool.submit(job)

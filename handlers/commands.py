@@ -22,28 +22,31 @@ COMMAND = "/cf502"
 def register(app: AsyncApp, reports: Reports, settings: Settings) -> None:
     @app.command(COMMAND)
     async def on_command(ack: AsyncAck, command: dict[str, Any]) -> None:
+        async def answer(text: str) -> None:
+            await ack(text=text, response_type="ephemeral")  # only the requester sees it
+
         user, channel = str(command.get("user_id", "")), str(command.get("channel_id", ""))
         who = Requester(user, channel, None, command.get("response_url"))
         try:
             request = parse_command(str(command.get("text", "")))
         except CommandError as exc:
-            await ack(text=f":warning: {escape(exc)}\nUsage: `{USAGE}` (see `/cf502 help`)")
+            await answer(f":warning: {escape(exc)}\nUsage: `{USAGE}` (see `/cf502 help`)")
             return
         if request.kind is Kind.HELP:
-            await ack(text=help_text(COMMAND))
+            await answer(help_text(COMMAND))
             return
         refused = refusal(settings, user, channel)
         if refused is not None:
-            await ack(text=f":no_entry: {escape(refused)}")
+            await answer(f":no_entry: {escape(refused)}")
             return
         try:
             # Queue first (fast: no Slack call, no origin I/O), so the ack can say if it failed.
             state = await reports.submit(request, who)
         except RateLimited as exc:
-            await ack(text=f":hourglass: {escape(exc)}")
+            await answer(f":hourglass: {escape(exc)}")
             return
         except Cf502Error as exc:
-            await ack(text=f":warning: Could not start the diagnosis: {escape(exc)}")
+            await answer(f":warning: Could not start the diagnosis: {escape(exc)}")
             return
         await ack()
         reports.launch(state)

@@ -1,0 +1,288 @@
+"""A fake Slack Web API on loopback (aiohttp, port 0) that records every call.
+
+Point the app at it with `SLACK_API_URL=fake.url` (the client joins method names onto it). It
+answers what cf502 uses (auth.test, chat.postMessage, chat.update, chat.postEphemeral,
+apps.connections.open) with Slack's documented shapes, keeps the latest content of each message,
+serves response URLs (`fake.response_url(name)`), and can be told to fail the next calls of a
+method: a Slack error (`not_in_channel`, `msg_too_long`, ...) or HTTP 429 with Retry-After.
+
+Waiting is by condition with a deadline (`await fake.wait_for(...)`), never by sleeping.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl
+
+import pytest_asyncio
+from aiohttp import web
+
+__all__ = ["BOT_TOKEN", "BOT_USER", "Call", "FakeSlack", "Message", "fake_slack_fixture", "text_of"]
+
+BOT_TOKEN = "xoxb-1111-2222-testtoken"
+APP_TOKEN = "xapp-1-A0001-3333-testtoken"
+BOT_USER = "UBOT0001"
+TEAM = "T0001"
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """One request the fake received: `method` is the API method or "response_url"."""
+
+    method: str
+    args: dict[str, Any]
+    token: str | None
+    at: float
+    status: int  # the HTTP status the fake answered
+    error: str | None  # the Slack error it answered, if any
+    path: str = ""
+
+
+@dataclass
+class Message:
+    """The latest content of a message the app posted."""
+
+    channel: str
+    ts: str
+    thread_ts: str | None
+    text: str
+    blocks: list[dict[str, Any]]
+    updates: int = 0
+
+
+@dataclass
+class _Fault:
+    error: str | None = None  # Slack error code (HTTP 200, ok=false)
+    retry_after: int | None = None  # HTTP 429 with this Retry-After
+
+
+def text_of(blocks: list[dict[str, Any]] | None) -> str:
+    """All the text in blocks (sections, contexts, buttons, options), for assertions."""
+    out: list[str] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            text = node.get("text")
+            if isinstance(text, str):
+                out.append(text)
+            for key, value in node.items():
+                if key != "text" or not isinstance(value, str):
+                    walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    walk(blocks or [])
+    return "\n".join(out)
+
+
+@dataclass
+class FakeSlack:
+    """See the module docstring."""
+
+    bot_token: str = BOT_TOKEN
+    app_token: str = APP_TOKEN
+    ws_url: str | None = None  # what apps.connections.open answers (the fake Socket Mode server)
+    calls: list[Call] = field(default_factory=list)
+    messages: dict[str, Message] = field(default_factory=dict)
+    port: int = 0
+    _faults: dict[str, deque[_Fault]] = field(default_factory=dict)
+    _cond: asyncio.Condition = field(default_factory=asyncio.Condition)
+    _ts: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+    _runner: web.AppRunner | None = None
+
+    # -- set-up -----------------------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/api/"
+
+    def response_url(self, name: str = "r") -> str:
+        return f"http://127.0.0.1:{self.port}/respond/{name}"
+
+    async def start(self) -> FakeSlack:
+        app = web.Application()
+        app.router.add_post("/api/{method}", self._api)
+        app.router.add_post("/respond/{name}", self._respond)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        self.port = int(self._runner.addresses[0][1])
+        return self
+
+    async def close(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    def fail(self, method: str, error: str, times: int = 1) -> None:
+        """Answer the next `times` calls of `method` with Slack error `error`."""
+        self._faults.setdefault(method, deque()).extend(_Fault(error=error) for _ in range(times))
+
+    def rate_limit(self, method: str, retry_after: int = 0, times: int = 1) -> None:
+        """Answer the next `times` calls of `method` with HTTP 429 and Retry-After."""
+        q = self._faults.setdefault(method, deque())
+        q.extend(_Fault(retry_after=retry_after) for _ in range(times))
+
+    # -- queries ----------------------------------------------------------------------------
+
+    def calls_to(self, method: str, *, ok_only: bool = False) -> list[Call]:
+        return [
+            c
+            for c in self.calls
+            if c.method == method and (not ok_only or (c.status == 200 and c.error is None))
+        ]
+
+    def web_api_calls(self) -> list[Call]:
+        """Calls that count against Slack's rate limits (not auth.test, not response URLs)."""
+        return [c for c in self.calls if c.method.startswith("chat.")]
+
+    def thread(self, ts: str) -> list[Message]:
+        """Replies in the thread of `ts`, in posting order."""
+        return [m for m in self.messages.values() if m.thread_ts == ts and m.ts != ts]
+
+    def roots(self, channel: str | None = None) -> list[Message]:
+        """Messages whose blocks carry a cf502 report header."""
+        return [
+            m
+            for m in self.messages.values()
+            if "CloudFront origin check" in text_of(m.blocks)
+            and (channel is None or m.channel == channel)
+        ]
+
+    async def wait_for(
+        self, predicate: Callable[[FakeSlack], Any], timeout: float = 10.0, what: str = ""
+    ) -> Any:
+        """Wait until `predicate(self)` is truthy (returns its value) or fail after `timeout`."""
+        try:
+            async with asyncio.timeout(timeout):
+                async with self._cond:
+                    while True:
+                        value = predicate(self)
+                        if value:
+                            return value
+                        await self._cond.wait()
+        except TimeoutError:
+            methods = [c.method for c in self.calls]
+            raise AssertionError(
+                f"timed out after {timeout} s waiting for {what or predicate}; calls: {methods}"
+            ) from None
+
+    # -- the server -------------------------------------------------------------------------
+
+    async def _record(self, call: Call) -> None:
+        async with self._cond:
+            self.calls.append(call)
+            self._cond.notify_all()
+
+    async def _changed(self) -> None:
+        async with self._cond:
+            self._cond.notify_all()
+
+    @staticmethod
+    async def _args(request: web.Request) -> dict[str, Any]:
+        raw = await request.text()
+        if request.content_type == "application/json":
+            body = json.loads(raw or "{}")
+            return dict(body) if isinstance(body, dict) else {}
+        args: dict[str, Any] = dict(parse_qsl(raw))
+        for key in ("blocks", "attachments"):
+            if isinstance(args.get(key), str):
+                args[key] = json.loads(args[key])
+        return args
+
+    def _next_ts(self) -> str:
+        return f"{int(time.time())}.{next(self._ts):06d}"
+
+    async def _api(self, request: web.Request) -> web.Response:
+        method = request.match_info["method"]
+        args = await self._args(request)
+        auth = request.headers.get("Authorization", "")
+        token = auth.removeprefix("Bearer ") if auth.startswith("Bearer ") else args.get("token")
+        fault = None
+        q = self._faults.get(method)
+        if q:
+            fault = q.popleft()
+        if fault is not None and fault.retry_after is not None:
+            await self._record(Call(method, args, token, time.monotonic(), 429, "ratelimited"))
+            return web.json_response(
+                {"ok": False, "error": "ratelimited"},
+                status=429,
+                headers={"Retry-After": str(fault.retry_after)},
+            )
+        expected = self.app_token if method == "apps.connections.open" else self.bot_token
+        error = fault.error if fault is not None else None
+        if token != expected:
+            error = "invalid_auth"
+        await self._record(Call(method, args, token, time.monotonic(), 200, error))
+        if error is not None:
+            return web.json_response({"ok": False, "error": error})
+        body = await self._answer(method, args)
+        return web.json_response(body)
+
+    async def _answer(self, method: str, args: dict[str, Any]) -> dict[str, Any]:
+        if method == "auth.test":
+            return {
+                "ok": True,
+                "url": "https://test.slack.com/",
+                "team": "Test",
+                "user": "cf502",
+                "team_id": TEAM,
+                "user_id": BOT_USER,
+                "bot_id": "B0001",
+                "is_enterprise_install": False,
+            }
+        if method == "apps.connections.open":
+            return {"ok": True, "url": self.ws_url}
+        if method == "chat.postMessage":
+            ts = self._next_ts()
+            channel = str(args.get("channel"))
+            self.messages[ts] = Message(
+                channel,
+                ts,
+                args.get("thread_ts"),
+                str(args.get("text", "")),
+                args.get("blocks") or [],
+            )
+            await self._changed()
+            return {
+                "ok": True,
+                "channel": channel,
+                "ts": ts,
+                "message": {"ts": ts, "type": "message"},
+            }
+        if method == "chat.update":
+            ts = str(args.get("ts"))
+            msg = self.messages.get(ts)
+            if msg is None or msg.channel != args.get("channel"):
+                return {"ok": False, "error": "message_not_found"}
+            msg.text, msg.blocks = str(args.get("text", "")), args.get("blocks") or []
+            msg.updates += 1
+            await self._changed()
+            return {"ok": True, "channel": msg.channel, "ts": ts, "text": msg.text}
+        if method == "chat.postEphemeral":
+            return {"ok": True, "message_ts": self._next_ts()}
+        return {"ok": False, "error": "unknown_method"}
+
+    async def _respond(self, request: web.Request) -> web.Response:
+        args = await self._args(request)
+        name = request.match_info["name"]
+        await self._record(Call("response_url", args, None, time.monotonic(), 200, None, path=name))
+        return web.Response(text="ok")
+
+
+@pytest_asyncio.fixture(name="fake_slack")
+async def fake_slack_fixture() -> AsyncIterator[FakeSlack]:
+    """`fake_slack`: a fresh fake Slack Web API for one test."""
+    fake = await FakeSlack().start()
+    try:
+        yield fake
+    finally:
+        await fake.close()
