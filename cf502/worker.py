@@ -30,6 +30,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 from redis.exceptions import RedisError, ResponseError
 
@@ -702,11 +703,23 @@ def _queue_stats(pool: RedisPool) -> Callable[[], Awaitable[Any]]:
     return refresh
 
 
+def _url_password(url: str) -> str | None:
+    try:
+        return urlsplit(url).password
+    except ValueError:
+        return None
+
+
 def run_worker(args: argparse.Namespace, environ: Mapping[str, str] | None = None) -> int:
     """Run the worker from parsed `cf502 worker` options; returns the exit status."""
     env = os.environ if environ is None else environ
     url, queue, engine, settings, port = _settings_from_args(args, env)
-    setup_logging(fmt=args.log_format, secrets=[url])
+    # The worker owns this process's logging: replace any earlier handler (e.g. the CLI's).
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+    password = _url_password(url)
+    setup_logging(fmt=args.log_format, secrets=[password] if password else [])
     log.info("worker configuration", extra={"redis": redacted_url(url)})
     asyncio.run(_serve(url, queue, engine, settings, port))
     return 0
