@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Final
 
-from cf502.checks import edge, names, ports, response
+from cf502.checks import certificate, edge, handshake, names, ports, response
 from cf502.checks.base import Check
 
 __all__ = ["ALL_CHECKS", "BY_ID", "CONTRACT_IDS"]
@@ -40,6 +40,11 @@ ALL_CHECKS: Final[tuple[Check, ...]] = (
     ports.PortOpen("https"),
     ports.PortOpen("http"),
     # TLS
+    handshake.Handshake(),
+    certificate.CertExpiry(),
+    certificate.CertHostname(),
+    certificate.CertTrust(),
+    certificate.CertChain(),
     # HTTP
     response.Response(),
     response.Headers(),

@@ -1,0 +1,627 @@
+"""The certificate checks: `tls.cert.expiry`, `tls.cert.hostname`, `tls.cert.trust`, `tls.cert.chain`.
+
+All four judge the chain each address served during the shared handshake (`_tls_observe`), never
+fetching anything: CloudFront validates only what the origin serves, against Mozilla's roots, and
+does not follow AIA links. Each `judge_*` is pure (x509 objects in, a Finding out); the check
+classes group addresses that serve the same chain, so one node with an old certificate shows up
+as a difference between addresses.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Sequence
+
+from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
+from cryptography.x509 import verification
+
+from cf502.checks._tls_observe import TlsObservation, tls_observations
+from cf502.checks._tls_wire import MAX_CERTS
+from cf502.checks._tls_x509 import (
+    TrustStore,
+    TrustStoreError,
+    aia_issuer_url,
+    describe,
+    dns_names,
+    fingerprint,
+    format_age,
+    is_ca,
+    is_self_signed,
+    issued_by,
+    matches,
+    trust_store,
+)
+from cf502.checks.base import result
+from cf502.checks.handshake import Finding, s_client
+from cf502.commands import sh
+from cf502.config import OriginSettings
+from cf502.model import CheckResult, Status
+from cf502.probe import Probe
+
+__all__ = [
+    "MAX_RSA_BITS",
+    "CertChain",
+    "CertExpiry",
+    "CertHostname",
+    "CertTrust",
+    "judge_chain",
+    "judge_expiry",
+    "judge_hostname",
+    "judge_trust",
+]
+
+Chain = tuple[x509.Certificate, ...]
+
+# "the maximum size of the public key in an SSL/TLS RSA certificate is 4096 bits" (cloudfront-facts
+# §3; stated on the viewer-certificate page, applied to origins here as the brief asks).
+MAX_RSA_BITS = 4096
+_CURVES = ("secp256r1", "secp384r1")  # CloudFront's ECDHE curves; P-521 is not among them
+_MAX_NAMES = 12
+_UNSUPPORTED_KEYS: tuple[tuple[type, str], ...] = (
+    (ed25519.Ed25519PublicKey, "Ed25519"),
+    (ed448.Ed448PublicKey, "Ed448"),
+    (dsa.DSAPublicKey, "DSA"),
+)
+
+
+def _when(t: dt.datetime) -> str:
+    return t.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _sentence(words: str) -> str:
+    return words[0].upper() + words[1:] + ("" if words.endswith(".") else ".")
+
+
+# --- tls.cert.expiry -------------------------------------------------------------------------
+
+
+def judge_expiry(chain: Chain, *, now: dt.datetime, warn_days: int) -> Finding:
+    """Leaf and served intermediates must be within their validity dates at `now`."""
+    leaf = chain[0]
+    nb, na = leaf.not_valid_before_utc, leaf.not_valid_after_utc
+    ev = [("notBefore", _when(nb)), ("notAfter", _when(na))]
+    renew = (
+        "Renew the certificate and install it, with its intermediates, on the origin: CloudFront "
+        "drops connections to origins whose certificate is not currently valid (502)."
+    )
+    if now < nb:
+        return Finding(
+            Status.FAIL,
+            f"certificate {describe(leaf)} is not valid yet: it starts on {_when(nb)}, "
+            f"in {format_age(nb - now)}",
+            "Serve the previous certificate until this one starts, and check the clock of the "
+            "machine that issued it.",
+            502,
+            evidence=tuple(ev),
+        )
+    if now > na:
+        return Finding(
+            Status.FAIL,
+            f"certificate {describe(leaf)} expired on {_when(na)}, {format_age(now - na)} ago",
+            renew,
+            502,
+            evidence=tuple(ev),
+        )
+    for i, cert in enumerate(chain[1:], 2):
+        if is_self_signed(cert):
+            continue  # a served root is ignored: validators use their own copy
+        ev.append((f"certificate {i} {describe(cert)} notAfter", _when(cert.not_valid_after_utc)))
+        if not cert.not_valid_before_utc <= now <= cert.not_valid_after_utc:
+            state = (
+                f"expired on {_when(cert.not_valid_after_utc)}"
+                if now > cert.not_valid_after_utc
+                else f"is not valid before {_when(cert.not_valid_before_utc)}"
+            )
+            return Finding(
+                Status.FAIL,
+                f"the served intermediate {describe(cert)} {state}",
+                "Serve your CA's current intermediate certificate with the leaf.",
+                502,
+                evidence=tuple(ev),
+            )
+    left = na - now
+    if left <= dt.timedelta(days=warn_days):
+        return Finding(
+            Status.WARN,
+            f"certificate {describe(leaf)} expires on {_when(na)}, in {format_age(left)}",
+            renew.replace("Renew", "Renew soon", 1),
+            None,
+            evidence=tuple(ev),
+        )
+    return Finding(
+        Status.PASS,
+        f"certificate {describe(leaf)} is valid until {_when(na)} ({format_age(left)} left)",
+        evidence=tuple(ev),
+    )
+
+
+# --- tls.cert.hostname -----------------------------------------------------------------------
+
+
+def _listed(names: Sequence[str]) -> str:
+    shown = ", ".join(names[:_MAX_NAMES])
+    more = len(names) - _MAX_NAMES
+    return shown + (f" and {more} more" if more > 0 else "")
+
+
+def judge_hostname(
+    leaf: x509.Certificate, *, name: str, origin_host: str, forwarded: bool
+) -> Finding:
+    """RFC 6125: SAN dNSNames (CN only without SAN); `name` is the forwarded Host, else origin."""
+    sans, cn = dns_names(leaf)
+    names = list(sans) if sans else ([cn] if cn else [])
+    has_san = bool(sans) or _has_san_extension(leaf)
+    ev = [("names in the certificate", _listed(names) or "(none)"), ("name checked", name)]
+    if not has_san:
+        ev.append(("note", "no subjectAltName extension: the CN is used"))
+    hit = next((p for p in names if matches(p, name)), None)
+    if hit is not None:
+        via = f" (via {hit})" if hit.lower() != name.lower() else ""
+        return Finding(Status.PASS, f"certificate covers {name}{via}", evidence=tuple(ev))
+    role = (
+        f"the forwarded Host header {name}, which CloudFront sends as SNI and checks"
+        if forwarded
+        else f"the origin domain {name}"
+    )
+    words = f"certificate does not cover {role}; it names {_listed(names) or 'no DNS name'}"
+    hints = []
+    for pattern in (p for p in names if p.startswith("*.")):
+        if pattern.count(".") < 2:
+            hints.append(f"a wildcard directly under a top-level label ({pattern}) is not valid")
+            break
+        if name.lower().endswith(pattern[1:].lower()) and name.count(".") > pattern.count("."):
+            hints.append(f"the wildcard {pattern} covers exactly one label, not {name}")
+            break
+    if forwarded and any(matches(p, origin_host) for p in names):
+        hints.append(f"it does cover the origin domain {origin_host}")
+    if has_san and cn and matches(cn, name):
+        hints.append("its CN matches, but the CN is ignored when subjectAltNames are present")
+    if hints:
+        words += " (" + "; ".join(hints) + ")"
+    fix = f"Install a certificate whose subjectAltName includes {name} on the origin" + (
+        ", or stop forwarding the Host header so CloudFront checks the origin domain."
+        if forwarded
+        else "."
+    )
+    return Finding(Status.FAIL, words, fix, 502, evidence=tuple(ev))
+
+
+def _has_san_extension(cert: x509.Certificate) -> bool:
+    try:
+        cert.extensions.get_extension_for_class(x509.SubjectAlternativeName)
+    except x509.ExtensionNotFound:
+        return False
+    return True
+
+
+# --- tls.cert.trust --------------------------------------------------------------------------
+
+
+def _key_problem(i: int, cert: x509.Certificate) -> tuple[Status, str] | None:
+    key = cert.public_key()
+    who = f"certificate {i} {describe(cert)}"
+    if isinstance(key, rsa.RSAPublicKey) and key.key_size > MAX_RSA_BITS:
+        return Status.FAIL, (
+            f"{who} has a {key.key_size}-bit RSA key; CloudFront accepts RSA keys of at most "
+            f"{MAX_RSA_BITS} bits"
+        )
+    kind = next((n for t, n in _UNSUPPORTED_KEYS if isinstance(key, t)), None)
+    if kind is not None:
+        return Status.FAIL, f"{who} has a {kind} key; CloudFront supports RSA and ECDSA keys only"
+    if isinstance(key, ec.EllipticCurvePublicKey) and key.curve.name not in _CURVES:
+        return Status.WARN, (
+            f"{who} uses the curve {key.curve.name}, which is not among CloudFront's curves "
+            "(P-256, P-384); its support for it is undocumented"
+        )
+    try:
+        algorithm = cert.signature_hash_algorithm
+    except UnsupportedAlgorithm:
+        return Status.FAIL, f"{who} is signed with an algorithm validators do not support"
+    if algorithm is not None and algorithm.name in ("md5", "sha1") and not is_self_signed(cert):
+        status = Status.FAIL if algorithm.name == "md5" else Status.WARN
+        return status, f"{who} is signed with {algorithm.name.upper()}, which validators reject"
+    return None
+
+
+def _verification_time(chain: Chain, now: dt.datetime) -> tuple[dt.datetime, bool]:
+    """`now`, or a moment all served certificates are valid, so that trust is judged apart from
+    the dates (tls.cert.expiry's job). Returns (time, shifted)."""
+    certs = [c for c in chain if not is_self_signed(c)] or list(chain[:1])
+    start = max(c.not_valid_before_utc for c in certs)
+    end = min(c.not_valid_after_utc for c in certs)
+    if start <= now <= end or start >= end:
+        return now, False
+    return start + (end - start) / 2, True
+
+
+def _verify(chain: Chain, store: TrustStore, when: dt.datetime) -> x509.Certificate:
+    """Validate the served chain with cryptography's X.509 verifier; returns the root reached.
+
+    The server verifier is given one of the leaf's own names, so that name matching stays the
+    hostname check's job; a leaf without DNS names gets the client verifier with no EE policy.
+    """
+    leaf, rest = chain[0], list(chain[1:])
+    builder = verification.PolicyBuilder().store(store.store).time(when)
+    sans, _ = dns_names(leaf)
+    subject = None
+    for name in sans:
+        try:
+            subject = x509.DNSName(name.replace("*", "wildcard", 1))
+            break
+        except ValueError:
+            continue
+    if subject is not None:
+        built = builder.build_server_verifier(subject).verify(leaf, rest)
+        return built[-1]
+    policy = builder.extension_policies(
+        ca_policy=verification.ExtensionPolicy.webpki_defaults_ca(),
+        ee_policy=verification.ExtensionPolicy.permit_all(),
+    )
+    return policy.build_client_verifier().verify(leaf, rest).chain[-1]
+
+
+_NOISE = re.compile(r"^validation failed: |\s*\(encountered processing <Certificate.*$")
+
+
+def _served_path(chain: Chain) -> list[int]:
+    """Indexes of the served certificates that chain up from the leaf, in chain order."""
+    path = [0]
+    while not is_self_signed(chain[path[-1]]):
+        current = chain[path[-1]]
+        nxt = next(
+            (i for i, c in enumerate(chain) if i not in path and issued_by(current, c)), None
+        )
+        if nxt is None:
+            break
+        path.append(nxt)
+    return path
+
+
+def _why_untrusted(chain: Chain, store: TrustStore, error: str) -> Finding:
+    leaf = chain[0]
+    fix_ca = (
+        "Use a certificate from a CA in Mozilla's root program (e.g. ACM for a load balancer, "
+        "Let's Encrypt, DigiCert) and serve it with its intermediates."
+    )
+    if is_self_signed(leaf) and not store.contains(leaf):
+        return Finding(
+            Status.FAIL,
+            f"certificate {describe(leaf)} is self-signed; CloudFront never accepts self-signed "
+            "origin certificates",
+            fix_ca,
+            502,
+        )
+    path = _served_path(chain)
+    top = chain[path[-1]]
+    if len(path) > 1 and is_self_signed(top) and not store.contains(top):
+        return Finding(
+            Status.FAIL,
+            f"the chain ends at the root {describe(top)}, which is not a trusted root "
+            "(not in Mozilla's list nor the CA file)",
+            fix_ca,
+            502,
+        )
+    anchors = store.issuers_of(top)
+    if not is_self_signed(top) and not anchors:
+        if not is_ca(top):
+            return Finding(
+                Status.WARN,
+                f"not judged: the issuer of {describe(top)}, {_issuer(top)}, is missing from the "
+                "served chain (see tls.cert.chain)",
+                "Serve the intermediate certificate(s) with the leaf, then check trust again.",
+                502,
+            )
+        return Finding(
+            Status.FAIL,
+            f"unknown issuer {_issuer(top)} (issuer of {describe(top)}): it is not served and "
+            "is not a trusted root",
+            fix_ca,
+            502,
+        )
+    if anchors and not any(issued_by(top, a) for a in anchors):
+        return Finding(
+            Status.FAIL,
+            f"{describe(top)} names the trusted root {describe(anchors[0])} as its issuer, but "
+            "its signature does not verify with that root's key",
+            "Serve the intermediate your CA issued (its current version) with the leaf.",
+            502,
+        )
+    return Finding(
+        Status.FAIL,
+        f"the served chain is rejected: {_NOISE.sub('', error)}",
+        fix_ca,
+        502,
+    )
+
+
+def _issuer(cert: x509.Certificate) -> str:
+    cns = cert.issuer.get_attributes_for_oid(x509.NameOID.COMMON_NAME)
+    return f"'{cns[0].value!s}'" if cns else f"'{cert.issuer.rfc4514_string()}'"
+
+
+def judge_trust(chain: Chain, store: TrustStore, *, now: dt.datetime) -> Finding:
+    """The served chain (no AIA fetching) must reach a root of `store` with acceptable keys."""
+    problems = [p for i, c in enumerate(chain, 1) if (p := _key_problem(i, c)) is not None]
+    when, shifted = _verification_time(chain, now)
+    ev = [("trust store", "Mozilla's list" + (" + CA file" if store.ca_file else ""))]
+    if shifted:
+        ev.append(("validated at", f"{_when(when)} (inside the validity dates; see expiry)"))
+    try:
+        root = _verify(chain, store, when)
+    except verification.VerificationError as exc:
+        finding = _why_untrusted(chain, store, str(exc))
+        found = Finding(finding.status, finding.words, finding.remediation, 502, evidence=tuple(ev))
+    else:
+        ev.append(("root", f"{describe(root)} ({store.source(root)})"))
+        found = Finding(
+            Status.PASS,
+            f"the served chain reaches the trusted root {describe(root)} ({store.source(root)})",
+            evidence=tuple(ev),
+        )
+    if problems:
+        worst = max(problems, key=lambda p: p[0].rank)
+        if worst[0].rank > found.status.rank or found.status is Status.PASS:
+            words = "; ".join(w for _, w in problems)
+            status = max(worst[0], found.status, key=lambda s: s.rank)
+            if found.status is not Status.PASS:
+                words = f"{found.words}; {words}"
+            return Finding(
+                status,
+                words,
+                "Use an RSA (2048-4096 bits) or ECDSA P-256/P-384 certificate signed with "
+                "SHA-256 or better.",
+                502 if status is Status.FAIL else None,
+                evidence=found.evidence,
+            )
+    return found
+
+
+# --- tls.cert.chain --------------------------------------------------------------------------
+
+
+def _few(items: Sequence[str], limit: int = 3) -> str:
+    more = len(items) - limit
+    return ", ".join(items[:limit]) + (f" and {more} more" if more > 0 else "")
+
+
+def judge_chain(chain: Chain, served_count: int, store: TrustStore) -> Finding:
+    """The chain as served: each certificate issued by the next, nothing missing or extra."""
+    served = ", ".join(f"{i} {describe(c)}" for i, c in enumerate(chain, 1))
+    ev = [
+        (
+            "served",
+            served + (f" (+{served_count - len(chain)} more)" if served_count > len(chain) else ""),
+        )
+    ]
+    fails: list[str] = []
+    warns: list[str] = []
+    fix: list[str] = []
+    if served_count > MAX_CERTS:
+        fails.append(
+            f"the origin serves {served_count} certificates (only the first {MAX_CERTS} were "
+            "examined); a chain needs the leaf and its intermediates"
+        )
+        fix.append("Serve only the leaf and its intermediates.")
+    path = _served_path(chain)
+    on_path = set(path)
+    duplicates = [i for i, c in enumerate(chain) if i not in on_path and c in chain[:i]]
+    extras = [i for i in range(len(chain)) if i not in on_path and i not in duplicates]
+    if path != sorted(path):
+        want = " then ".join(describe(chain[i]) for i in path)
+        fails.append(f"wrong order: each certificate must be followed by its issuer ({want})")
+        fix.append(f"Serve the chain in this order: {want}.")
+    if duplicates:
+        warns.append("served more than once: " + _few([describe(chain[i]) for i in duplicates]))
+    if extras:
+        warns.append("unrelated certificates served: " + _few([describe(chain[i]) for i in extras]))
+        fix.append("Remove certificates that are not part of the leaf's chain.")
+    top = chain[path[-1]]
+    if not is_self_signed(top) and not any(issued_by(top, a) for a in store.issuers_of(top)):
+        url = aia_issuer_url(top)
+        aia = f" (it points to {url} for it)" if url else ""
+        if not is_ca(top):
+            fails.append(
+                f"missing intermediate: {_issuer(top)}, the issuer of {describe(top)}, is not "
+                f"served{aia}; browsers may fix this themselves (AIA), CloudFront will not"
+            )
+            fix.append(
+                f"Serve the intermediate {_issuer(top)} after the leaf (e.g. nginx "
+                "`ssl_certificate` with the full chain file)."
+            )
+        else:
+            warns.append(
+                f"the chain ends at {describe(top)}, whose issuer {_issuer(top)} is neither "
+                "served nor a trusted root (see tls.cert.trust)"
+            )
+    if fails or warns:
+        status = Status.FAIL if fails else Status.WARN
+        return Finding(
+            status,
+            "; ".join(fails + warns),
+            " ".join(fix),
+            502 if fails else None,
+            evidence=tuple(ev),
+        )
+    if len(chain) == 1 and is_self_signed(top):
+        words = "a single self-signed certificate is served (trust: see tls.cert.trust)"
+    else:
+        words = "served in order: " + " <- ".join(describe(chain[i]) for i in path)
+        if not is_self_signed(top):
+            words += " <- a trusted root"
+    return Finding(Status.PASS, words, evidence=tuple(ev))
+
+
+# --- the checks --------------------------------------------------------------------------------
+
+
+def _group(
+    observations: Sequence[TlsObservation],
+) -> list[tuple[list[TlsObservation], Chain, int]]:
+    groups: dict[tuple[str, ...], tuple[list[TlsObservation], Chain, int]] = {}
+    for obs in observations:
+        key = (*(fingerprint(c) for c in obs.chain), str(obs.served_count))
+        groups.setdefault(key, ([], obs.chain, obs.served_count))[0].append(obs)
+    return list(groups.values())
+
+
+def _label(obs_list: Sequence[TlsObservation], chain: Chain) -> str:
+    leaf = chain[0]
+    return (
+        f"{', '.join(o.address for o in obs_list)} serve {describe(leaf)} "
+        f"(serial {leaf.serial_number:x}, expires {leaf.not_valid_after_utc:%Y-%m-%d})"
+    )
+
+
+class _CertCheck:
+    """Shared run(): judge each distinct served chain, report differences between addresses."""
+
+    id = ""
+    title = ""
+
+    def prerequisites(self, origin: OriginSettings) -> tuple[str, ...]:
+        return ("tls.handshake",)
+
+    def judge(self, chain: Chain, served_count: int, probe: Probe) -> Finding:
+        raise NotImplementedError
+
+    def commands(self, obs: TlsObservation, probe: Probe) -> list[str]:
+        raise NotImplementedError
+
+    async def run(self, probe: Probe) -> CheckResult:
+        observations = [o for o in await tls_observations(probe) if o.connected]
+        with_chain = [o for o in observations if o.chain]
+        if not with_chain:
+            why = next((o.chain_error for o in observations if o.chain_error), None)
+            return result(
+                self, Status.ERROR, f"No certificate to judge: {why or 'no handshake succeeded'}."
+            )
+        try:
+            return self._combine(_group(with_chain), probe)
+        except TrustStoreError as exc:
+            return result(self, Status.ERROR, str(exc))
+
+    def _combine(
+        self, groups: list[tuple[list[TlsObservation], Chain, int]], probe: Probe
+    ) -> CheckResult:
+        judged = [(obs, chain, self.judge(chain, count, probe)) for obs, chain, count in groups]
+        worst = max((f for _, _, f in judged), key=lambda f: f.status.rank)
+        commands = [c for obs, _, _ in judged for c in self.commands(obs[0], probe)]
+        evidence = [
+            (f"{obs[0].address} {label}" if len(judged) > 1 else label, value)
+            for obs, _, f in judged
+            for label, value in f.evidence
+        ]
+        if len(judged) == 1:
+            summary = _sentence(judged[0][2].words)
+            status, fix = worst.status, worst.remediation
+        else:
+            parts = "; ".join(f"{_label(obs, chain)}: {f.words}" for obs, chain, f in judged)
+            summary = f"Addresses serve different certificates: {parts}."
+            status = max(worst.status, Status.WARN, key=lambda s: s.rank)
+            fix = (worst.remediation + " " if worst.remediation else "") + (
+                "Install the same, current certificate and chain on every node behind the name."
+            )
+        return result(
+            self,
+            status,
+            summary,
+            evidence=evidence,
+            remediation=fix,
+            commands=list(dict.fromkeys(commands)),
+            cloudfront_status=worst.cloudfront_status if worst.status is Status.FAIL else None,
+        )
+
+
+def _x509_command(obs: TlsObservation) -> str:
+    return (
+        s_client(obs)
+        + " 2>/dev/null | "
+        + sh("openssl", "x509", "-noout", "-dates", "-subject", "-issuer", "-ext", "subjectAltName")
+    )
+
+
+class CertExpiry(_CertCheck):
+    """`tls.cert.expiry`: the served certificates are within their validity dates."""
+
+    id = "tls.cert.expiry"
+    title = "Certificate validity dates"
+
+    def judge(self, chain: Chain, served_count: int, probe: Probe) -> Finding:
+        return judge_expiry(chain, now=probe.now(), warn_days=probe.origin.expiry_warn_days)
+
+    def commands(self, obs: TlsObservation, probe: Probe) -> list[str]:
+        return [_x509_command(obs)]
+
+
+class CertHostname(_CertCheck):
+    """`tls.cert.hostname`: the leaf covers the name CloudFront checks (Host header or origin)."""
+
+    id = "tls.cert.hostname"
+    title = "Certificate names the origin"
+
+    def judge(self, chain: Chain, served_count: int, probe: Probe) -> Finding:
+        return judge_hostname(
+            chain[0],
+            name=probe.host_header,
+            origin_host=probe.host,
+            forwarded=probe.origin.host_header is not None,
+        )
+
+    def commands(self, obs: TlsObservation, probe: Probe) -> list[str]:
+        return [_x509_command(obs)]
+
+
+def _save_chain(obs: TlsObservation) -> str:
+    return (
+        s_client(obs)
+        + " 2>/dev/null | "
+        + sh("sed", "-n", "/-----BEGIN CERTIFICATE-----/,/-----END CERTIFICATE-----/p")
+        + " > served-chain.pem"
+    )
+
+
+class CertTrust(_CertCheck):
+    """`tls.cert.trust`: the served chain reaches a trusted root, without fetching anything."""
+
+    id = "tls.cert.trust"
+    title = "Certificate chain is trusted"
+
+    def judge(self, chain: Chain, served_count: int, probe: Probe) -> Finding:
+        return judge_trust(chain, trust_store(probe.engine.ca_file), now=probe.now())
+
+    def commands(self, obs: TlsObservation, probe: Probe) -> list[str]:
+        store = trust_store(probe.engine.ca_file)
+        cmds = [_save_chain(obs)]
+        roots = store.mozilla_path
+        if store.ca_file:
+            cmds.append(sh("cat", store.mozilla_path, store.ca_file) + " > roots.pem")
+            roots = "roots.pem"
+        # -untrusted: the served intermediates, never fetched ones; -partial_chain off: roots only.
+        cmds.append(
+            sh(
+                "openssl",
+                "verify",
+                "-CAfile",
+                roots,
+                "-untrusted",
+                "served-chain.pem",
+                "served-chain.pem",
+            )
+        )
+        return cmds
+
+
+class CertChain(_CertCheck):
+    """`tls.cert.chain`: the chain is served complete and in order."""
+
+    id = "tls.cert.chain"
+    title = "Certificate chain is complete and in order"
+
+    def judge(self, chain: Chain, served_count: int, probe: Probe) -> Finding:
+        return judge_chain(chain, served_count, trust_store(probe.engine.ca_file))
+
+    def commands(self, obs: TlsObservation, probe: Probe) -> list[str]:
+        return [s_client(obs) + " 2>/dev/null | " + sh("grep", "-E", "^ *[0-9]+ s:|^ +i:")]
