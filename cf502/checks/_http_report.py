@@ -39,9 +39,11 @@ class Finding:
 
 
 def ms(value: float | None) -> str:
-    """Milliseconds for humans: `12 ms`, `1.25 s`."""
+    """Milliseconds for humans: `0.4 ms`, `12 ms`, `1.25 s`."""
     if value is None:
         return "n/a"
+    if value < 10:
+        return f"{value:.1f} ms"
     return f"{value:.0f} ms" if value < 1000 else f"{value / 1000:.2f} s"
 
 

@@ -291,8 +291,8 @@ def judge_headers(ex: Exchange) -> Finding:
     if r.head_cap_hit:
         return Finding(
             Status.FAIL,
-            f"The origin sent more than {HEAD_CAP:,} bytes of headers without ending them "
-            f"(CloudFront's limit is {HEADER_LIMIT:,}); reading stopped there.",
+            f"The origin's headers run past {HEAD_CAP:,} bytes, where reading stopped "
+            f"(CloudFront's limit is {HEADER_LIMIT:,}).",
             _HEADERS_FIX + " A header block that never ends is usually a bug in the origin.",
             502,
             "OriginHeaderTooBigError",

@@ -12,7 +12,7 @@ import pytest
 
 from cf502.checks._http_exchange import Exchange, Limits
 from cf502.checks._http_report import Finding, combine
-from cf502.checks._http_wire import HEAD_CAP, ResponseObservation, ResponseParser
+from cf502.checks._http_wire import BODY_CAP, HEAD_CAP, ResponseObservation, ResponseParser
 from cf502.checks.response import (
     Headers,
     Latency,
@@ -222,6 +222,16 @@ async def test_body_without_length_or_chunking_warns(http_origin: HttpServer) ->
     assert "neither Content-Length nor chunked" in res.summary
 
 
+async def test_big_body_is_read_up_to_the_cap_only(http_origin: HttpServer) -> None:
+    # Given an origin sending a 4 MiB body
+    probe = make_probe("/big-body", http_port=http_origin.port)
+    # When http.response runs
+    res = await Response().run(probe)
+    # Then it passes after reading the first 1 MiB, and says the rest was not read
+    assert res.status is Status.PASS, res.summary
+    assert f"the first {BODY_CAP:,} body bytes arrived, the rest was not read" in res.summary
+
+
 async def test_origins_own_502_is_reported_as_the_origins(http_origin: HttpServer) -> None:
     # Given an origin that itself answers 502
     probe = make_probe("/origin-502", http_port=http_origin.port)
@@ -273,7 +283,7 @@ async def test_endless_headers_cost_bounded_time_and_memory(http_origin: HttpSer
     # Then http.headers fails at the read cap, quickly, and http.response leaves it to it
     res = results["http.headers"]
     assert res.status is Status.FAIL
-    assert f"more than {HEAD_CAP:,} bytes of headers" in res.summary
+    assert f"headers run past {HEAD_CAP:,} bytes" in res.summary
     assert res.cloudfront_error == "OriginHeaderTooBigError"
     assert results["http.response"].status is Status.SKIP
     assert elapsed < 2

@@ -174,6 +174,14 @@ async def _endless_headers(c: Conn) -> None:
         await c.send(line)
 
 
+async def _big_body(c: Conn) -> None:
+    # 4 MiB announced and sent: more than a client reading at most 1 MiB wants.
+    await c.send(response(200, "OK", [("Content-Length", str(4 * 1024 * 1024))]))
+    block = b"b" * 65536
+    for _ in range(64):
+        await c.send(block)
+
+
 async def _slow(c: Conn) -> None:
     delay = float(c.request.query("delay", "2"))
     if not await c.until_client_leaves(timeout=delay):
@@ -223,6 +231,7 @@ ORIGIN_ROUTES: Mapping[str, Handler] = {
     "/big-headers": _big_headers,
     "/near-limit-headers": _near_limit_headers,
     "/endless-headers": _endless_headers,
+    "/big-body": _big_body,
     "/slow": _slow,
     "/never": _never,
     "/stall-body": _stall_body,
