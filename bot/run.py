@@ -1,7 +1,8 @@
 """Run the Slack app: Socket Mode (`cf502 bot`) or HTTP mode (`cf502 bot --http --host H --port P`).
 
 HTTP mode serves `POST /slack/events` (commands, events and interactivity: Bolt verifies each
-request's signature; forged or stale ones get 401) plus `GET /healthz` and `GET /readyz`.
+request's signature; forged or stale ones get 401) plus `GET /healthz`, `GET /readyz` and
+`GET /metrics`.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from bot.settings import Mode, Settings, load_settings
 from cf502.errors import Cf502Error, ConfigError
 from cf502.health import ReadyCheck, add_health_routes, redis_ready
 from cf502.logs import setup_logging
+from cf502.metrics import add_metrics_route
 from cf502.options import OptionParser
 
 __all__ = ["EVENTS_PATH", "HttpServer", "check_token", "main", "run", "serve_http", "web_app"]
@@ -49,6 +51,7 @@ def web_app(bot: Bot) -> web.Application:
     app = web.Application(client_max_size=MAX_BODY)
     app.router.add_post(EVENTS_PATH, events)
     add_health_routes(app, _ready(bot))
+    add_metrics_route(app)
     return app
 
 

@@ -43,6 +43,7 @@ from prometheus_client import (
 )
 
 from cf502.health import ReadyCheck, add_health_routes
+from cf502.jobs import EventKind, JobEvent
 from cf502.model import Report
 
 __all__ = [
@@ -61,10 +62,12 @@ __all__ = [
     "QueueStats",
     "Refresh",
     "add_metrics_route",
+    "failure_reason",
     "job_failed",
     "job_queued",
     "job_running",
     "metrics_handler",
+    "observe_job_end",
     "observe_report",
     "record_slack_call",
     "set_queue_stats",
@@ -138,16 +141,18 @@ def job_running(kind: str) -> Iterator[None]:
     """Count a job as running for the duration of the block, then as done.
 
     A job that ends without a report calls `job_failed` inside the block; one that raises counts as
-    failed with reason "crash".
+    failed with reason "crash" ("cancelled" when it was cancelled).
     """
     JOBS_RUNNING.inc()
     marker = _Outcome()
     token = _outcome.set(marker)
     try:
         yield
-    except BaseException:
+    except BaseException as exc:
         if not marker.failed:
-            JOBS_FAILED.labels(kind=_label(kind), reason="crash").inc()
+            # Cancelled: shutdown or taken over by another worker, and handed back; not a bug.
+            reason = "cancelled" if isinstance(exc, asyncio.CancelledError) else "crash"
+            JOBS_FAILED.labels(kind=_label(kind), reason=reason).inc()
         raise
     else:
         if not marker.failed:
@@ -171,6 +176,28 @@ def observe_report(report: Report) -> None:
         CHECK_RESULTS.labels(check=_label(check.id), status=check.status.value).inc()
         CHECK_DURATION.labels(check=_label(check.id)).observe(check.duration_ms / 1000)
     DIAGNOSIS_DURATION.labels(status=report.verdict.status.value).observe(report.duration_ms / 1000)
+
+
+def failure_reason(error: str) -> str:
+    """A short, bounded reason label for a FAILED job's message."""
+    low = error.lower()
+    if "deadline" in low or "did not finish" in low:
+        return "timeout"
+    if "not configured to allow private" in low or "does not connect to it" in low:
+        return "refused"
+    if "stopped (shutting down)" in low:
+        return "shutdown"
+    if "cf502 failed while" in low:
+        return "crash"
+    return "invalid"
+
+
+def observe_job_end(kind: str, event: JobEvent) -> None:
+    """Record a job's final event inside `job_running`: its report, or why it had none."""
+    if event.kind is EventKind.FAILED:
+        job_failed(kind, failure_reason(event.error or ""))
+    elif event.report is not None:
+        observe_report(event.report)
 
 
 def record_slack_call(method: str, error: str | None = None) -> None:

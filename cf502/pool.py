@@ -17,6 +17,7 @@ from collections import deque
 from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass, field
 
+from cf502 import metrics
 from cf502.config import EngineSettings
 from cf502.errors import QueueError
 from cf502.jobs import EventKind, Job, JobEvent
@@ -101,13 +102,17 @@ class LocalPool:
         state = _State(job)
         self._jobs[job.job_id] = state
         state.task = asyncio.create_task(self._run(state), name=f"job-{job.job_id}")
+        metrics.job_queued(job.kind.value)
         return job.job_id
 
     async def _run(self, state: _State) -> None:
         job = state.job
         try:
             async with self._slots:
-                with log_context(job_id=job.job_id, target=str(job.target.get("host", ""))):
+                with (
+                    log_context(job_id=job.job_id, target=str(job.target.get("host", ""))),
+                    metrics.job_running(job.kind.value),
+                ):
                     try:
                         end = await self._run_job(
                             job, self.engine, publish=state.add, deadline=self.job_timeout
@@ -120,6 +125,7 @@ class LocalPool:
                             error=f"cf502 failed while diagnosing: {type(exc).__name__}: "
                             f"{str(exc)[:200]}",
                         )
+                    metrics.observe_job_end(job.kind.value, end)
         except asyncio.CancelledError:
             end = JobEvent(
                 job.job_id, EventKind.FAILED, error="the diagnosis was stopped (shutting down)."
