@@ -215,8 +215,14 @@ def setup_logging(
     handler.addFilter(RedactingFilter())
     handler.setFormatter(JsonFormatter() if as_json else HumanFormatter())
     root = logging.getLogger()
-    for old in [h for h in root.handlers if h.get_name() == "cf502"]:
-        root.removeHandler(old)
+    for old in root.handlers[:]:
+        # Replace an earlier setup and plain console handlers (logging.basicConfig's), which
+        # would print every line a second time, unredacted.
+        console = type(old) is logging.StreamHandler and old.stream in (sys.stderr, sys.stdout)
+        if old.get_name() == "cf502" or console:
+            root.removeHandler(old)
+        elif not any(isinstance(f, RedactingFilter) for f in old.filters):
+            old.addFilter(RedactingFilter())  # other handlers (files, test capture) redact too
     root.addHandler(handler)
     root.setLevel(resolved)
     return handler

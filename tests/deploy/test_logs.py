@@ -8,6 +8,7 @@ import io
 import json
 import logging
 import os
+import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -188,3 +189,31 @@ def test_format_and_level_from_the_environment(monkeypatch: pytest.MonkeyPatch) 
     assert "hidden" not in out
     assert "WARNING" in out and "shown" in out
     assert not out.startswith("{")
+
+
+def test_setup_replaces_console_handlers_and_redacts_the_others(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    root = logging.getLogger()
+    level = root.level
+    # Given a basicConfig-style console handler and some other handler already on the root logger
+    console = logging.StreamHandler(sys.stderr)
+    other_out = io.StringIO()
+    other = logging.StreamHandler(other_out)
+    root.addHandler(console)
+    root.addHandler(other)
+    buffer = io.StringIO()
+    handler = logs.setup_logging("INFO", fmt="json", stream=buffer)
+    try:
+        # When a warning with a token is logged
+        logging.getLogger("cf502").warning("token %s refused", BOT_TOKEN)
+    finally:
+        for h in (handler, console, other):
+            root.removeHandler(h)
+        root.setLevel(level)
+    # Then it is written once, as JSON, and not a second time by the console handler
+    assert len(_lines(buffer)) == 1
+    assert "refused" not in capsys.readouterr().err
+    # And the other handler got the redacted line
+    assert "token [redacted] refused" in other_out.getvalue()
+    assert BOT_TOKEN not in other_out.getvalue()
