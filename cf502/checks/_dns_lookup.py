@@ -260,6 +260,24 @@ async def _ask(
     )
 
 
+def _zone_error(exc: dns.exception.DNSException, timeout: float) -> str:
+    """Why the zone or its NS set could not be found, in words."""
+    if isinstance(exc, dns.resolver.NoNameservers):
+        kind = _no_servers(exc).error
+        if kind == "servfail":
+            return (
+                "the resolver answered SERVFAIL (usually none of the zone's name servers "
+                "answers; see dns.resolve)"
+            )
+        if kind == "refused":
+            return "the resolver refused the query (REFUSED)"
+    if isinstance(exc, dns.exception.Timeout):
+        return f"no answer within {timeout:g} s"
+    if isinstance(exc, dns.resolver.NoAnswer):
+        return "the zone has no NS records"
+    return f"{type(exc).__name__}: {exc}"
+
+
 async def survey_zone(probe: Probe, types: Sequence[str]) -> ZoneSurvey:
     """Find the origin's zone and its name servers, then ask each server address directly."""
     engine = probe.engine
@@ -273,7 +291,7 @@ async def survey_zone(probe: Probe, types: Sequence[str]) -> ZoneSurvey:
     try:
         zone, ns_names, ns_total = await _zone_and_ns(res, probe.host, timeout)
     except dns.exception.DNSException as exc:
-        return replace(base, error=f"{type(exc).__name__}: {exc}", resolver=label)
+        return replace(base, error=_zone_error(exc, timeout), resolver=label)
     found = await asyncio.gather(*(_ns_addresses(res, ns) for ns in ns_names))
     targets: list[tuple[str, str]] = []
     unresolved: list[tuple[str, str]] = []

@@ -27,8 +27,6 @@ from cf502.config import OriginSettings, ProtocolPolicy, parse_resolver
 from cf502.model import CheckResult, Status
 from cf502.probe import Probe
 
-T = TypeVar("T")
-
 __all__ = [
     "Authoritative",
     "Resolution",
@@ -40,6 +38,8 @@ __all__ = [
     "resolution",
     "zone_survey",
 ]
+
+T = TypeVar("T")
 
 
 async def resolution(probe: Probe) -> Resolution:

@@ -386,6 +386,7 @@ async def test_zone_not_found_is_an_error(dns_world: DnsWorld) -> None:
     # Then the check could not run, and says why
     assert res.status is Status.ERROR
     assert "Could not find the name servers of www.example.test's zone" in res.summary
+    assert "the resolver answered SERVFAIL" in res.summary
 
 
 async def test_cname_origin_is_checked_in_its_own_zone(dns_world: DnsWorld) -> None:
