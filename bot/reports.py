@@ -64,6 +64,15 @@ class Requester:
     response_url: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Rerun:
+    """A rerun of a whole report: who asked, and the statuses it replaces."""
+
+    by: str
+    previous: dict[str, Status]
+    verdict: Status
+
+
 def plan_replies(results: list[CheckResult], slots: int) -> list[list[CheckResult]]:
     """One reply per result while the budget allows; the rest share the last reply."""
     if not results:
@@ -299,10 +308,12 @@ class Reports:
         job_id: str,
         *,
         budget: int,
-        previous: dict[str, Status] | None = None,
-        by: str | None = None,
+        rerun: Rerun | None = None,
     ) -> None:
-        """Fill the report in as the job's checks finish, then post the details and the end."""
+        """Fill the report in as the job's checks finish, then post the details and the end.
+
+        For a rerun of the whole report, `rerun` says who asked and what the results were, so the
+        changes are noted in place."""
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[JobEvent | Exception] = asyncio.Queue()
 
@@ -351,8 +362,9 @@ class Reports:
         finally:
             pumper.cancel()
             await asyncio.gather(pumper, return_exceptions=True)
-        if previous is not None and by is not None:
-            self._note_changes(state, previous, by)
+        if rerun is not None and state.phase == "done":
+            self._note_changes(state, rerun.previous, rerun.by)
+            state.rerun_all = Note(rerun.by, self._clock(), rerun.verdict, _verdict_status(state))
         await self._finish(state, slots=budget - used - 1)
 
     def _note_changes(self, state: ReportState, previous: dict[str, Status], by: str) -> None:
@@ -477,17 +489,16 @@ class Reports:
             return
         async with self._lock(report_id):
             state = await self.store.get(report_id) or state
-            previous = {cid: r.status for cid, r in state.results.items()}
-            before = _verdict_status(state)
+            rerun = Rerun(
+                who.user,
+                {cid: r.status for cid, r in state.results.items()},
+                _verdict_status(state),
+            )
             state.results = {}
             state.phase, state.job_id = "running", job_id
             await self._redraw(state)
             await self.store.put(state)
-            await self._follow(state, job_id, budget=CALL_BUDGET, previous=previous, by=who.user)
-            if state.phase == "done":
-                state.rerun_all = Note(who.user, self._clock(), before, _verdict_status(state))
-                await self._redraw(state)
-                await self.store.put(state)
+            await self._follow(state, job_id, budget=CALL_BUDGET, rerun=rerun)
 
     async def show_commands(self, report_id: str, check_id: str, who: Requester) -> None:
         """Post the check's equivalent commands in the report's thread, for everyone."""

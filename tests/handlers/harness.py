@@ -238,10 +238,10 @@ class Harness:
         signature = SignatureVerifier(secret or self.secret).generate_signature(
             timestamp=ts, body=body
         )
-        all_headers = {
+        all_headers: dict[str, str] = {
             "Content-Type": content_type,
             "X-Slack-Request-Timestamp": ts,
-            "X-Slack-Signature": signature,
+            "X-Slack-Signature": signature or "",
             **(headers or {}),
         }
         started = time.perf_counter()
