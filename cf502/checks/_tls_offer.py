@@ -9,6 +9,7 @@ static RSA), so every cipher string ends with ``@SECLEVEL=0`` to make the offer 
 from __future__ import annotations
 
 import ssl
+import warnings
 from collections.abc import Iterable, Sequence
 from typing import Final
 
@@ -143,8 +144,10 @@ def cloudfront_ssl_context(origin: OriginSettings) -> ssl.SSLContext:
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE
-    ctx.minimum_version = _STDLIB[usable[0]]
-    ctx.maximum_version = _STDLIB[usable[-1]]
+    with warnings.catch_warnings():  # TLS 1.0/1.1 are deprecated, but CloudFront may use them
+        warnings.simplefilter("ignore", DeprecationWarning)
+        ctx.minimum_version = _STDLIB[usable[0]]
+        ctx.maximum_version = _STDLIB[usable[-1]]
     ctx.set_ciphers(cipher_string())
     return ctx
 

@@ -264,7 +264,10 @@ class ServerFlight:
             if kind == 11:
                 self.certificate_bytes = length
             if length > MAX_MESSAGE:
-                self._stop(f"a handshake message of {length} bytes (more than {MAX_MESSAGE})")
+                self._stop(
+                    f"a handshake message of {length:,} bytes (cf502 reads at most "
+                    f"{MAX_MESSAGE:,}; OpenSSL refuses more than 102,400)"
+                )
                 return
             if len(self._handshake) < 4 + length:
                 return

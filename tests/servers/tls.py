@@ -13,6 +13,8 @@ pyOpenSSL brings, as a real origin would be. Behaviour-named subclasses cover th
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import os
 import selectors
 import socket
@@ -20,15 +22,20 @@ import ssl
 import struct
 import tempfile
 import threading
-from collections.abc import Sequence
+import warnings
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
+import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from tests.certs import PrivateKey, key_pem, pem
+from cf502.config import EngineSettings, OriginSettings
+from cf502.probe import Probe
+from cf502.target import parse_target
+from tests.certs import PrivateKey, key_pem, pem, pki
 
 __all__ = [
     "GarbageServer",
@@ -39,6 +46,9 @@ __all__ = [
     "SilentServer",
     "StallServer",
     "TlsServer",
+    "make_probe",
+    "root_ca_file_fixture",
+    "same_port",
 ]
 
 
@@ -151,8 +161,10 @@ class TlsServer(LoopbackServer):
         self.handshakes = 0
         self.response = response
         self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        self.ctx.minimum_version = minimum
-        self.ctx.maximum_version = maximum
+        with warnings.catch_warnings():  # TLS 1.0/1.1 are deprecated: old origins still run them
+            warnings.simplefilter("ignore", DeprecationWarning)
+            self.ctx.minimum_version = minimum
+            self.ctx.maximum_version = maximum
         if ciphers:
             self.ctx.set_ciphers(ciphers + ":@SECLEVEL=0")
         with tempfile.TemporaryDirectory() as tmp:
@@ -162,7 +174,7 @@ class TlsServer(LoopbackServer):
             self.ctx.load_cert_chain(certfile, keyfile)
             dhfile = Path(tmp, "dh.pem")
             dhfile.write_bytes(FFDHE2048)
-            self.ctx.load_dh_params(dhfile)
+            self.ctx.load_dh_params(str(dhfile))
         if client_ca is not None:
             self.ctx.verify_mode = ssl.CERT_REQUIRED
             self.ctx.load_verify_locations(cadata=pem(client_ca).decode())
@@ -265,3 +277,60 @@ class LegacyOnlyServer(LoopbackServer):
         )
         conn.sendall(_record(22, flight))
         self.wait_for_stop()
+
+
+ServerFactory = Callable[[str, int], LoopbackServer]
+
+
+@contextlib.contextmanager
+def same_port(
+    factories: Sequence[tuple[str, ServerFactory]], attempts: int = 20
+) -> Iterator[list[LoopbackServer]]:
+    """Start one server per (host, factory) on one shared port: several nodes behind one name.
+
+    The first server takes a free port; the others bind the same port on their own 127.0.0.x
+    (retrying with a new port if another process holds it there).
+    """
+    for _ in range(attempts):
+        with contextlib.ExitStack() as stack:
+            (host, make), *rest = factories
+            first = stack.enter_context(make(host, 0))
+            servers = [first]
+            try:
+                for other_host, other in rest:
+                    servers.append(stack.enter_context(other(other_host, first.port)))
+            except OSError as exc:
+                if exc.errno != errno.EADDRINUSE:
+                    raise
+                continue
+            yield servers
+            return
+    raise RuntimeError("no port free on every test address")
+
+
+@pytest.fixture(name="root_ca_file", scope="session")
+def root_ca_file_fixture(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """`root_ca_file`: the test root CA as a PEM file, for `EngineSettings(ca_file=...)`."""
+    path = tmp_path_factory.mktemp("pki") / "root.pem"
+    path.write_bytes(pem(pki().root.cert))
+    return str(path)
+
+
+def make_probe(
+    port: int,
+    ca_file: str | None,
+    *,
+    host: str = "origin.example.test",
+    addresses: tuple[str, ...] = ("127.0.0.1",),
+    **origin: Any,
+) -> Probe:
+    """A probe whose vetted addresses are given (no DNS), with short CloudFront timeouts."""
+    settings: dict[str, Any] = {"https_port": port, "connect_timeout": 1, "read_timeout": 1}
+    settings.update(origin)
+    probe = Probe(
+        parse_target(host),
+        OriginSettings(**settings),
+        EngineSettings(allow_private=True, ca_file=ca_file),
+    )
+    probe.addresses = addresses
+    return probe
