@@ -97,10 +97,6 @@ class _Backoff:
         self._cap = cap
         self._failures = 0
 
-    @property
-    def failing(self) -> bool:
-        return self._failures > 0
-
     def reset(self) -> None:
         self._failures = 0
 
@@ -173,6 +169,7 @@ class Worker:
         self._room = asyncio.Event()
         self.ready = asyncio.Event()  # set once the consumer group exists
         self._changed = asyncio.Condition()
+        self._redis_down = False  # between a failed Redis call and the next successful one
 
     async def wait_for(self, predicate: Callable[[Counters], bool], timeout: float) -> None:
         """Wait until `predicate(counters)` holds (checked whenever a job ends or a reclaim round
@@ -245,22 +242,28 @@ class Worker:
         while not self._stopping.is_set():
             try:
                 await self.pool.ensure_group()
-                if backoff.failing:
-                    log.info("redis reachable again", extra={"redis": self.pool.where})
+                self._redis_ok()
                 return True
             except RedisError as exc:
-                self._redis_trouble("create the consumer group", exc, backoff)
+                self._redis_trouble("create the consumer group", exc)
                 await backoff.wait()
         return False
 
-    def _redis_trouble(self, what: str, exc: RedisError, backoff: _Backoff) -> None:
+    def _redis_trouble(self, what: str, exc: RedisError) -> None:
+        """Count a failed Redis call; log the first one of an outage as a warning."""
         self.counters.redis_errors += 1
-        level = logging.DEBUG if backoff.failing else logging.WARNING
+        level = logging.DEBUG if self._redis_down else logging.WARNING
+        self._redis_down = True
         log.log(
             level,
             "redis unavailable, retrying with backoff",
             extra={"redis": self.pool.where, "doing": what, "error": _one_line(exc)},
         )
+
+    def _redis_ok(self) -> None:
+        if self._redis_down:
+            self._redis_down = False
+            log.info("redis reachable again", extra={"redis": self.pool.where})
 
     # -- loops -------------------------------------------------------------------------------------
 
@@ -279,15 +282,14 @@ class Worker:
                     log.warning("consumer group missing, recreating it")
                     await self._ensure_group()
                     continue
-                self._redis_trouble("read jobs", exc, backoff)
+                self._redis_trouble("read jobs", exc)
                 await backoff.wait()
                 continue
             except RedisError as exc:
-                self._redis_trouble("read jobs", exc, backoff)
+                self._redis_trouble("read jobs", exc)
                 await backoff.wait()
                 continue
-            if backoff.failing:
-                log.info("redis reachable again", extra={"redis": self.pool.where})
+            self._redis_ok()
             backoff.reset()
             if self._stopping.is_set():
                 await self._hand_back(deliveries)
@@ -313,9 +315,10 @@ class Worker:
                     next_prune = time.monotonic() + prune_after / 10
                     await self.pool.prune_consumers(self.consumer, prune_after)
             except RedisError as exc:
-                self._redis_trouble("reclaim jobs", exc, backoff)
+                self._redis_trouble("reclaim jobs", exc)
                 await backoff.wait()
                 continue
+            self._redis_ok()
             backoff.reset()
             self.counters.reclaim_rounds += 1
             await self._notify()
@@ -471,10 +474,13 @@ class Worker:
         backoff = _Backoff(asyncio.Event())
         while True:
             try:
-                return await op()
+                result = await op()
             except RedisError as exc:
-                self._redis_trouble("store a result", exc, backoff)
+                self._redis_trouble("store a result", exc)
                 await backoff.wait()
+                continue
+            self._redis_ok()
+            return result
 
     async def _quietly(self, op: Awaitable[T]) -> T | None:
         try:
