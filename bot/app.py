@@ -5,16 +5,18 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.response import BoltResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
 import handlers
 from bot.poster import Poster, make_client
-from bot.reports import Reports, Requester
+from bot.reports import APOLOGY, Reports, Requester
 from bot.settings import Settings
 from bot.state import MemoryStore, RedisStore, StateStore
 from cf502.jobs import Pool
@@ -95,15 +97,26 @@ def build_bot(
     handlers.register(app, reports, settings)
 
     @app.error
-    async def on_error(error: Exception, body: dict[str, Any]) -> None:
-        # The one place unexpected errors end: logged with context, users get one polite line.
+    async def on_error(
+        error: Exception, body: dict[str, Any], response: BoltResponse | None
+    ) -> BoltResponse | None:
+        # The one place unexpected listener errors end: logged with context (never the body,
+        # which may hold tokens), and the user gets one polite line, never a traceback.
         log.error(
             "unhandled error in a Slack listener",
             exc_info=(type(error), error, error.__traceback__),
             extra={"slack_type": body.get("type") or body.get("command")},
         )
         who = _requester(body)
+        if response is not None and body.get("command"):
+            # Not acknowledged yet: the apology is the ack itself, shown only to the user.
+            payload = {"response_type": "ephemeral", "text": APOLOGY}
+            return BoltResponse(
+                status=200, body=json.dumps(payload), headers={"content-type": "application/json"}
+            )
         if who is not None:
             await reports.apologise(who)
+        # 200 even so: a 5xx would make Slack retry an event or show the user an error code.
+        return BoltResponse(status=200, body="") if response is not None else None
 
     return Bot(app, reports, pool, store, client, settings)

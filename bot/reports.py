@@ -38,7 +38,7 @@ from cf502.errors import Cf502Error, QueueError
 from cf502.jobs import EventKind, Job, JobEvent, JobKind, Pool, RateLimited
 from cf502.model import CheckResult, Report, Status
 
-__all__ = ["CALL_BUDGET", "MAX_LIVE_UPDATES", "Reports", "Requester", "plan_replies"]
+__all__ = ["APOLOGY", "CALL_BUDGET", "MAX_LIVE_UPDATES", "Reports", "Requester", "plan_replies"]
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +50,9 @@ QUEUE_WAIT = 300.0  # how long a job may wait for a free worker before we give u
 EXPIRED = (
     ":hourglass: This report has expired (cf502 keeps reports for {ttl}), so its buttons no "
     "longer work. Run `/cf502 <origin>` again for a fresh one."
+)
+APOLOGY = (
+    ":warning: Sorry, something went wrong inside cf502. It has been logged; please try again."
 )
 RUNNING = ":hourglass_flowing_sand: This report is still running; try again when it has finished."
 
@@ -144,11 +147,10 @@ class Reports:
         return task
 
     async def apologise(self, who: Requester) -> None:
-        text = ":warning: Sorry, something went wrong inside cf502. It has been logged; please try again."
         if who.response_url:
-            await self.poster.respond(who.response_url, text)
+            await self.poster.respond(who.response_url, APOLOGY)
         elif who.user and who.channel:
-            await self.poster.ephemeral(who.channel, who.user, text, thread_ts=who.thread_ts)
+            await self.poster.ephemeral(who.channel, who.user, APOLOGY, thread_ts=who.thread_ts)
 
     async def tell(self, who: Requester, text: str) -> None:
         """A private note to the requester: via the response URL, else an ephemeral message."""

@@ -221,10 +221,11 @@ async def test_stop_ends_the_watch_and_one_watch_per_report(
 
 
 async def _answers(fake: FakeSlack, needle: str) -> list[Any]:
-    return await fake.wait_for(
+    found: list[Any] = await fake.wait_for(
         lambda f: [c for c in f.calls_to("response_url") if needle in c.args.get("text", "")],
         what=needle,
     )
+    return found
 
 
 async def test_a_button_of_an_expired_report_explains_politely(
