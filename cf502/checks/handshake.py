@@ -336,7 +336,7 @@ def judge_handshake(
         if finding.status is Status.PASS:
             summary = f"CloudFront's offer ({offered}) negotiates {finding.words} on {where}."
         else:
-            summary = f"{finding.words[0].upper()}{finding.words[1:]} (on {where})."
+            summary = f"{finding.words[0].upper()}{finding.words[1:]}, on {where}."
     else:
         parts = [f"{', '.join(a)}: {f.words}" for a, f in groups]
         bad = sum(len(a) for a, f in groups if f.status is not Status.PASS)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import socket
 import ssl
 import subprocess
 import time
@@ -376,6 +377,24 @@ async def test_addresses_that_differ_are_reported_as_such(root_ca_file: str) -> 
     assert res.summary.startswith("Addresses differ: 127.0.0.1: TLSv1.2 with ECDHE-RSA-")
     assert "127.0.0.2: origin accepts only TLS 1.3" in res.summary
     assert "1 of 2" in res.summary
+
+
+def _has_ipv6_loopback() -> bool:
+    try:
+        with socket.create_server(("::1", 0), family=socket.AF_INET6):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not _has_ipv6_loopback(), reason="no IPv6 loopback")
+async def test_ipv6_address_is_bracketed_in_commands(root_ca_file: str) -> None:
+    # Given an origin on ::1
+    with tls_server(host="::1") as origin:
+        res = await run_handshake(make_probe(origin.port, root_ca_file, addresses=("::1",)))
+    # Then the handshake works over IPv6 and the command quotes the address as openssl wants it
+    assert res.status is Status.PASS, res.summary
+    assert f"-connect '[::1]:{origin.port}'" in res.commands[0]
 
 
 # --- the printed command reproduces the outcome -------------------------------------------------

@@ -82,7 +82,8 @@ class LoopbackServer:
         raise NotImplementedError
 
     def __enter__(self) -> Self:
-        self._sock = socket.create_server((self.host, self.port))
+        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+        self._sock = socket.create_server((self.host, self.port), family=family)
         self.port = self._sock.getsockname()[1]
         self._wake_r, self._wake_w = socket.socketpair()
         self._thread = threading.Thread(target=self._serve, daemon=True)
