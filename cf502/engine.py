@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 OnResult = Callable[[CheckResult], Awaitable[None] | None]
 
 _OK = (Status.PASS, Status.WARN)
+MAX_ADDRESSES = 16
 
 
 def check_deadline(origin: OriginSettings, engine: EngineSettings) -> float:
@@ -132,9 +133,10 @@ async def diagnose(
         # Vet every address before anything connects to the origin; later connections use these
         # addresses, never the name, so a DNS rebind cannot slip a private address in.
         resolution = await names.resolution(probe)
+        # Every address is vetted, but a hostile name can answer thousands: connect to a bounded few.
         probe.addresses = vet_addresses(
             target.host, resolution.addresses, allow_private=engine.allow_private
-        )
+        )[:MAX_ADDRESSES]
         results = await run_checks(to_run, to_report, probe, on_result)
     finally:
         await probe.close()
