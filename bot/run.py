@@ -21,6 +21,7 @@ from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot.app import Bot, build_bot
+from bot.options import add_bot_options
 from bot.settings import Mode, Settings, load_settings
 from cf502.errors import Cf502Error, ConfigError
 from cf502.health import ReadyCheck, add_health_routes, redis_ready
@@ -98,8 +99,11 @@ async def run(
     host: str = "127.0.0.1",
     port: int = 3000,
     stop: asyncio.Event | None = None,
+    ready: asyncio.Future[int] | None = None,
 ) -> None:
-    """Serve until `stop` is set (or SIGINT/SIGTERM), then shut down in order."""
+    """Serve until `stop` is set (or SIGINT/SIGTERM), then shut down in order.
+
+    `ready` gets the HTTP port (0 in Socket Mode) once Slack's requests can be served."""
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -126,6 +130,8 @@ async def run(
             socket_mode = AsyncSocketModeHandler(bot.app, settings.app_token, web_client=bot.client)
             await socket_mode.client.connect()  # type: ignore[no-untyped-call]  # slack_sdk lacks hints here
             log.info("cf502 bot connected to Slack (Socket Mode)")
+        if ready is not None:
+            ready.set_result(http.port if http is not None else 0)
         await stop.wait()
     finally:
         if socket_mode is not None:
@@ -143,20 +149,17 @@ def build_parser(prog: str = "cf502 bot") -> OptionParser:
     return parser
 
 
-def add_bot_options(parser: OptionParser) -> None:
-    parser.add_argument(
-        "--http", action="store_true", help="serve POST /slack/events instead of Socket Mode"
-    )
-    parser.add_argument("--host", default="127.0.0.1", help="HTTP mode: address to listen on")
-    parser.add_argument("--port", type=int, default=3000, help="HTTP mode: port (3000)")
-    parser.add_argument("--env-file", default=".env", help="read settings from this file (.env)")
-
-
 def start(http: bool, host: str, port: int, env_file: str = ".env") -> int:
     """Load the settings, then serve; returns the exit status (2: configuration problem)."""
     mode = Mode.HTTP if http else Mode.SOCKET
+    if not 0 <= port <= 65535:
+        sys.stderr.write(f"cf502 bot: error: --port {port} is not a port number.\n")
+        return 2
     try:
         settings = load_settings(mode, dotenv=Path(env_file))
+        root = logging.getLogger()
+        for handler in list(root.handlers):  # e.g. the CLI's basicConfig: one handler, redacting
+            root.removeHandler(handler)
         setup_logging(settings.log_level, fmt=settings.log_format, secrets=settings.secrets)
         asyncio.run(run(settings, mode, host, port))
     except Cf502Error as exc:

@@ -68,6 +68,14 @@ def build_parser() -> OptionParser:
     )
     add_worker_options(worker)
     add_engine_options(worker)
+    from bot.options import add_bot_options
+
+    bot = sub.add_parser(
+        "bot",
+        help="run the Slack app (Socket Mode; --http for POST /slack/events)",
+        description="Run the cf502 Slack app; settings come from the environment or .env.",
+    )
+    add_bot_options(bot)
     return parser
 
 
@@ -151,7 +159,13 @@ def _worker(args: argparse.Namespace) -> int:
     return run_worker(args)
 
 
-COMMANDS = {"check": _check, "worker": _worker}
+def _bot(args: argparse.Namespace) -> int:
+    from bot.run import start
+
+    return start(args.http, args.host, args.port, args.env_file)
+
+
+COMMANDS = {"check": _check, "worker": _worker, "bot": _bot}
 
 
 if __name__ == "__main__":
