@@ -351,32 +351,32 @@ def judge_trust(chain: Chain, store: TrustStore, *, now: dt.datetime) -> Finding
         ev.append(("validated at", f"{_when(when)} (inside the validity dates; see expiry)"))
     try:
         root = _verify(chain, store, when)
-    except verification.VerificationError as exc:
-        finding = _why_untrusted(chain, store, str(exc))
-        found = Finding(finding.status, finding.words, finding.remediation, 502, evidence=tuple(ev))
+    except (verification.VerificationError, ValueError) as exc:
+        found = _why_untrusted(chain, store, str(exc))
     else:
         ev.append(("root", f"{describe(root)} ({store.source(root)})"))
         found = Finding(
             Status.PASS,
             f"the served chain reaches the trusted root {describe(root)} ({store.source(root)})",
-            evidence=tuple(ev),
         )
     if problems:
-        worst = max(problems, key=lambda p: p[0].rank)
-        if worst[0].rank > found.status.rank or found.status is Status.PASS:
-            words = "; ".join(w for _, w in problems)
-            status = max(worst[0], found.status, key=lambda s: s.rank)
-            if found.status is not Status.PASS:
-                words = f"{found.words}; {words}"
-            return Finding(
-                status,
-                words,
-                "Use an RSA (2048-4096 bits) or ECDSA P-256/P-384 certificate signed with "
-                "SHA-256 or better.",
-                502 if status is Status.FAIL else None,
-                evidence=found.evidence,
-            )
-    return found
+        status = max((found.status, *(p[0] for p in problems)), key=lambda s: s.rank)
+        words = "; ".join(w for _, w in problems)
+        if found.status is not Status.PASS:
+            words = f"{found.words}; {words}"
+        key_fix = (
+            "Use an RSA (2048-4096 bits) or ECDSA P-256/P-384 certificate signed with SHA-256 "
+            "or better."
+        )
+        fix = f"{found.remediation} {key_fix}" if found.remediation else key_fix
+        found = Finding(status, words, fix)
+    return Finding(
+        found.status,
+        found.words,
+        found.remediation,
+        502 if found.status is Status.FAIL else None,
+        evidence=tuple(ev),
+    )
 
 
 # --- tls.cert.chain --------------------------------------------------------------------------
@@ -385,6 +385,10 @@ def judge_trust(chain: Chain, store: TrustStore, *, now: dt.datetime) -> Finding
 def _few(items: Sequence[str], limit: int = 3) -> str:
     more = len(items) - limit
     return ", ".join(items[:limit]) + (f" and {more} more" if more > 0 else "")
+
+
+def _anchored(cert: x509.Certificate, store: TrustStore) -> bool:
+    return store.contains(cert) or any(issued_by(cert, a) for a in store.issuers_of(cert))
 
 
 def judge_chain(chain: Chain, served_count: int, store: TrustStore) -> Finding:
@@ -419,7 +423,10 @@ def judge_chain(chain: Chain, served_count: int, store: TrustStore) -> Finding:
         warns.append("unrelated certificates served: " + _few([describe(chain[i]) for i in extras]))
         fix.append("Remove certificates that are not part of the leaf's chain.")
     top = chain[path[-1]]
-    if not is_self_signed(top) and not any(issued_by(top, a) for a in store.issuers_of(top)):
+    # Complete when the served path reaches a trust anchor anywhere (a cross-signed root served
+    # after the intermediate is fine: validators stop at their own copy of the root).
+    anchored = any(_anchored(chain[i], store) for i in path)
+    if not is_self_signed(top) and not anchored:
         url = aia_issuer_url(top)
         aia = f" (it points to {url} for it)" if url else ""
         if not is_ca(top):
@@ -449,7 +456,7 @@ def judge_chain(chain: Chain, served_count: int, store: TrustStore) -> Finding:
         words = "a single self-signed certificate is served (trust: see tls.cert.trust)"
     else:
         words = "served in order: " + " <- ".join(describe(chain[i]) for i in path)
-        if not is_self_signed(top):
+        if not is_self_signed(top) and _anchored(top, store):
             words += " <- a trusted root"
     return Finding(Status.PASS, words, evidence=tuple(ev))
 
@@ -469,8 +476,9 @@ def _group(
 
 def _label(obs_list: Sequence[TlsObservation], chain: Chain) -> str:
     leaf = chain[0]
+    verb = "serves" if len(obs_list) == 1 else "serve"
     return (
-        f"{', '.join(o.address for o in obs_list)} serve {describe(leaf)} "
+        f"{', '.join(o.address for o in obs_list)} {verb} {describe(leaf)} "
         f"(serial {leaf.serial_number:x}, expires {leaf.not_valid_after_utc:%Y-%m-%d})"
     )
 

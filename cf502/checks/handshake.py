@@ -114,7 +114,7 @@ def _connected(obs: TlsObservation) -> Finding:
             "CloudFront sends no client certificate unless origin mutual TLS is configured; "
             "AWS documented that CloudFront drops requests to origins that ask for one. Stop "
             "requesting client certificates on this port, or configure origin mTLS.",
-            502,
+            None,
             (s_client(obs),),
         )
     return Finding(Status.PASS, words, commands=(s_client(obs),))

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 from cryptography import x509
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
 from cf502.checks._tls_x509 import TrustStore, matches, trust_store
@@ -221,6 +222,27 @@ def test_chain_findings(store: TrustStore) -> None:
     assert alone.status is Status.PASS and "self-signed" in alone.words
 
 
+def test_cross_signed_root_served_after_the_intermediate_is_complete(store: TrustStore) -> None:
+    # Given the test root cross-signed by the other root (as Let's Encrypt's ISRG Root X1 was),
+    # served after the intermediate; the store trusts the self-signed test root
+    p = pki()
+    root = p.root.cert
+    cross = (
+        x509.CertificateBuilder()
+        .subject_name(root.subject)
+        .issuer_name(p.other_root.cert.subject)
+        .public_key(p.root.key.public_key())
+        .serial_number(99)
+        .not_valid_before(NOW - DAY)
+        .not_valid_after(NOW + 300 * DAY)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(p.other_root.key, hashes.SHA256())
+    )
+    res = judge_chain((*good(), cross), 3, store)
+    # Then the chain is complete and in order
+    assert res.status is Status.PASS, res.words
+
+
 def test_too_many_certificates_fail(store: TrustStore) -> None:
     fillers = tuple(issue_ca(f"filler {i}", pki().root).cert for i in range(9))
     res = judge_chain((*good(), *fillers), 50, store)
@@ -391,8 +413,8 @@ async def test_a_node_with_an_old_certificate_is_reported(root_ca_file: str) -> 
         )
     expiry = results["tls.cert.expiry"]
     assert expiry.status is Status.FAIL
-    assert expiry.summary.startswith("Addresses serve different certificates: 127.0.0.1 serve")
-    assert "127.0.0.2 serve 'origin.example.test'" in expiry.summary
+    assert expiry.summary.startswith("Addresses serve different certificates: 127.0.0.1 serves")
+    assert "127.0.0.2 serves 'origin.example.test'" in expiry.summary
     assert "10 days ago" in expiry.summary
     assert "same, current certificate" in expiry.remediation
     # The difference alone is worth a warning in the other certificate checks
