@@ -4,7 +4,7 @@ the resource requests in deploy/kubernetes/ and the limits in deploy/systemd and
     .venv/bin/python -m benchmarks.worker_resources [--jobs 1000] [--concurrency 16]
 
 Everything is local: a real redis-server (temporary directory, free port), the loopback DNS world
-of the tests (resolver + name servers), a healthy TLS origin on 127.0.0.10 with a throwaway CA,
+of the tests (resolver + name servers), a healthy TLS origin on 127.0.0.10 (test PKI: root, intermediate, RSA leaf),
 and the worker as a separate process (`python -m cf502.worker`) whose /proc entries are read:
 resident memory when idle and at peak, CPU seconds per diagnosis, diagnoses per second.
 """
@@ -22,14 +22,15 @@ import sys
 import tempfile
 import threading
 import time
+from collections import Counter
 from pathlib import Path
-
-import trustme
 
 from cf502.config import OriginSettings
 from cf502.jobs import EventKind, Job, JobKind
 from cf502.queue import RedisPool
+from cf502.registry import ALL_CHECKS
 from cf502.target import parse_target
+from tests.certs import issue_leaf, key_pem, pki, write_pem
 from tests.servers.dns import ORIGIN_ADDRESS, DnsWorld
 from tests.servers.redis import RedisServer
 
@@ -150,17 +151,19 @@ def _wait_for_line(proc: subprocess.Popen[str], needle: str, timeout: float) -> 
         raise RuntimeError(f"the worker did not log {needle!r}")
 
 
-async def _submit_and_wait(url: str, jobs: list[Job]) -> tuple[float, int]:
+async def _submit_and_wait(url: str, jobs: list[Job]) -> tuple[float, int, Counter[str]]:
     pool = RedisPool(url)
+    verdicts: Counter[str] = Counter()
     try:
         started = time.perf_counter()
         ids = [await pool.submit(job) for job in jobs]
         done = 0
         for job_id in ids:
             event = await pool.result(job_id, timeout=120)
-            if event is not None and event.kind is EventKind.DONE:
+            if event is not None and event.kind is EventKind.DONE and event.report is not None:
                 done += 1
-        return time.perf_counter() - started, done
+                verdicts[event.report.verdict.status.value] += 1
+        return time.perf_counter() - started, done, verdicts
     finally:
         await pool.close()
 
@@ -184,12 +187,16 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=16)
     args = parser.parse_args()
 
-    ca = trustme.CA()
-    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ca.issue_cert(HOST).configure_cert(ctx)
+    # A real chain (root -> intermediate -> RSA-2048 leaf), so every certificate check passes.
+    certs = pki()
+    leaf = issue_leaf([HOST], certs.intermediate)
     with tempfile.TemporaryDirectory() as tmp, RedisServer(Path(tmp) / "redis") as redis:
-        ca_file = Path(tmp) / "ca.pem"
-        ca.cert_pem.write_to_path(str(ca_file))
+        chain = write_pem(Path(tmp) / "chain.pem", leaf, certs.intermediate.cert)
+        key = Path(tmp) / "key.pem"
+        key.write_bytes(key_pem(certs.leaf_key))
+        ca_file = write_pem(Path(tmp) / "ca.pem", certs.root.cert)
+        ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ctx.load_cert_chain(chain, key)
         with DnsWorld() as world, Origin(ctx) as origin:
             cmd = [
                 sys.executable, "-m", "cf502.worker",
@@ -210,7 +217,7 @@ def main() -> int:
                 idle_rss = sampler.rss()
                 cpu_before = sampler.cpu()
                 with sampler:
-                    elapsed, done = asyncio.run(
+                    elapsed, done, verdicts = asyncio.run(
                         _submit_and_wait(redis.url, _jobs(args.jobs, origin.port))
                     )
                 cpu = sampler.cpu() - cpu_before
@@ -220,6 +227,7 @@ def main() -> int:
                 proc.wait(30)
     mib = 1024 * 1024
     print(f"jobs: {args.jobs} (done: {done}), worker concurrency {args.concurrency}")
+    print(f"checks per diagnosis: {len(ALL_CHECKS)}; verdicts: {dict(verdicts)}")
     print(f"throughput: {done / elapsed:.1f} diagnoses/s over {elapsed:.1f} s")
     print(f"worker CPU: {cpu:.2f} s = {1000 * cpu / max(done, 1):.2f} ms per diagnosis, "
           f"{100 * cpu / elapsed:.0f}% of one core while busy")  # fmt: skip
