@@ -40,6 +40,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import RedisError, ResponseError
 
+from cf502 import metrics
 from cf502.errors import ConfigError, InvalidSetting, QueueError
 from cf502.jobs import EventKind, Job, JobEvent, RateLimited
 from cf502.limits import Limits, refusal
@@ -365,6 +366,8 @@ class RedisPool:
         except RedisError as exc:
             raise self._unavailable(exc, "the job was not queued") from None
         if status in ("ok", "dup"):
+            if status == "ok":  # a coalesced duplicate is not a new job
+                metrics.job_queued(job.kind.value)
             return str(value)
         if status == "full":
             raise QueueError(

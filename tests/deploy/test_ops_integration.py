@@ -15,6 +15,7 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+from prometheus_client import REGISTRY
 
 from bot.run import serve_http
 from bot.settings import Settings
@@ -139,16 +140,19 @@ def _sample(body: str, series: str) -> float:
 async def test_worker_metrics_after_real_diagnoses(worker: WorkerProcess, pool: RedisPool) -> None:
     # Given a worker process, a healthy origin and one that refuses connections
     refused = closed_port(ORIGIN_ADDRESS)
+    queued = REGISTRY.get_sample_value("cf502_jobs_queued_total", {"kind": "diagnose"}) or 0
     with listening_port(ORIGIN_ADDRESS) as healthy:
         # When both are diagnosed through the queue
         good = await pool.result(await pool.submit(_job(healthy, "/good")), timeout=20)
         bad = await pool.result(await pool.submit(_job(refused, "/bad")), timeout=20)
     assert good is not None and good.kind is EventKind.DONE
     assert bad is not None and bad.kind is EventKind.DONE
+    # Then the submitting process (the bot, here the test) counted both jobs as queued
+    assert REGISTRY.get_sample_value("cf502_jobs_queued_total", {"kind": "diagnose"}) == queued + 2
     # And Prometheus scrapes the worker's metrics port
     status, body = await _get(f"{worker.url}/metrics")
     assert status == 200
-    # Then the jobs, the check outcomes by id and status and the durations are there
+    # Then the worker shows the jobs, the check outcomes by id and status, and the durations
     assert _sample(body, 'cf502_jobs_done_total{kind="diagnose"}') == 2
     assert _sample(body, "cf502_jobs_running") == 0
     assert _sample(body, 'cf502_check_results_total{check="tcp.https",status="pass"}') == 1
