@@ -230,3 +230,45 @@ async def test_bot_readyz_follows_redis_and_metrics_are_served(
     # When Redis is back, Then the bot is ready again
     redis.start()
     assert (await _get(f"{bot_http}/readyz"))[0] == 200
+
+
+def _count(name: str, **labels: str) -> float:
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+async def test_embedded_pool_counts_its_jobs_like_a_worker(world: DnsWorld) -> None:
+    from cf502.pool import LocalPool
+
+    # Given the bot's in-process pool (no Redis) and an origin that refuses connections
+    pool = LocalPool(world.engine())
+    before = {
+        "queued": _count("cf502_jobs_queued_total", kind="diagnose"),
+        "done": _count("cf502_jobs_done_total", kind="diagnose"),
+        "fail": _count("cf502_check_results_total", check="tcp.https", status="fail"),
+        "refused": _count("cf502_jobs_failed_total", kind="diagnose", reason="refused"),
+    }
+    try:
+        # When it diagnoses that origin, and is asked for a private target it may not touch
+        end = await pool.result(
+            await pool.submit(_job(closed_port(ORIGIN_ADDRESS), "/x")), timeout=20
+        )
+        strict = LocalPool(world.engine(allow_private=False))
+        try:
+            refused = await strict.result(await strict.submit(_job(443, "/y")), timeout=20)
+        finally:
+            await strict.close()
+    finally:
+        await pool.close()
+    assert end is not None and end.kind is EventKind.DONE
+    assert refused is not None and refused.kind is EventKind.FAILED
+    # Then this process's metrics show both jobs, the failing check and the refusal
+    assert _count("cf502_jobs_queued_total", kind="diagnose") == before["queued"] + 2
+    assert _count("cf502_jobs_done_total", kind="diagnose") == before["done"] + 1
+    assert (
+        _count("cf502_check_results_total", check="tcp.https", status="fail") == before["fail"] + 1
+    )
+    assert (
+        _count("cf502_jobs_failed_total", kind="diagnose", reason="refused")
+        == before["refused"] + 1
+    )
+    assert _count("cf502_jobs_running") == 0
