@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,12 +20,17 @@ from bot.poster import Poster, make_client
 from bot.reports import APOLOGY, Reports, Requester
 from bot.settings import Settings
 from bot.state import MemoryStore, RedisStore, StateStore
-from cf502.jobs import Pool
+from cf502.jobs import Job, JobEvent, Pool
 from cf502.limits import Limits
 
 __all__ = ["Bot", "build_bot", "make_pool", "make_store"]
 
 log = logging.getLogger(__name__)
+
+# A burst of commands shares a few warm connections (a submit is one short round trip) rather
+# than opening one each; following reports needs one connection per blocking read.
+SUBMIT_CONNECTIONS = 8
+FOLLOW_CONNECTIONS = 256
 
 
 @dataclass
@@ -50,10 +56,44 @@ def make_pool(settings: Settings) -> Pool:
     if settings.redis_url:
         from cf502.queue import QueueConfig, RedisPool
 
-        return RedisPool(settings.redis_url, QueueConfig(limits=limits))
+        return SplitPool(
+            RedisPool(
+                settings.redis_url, QueueConfig(limits=limits, max_connections=SUBMIT_CONNECTIONS)
+            ),
+            RedisPool(
+                settings.redis_url,
+                QueueConfig(limits=limits, max_connections=FOLLOW_CONNECTIONS),
+            ),
+        )
     from cf502.pool import LocalPool
 
     return LocalPool(settings.engine, concurrency=settings.concurrency, limits=limits)
+
+
+class SplitPool:
+    """A Pool whose submissions have their own Redis connections.
+
+    Every report being followed holds a connection in a blocking read of its job's events; with
+    one shared connection pool, a burst of live reports would make new commands wait for a free
+    connection, past Slack's 3-second ack.
+    """
+
+    def __init__(self, submit: Pool, follow: Pool) -> None:
+        self._submit, self._follow = submit, follow
+        self.redis = getattr(submit, "redis", None)  # for the readiness check
+
+    async def submit(self, job: Job) -> str:
+        return await self._submit.submit(job)
+
+    def events(self, job_id: str) -> AsyncIterator[JobEvent]:
+        return self._follow.events(job_id)
+
+    async def result(self, job_id: str, timeout: float) -> JobEvent | None:
+        return await self._follow.result(job_id, timeout)
+
+    async def close(self) -> None:
+        await self._submit.close()
+        await self._follow.close()
 
 
 def make_store(settings: Settings) -> StateStore:
@@ -90,7 +130,9 @@ def build_bot(
         signing_secret=settings.signing_secret or "",
         # Socket Mode requests are not signed (the app-level token is the credential there).
         request_verification_enabled=bool(settings.signing_secret),
-        process_before_response=False,
+        # Listeners ack, queue and return at once (slow work runs in background tasks), so Bolt may
+        # answer as soon as the listener returns, without polling for the ack.
+        process_before_response=True,
         raise_error_for_unhandled_request=False,
         logger=logging.getLogger("bot.bolt"),
     )

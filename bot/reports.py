@@ -10,10 +10,11 @@ Slack is written to only through `bot.poster`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 import weakref
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,6 +46,7 @@ log = logging.getLogger(__name__)
 CALL_BUDGET = 6
 MAX_LIVE_UPDATES = 2
 _DETAIL = (Status.FAIL, Status.WARN)  # statuses that get a thread reply
+ACK_PRIORITY = 1.0  # longest a report waits for a burst of acks to be answered first
 QUEUE_WAIT = 300.0  # how long a job may wait for a free worker before we give up following it
 
 EXPIRED = (
@@ -116,6 +118,9 @@ class Reports:
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
         self._watches: dict[str, asyncio.Task[None]] = {}
         self._stopped_by: dict[str, str] = {}
+        self._acking = 0  # requests being acknowledged right now
+        self._acks_done = asyncio.Event()
+        self._acks_done.set()
 
     # -- plumbing ---------------------------------------------------------------------------
 
@@ -133,6 +138,7 @@ class Reports:
 
         async def guarded() -> None:
             try:
+                await self._after_acks()
                 await coro
             except asyncio.CancelledError:
                 raise
@@ -145,6 +151,25 @@ class Reports:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return task
+
+    @contextlib.contextmanager
+    def acknowledging(self) -> Iterator[None]:
+        """Mark a request as being acknowledged: background Slack work waits until no request is
+        (at most `ACK_PRIORITY` s), so a burst of commands is acked before their reports start."""
+        self._acking += 1
+        self._acks_done.clear()
+        try:
+            yield
+        finally:
+            self._acking -= 1
+            if not self._acking:
+                self._acks_done.set()
+
+    async def _after_acks(self) -> None:
+        if self._acking:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(ACK_PRIORITY):
+                    await self._acks_done.wait()
 
     async def apologise(self, who: Requester) -> None:
         if who.response_url:

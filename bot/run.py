@@ -8,6 +8,7 @@ request's signature; forged or stale ones get 401) plus `GET /healthz`, `GET /re
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import signal
 import sys
@@ -46,8 +47,9 @@ def web_app(bot: Bot) -> web.Application:
     """The HTTP-mode application: Slack's one endpoint plus health checks."""
 
     async def events(request: web.Request) -> web.Response:
-        bolt_request = await to_bolt_request(request)
-        return await to_aiohttp_response(await bot.app.async_dispatch(bolt_request))
+        with bot.reports.acknowledging():
+            bolt_request = await to_bolt_request(request)
+            return await to_aiohttp_response(await bot.app.async_dispatch(bolt_request))
 
     app = web.Application(client_max_size=MAX_BODY)
     app.router.add_post(EVENTS_PATH, events)
@@ -130,6 +132,10 @@ async def run(
             socket_mode = AsyncSocketModeHandler(bot.app, settings.app_token, web_client=bot.client)
             await socket_mode.client.connect()  # type: ignore[no-untyped-call]  # slack_sdk lacks hints here
             log.info("cf502 bot connected to Slack (Socket Mode)")
+        # Start-up objects (Bolt, slack_sdk, aiohttp, the registry) live as long as the process:
+        # keep them out of the garbage collector's full passes, which would otherwise stall acks.
+        gc.collect()
+        gc.freeze()
         if ready is not None:
             ready.set_result(http.port if http is not None else 0)
         await stop.wait()

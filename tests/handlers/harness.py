@@ -19,11 +19,11 @@ from urllib.parse import urlencode
 import aiohttp
 from slack_sdk.signature import SignatureVerifier
 
-from bot.app import Bot, build_bot
+from bot.app import Bot, build_bot, make_pool
 from bot.run import EVENTS_PATH, HttpServer, serve_http
 from bot.settings import Settings
 from bot.state import StateStore
-from cf502.jobs import Job, JobEvent
+from cf502.jobs import Job, JobEvent, Pool
 from cf502.limits import Limits
 from cf502.pool import LocalPool
 from tests.servers.dns import DnsWorld
@@ -65,7 +65,7 @@ def settings_for(slack: FakeSlack, world: DnsWorld, **overrides: Any) -> Setting
 class RecordingPool:
     """The in-process pool, recording what was submitted (to count jobs)."""
 
-    def __init__(self, inner: LocalPool) -> None:
+    def __init__(self, inner: Pool) -> None:
         self.inner = inner
         self.jobs: list[Job] = []
 
@@ -282,11 +282,15 @@ async def harness(
 ) -> AsyncIterator[Harness]:
     """The app on a real HTTP port, wired to `slack` and `world` (see the module docstring)."""
     settings = settings_for(slack, world, **overrides)
-    inner = LocalPool(
-        settings.engine,
-        concurrency=8,
-        limits=limits or Limits(per_user=0, per_channel=0, coalesce=0),
-    )
+    inner: Pool
+    if settings.redis_url:  # the production wiring: Redis queue (workers run elsewhere) + store
+        inner = make_pool(settings)
+    else:
+        inner = LocalPool(
+            settings.engine,
+            concurrency=8,
+            limits=limits or Limits(per_user=0, per_channel=0, coalesce=0),
+        )
     pool = RecordingPool(inner)
     bot = build_bot(settings, pool=pool, store=store)
     server = await serve_http(bot, "127.0.0.1", 0)
