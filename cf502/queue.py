@@ -85,13 +85,17 @@ redis.call('XADD', KEYS[1], '*', 'job', ARGV[2])
 return {'ok', ARGV[1]}
 """
 
-# Finish (or dead-letter) a job: store the result once, publish it, acknowledge and delete the
-# entry. One script, so an entry is never acknowledged without its result stored.
+# Finish (or dead-letter) a job: store the result once, publish it (after any progress events not
+# yet published), acknowledge and delete the entry. One script, so an entry is never acknowledged
+# without its result stored.
 _FINISH = """
 local stored = false
 if ARGV[3] ~= '' then
   stored = redis.call('SET', KEYS[2], ARGV[3], 'NX', 'PX', ARGV[4])
   if stored then
+    for i = 11, #ARGV do  -- progress not yet published, in order, before the end
+      redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[5], '*', 'e', ARGV[i])
+    end
     redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[5], '*', 'e', ARGV[3])
     redis.call('PEXPIRE', KEYS[3], ARGV[4])
   end
@@ -279,6 +283,10 @@ def redacted_url(url: str) -> str:
 
 def _ms(seconds: float) -> int:
     return max(1, round(seconds * 1000))
+
+
+def _blob(event: JobEvent) -> str:
+    return json.dumps(event.to_dict(), separators=(",", ":"), ensure_ascii=False)
 
 
 def _check_job_id(job_id: str) -> None:
@@ -493,21 +501,28 @@ class RedisPool:
         )
         return [str(x) for x in lost]
 
-    async def publish(self, event: JobEvent) -> None:
-        """Append a progress event to the job's events stream."""
-        key = self.keys.events(event.job_id)
-        blob = json.dumps(event.to_dict(), separators=(",", ":"), ensure_ascii=False)
+    async def publish(self, *events: JobEvent) -> None:
+        """Append progress events (of one job) to its events stream, in one round trip."""
+        if not events:
+            return
+        key = self.keys.events(events[0].job_id)
         async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.xadd(key, {"e": blob}, maxlen=self.config.events_maxlen, approximate=True)
+            for event in events:
+                pipe.xadd(
+                    key, {"e": _blob(event)}, maxlen=self.config.events_maxlen, approximate=True
+                )
             pipe.pexpire(key, _ms(self.config.result_ttl))
             await pipe.execute()
 
-    async def finish(self, delivery: Delivery, event: JobEvent) -> bool:
-        """Store `event` as the job's result, publish it, acknowledge and delete the entry.
+    async def finish(
+        self, delivery: Delivery, event: JobEvent, progress: Sequence[JobEvent] = ()
+    ) -> bool:
+        """Store `event` as the job's result and publish it after `progress` (events not yet
+        published), then acknowledge and delete the entry: one round trip.
 
         Returns False when another run of the job had already stored a result (nothing is
         published twice)."""
-        return await self._complete(delivery, event, dead_reason="")
+        return await self._complete(delivery, event, dead_reason="", progress=progress)
 
     async def dead_letter(self, delivery: Delivery, reason: str) -> None:
         """Move a job that cannot succeed to the dead-letter stream; its watchers get FAILED."""
@@ -516,11 +531,15 @@ class RedisPool:
             event = JobEvent(delivery.job_id, EventKind.FAILED, error=reason)
         await self._complete(delivery, event, dead_reason=reason)
 
-    async def _complete(self, delivery: Delivery, event: JobEvent | None, dead_reason: str) -> bool:
+    async def _complete(
+        self,
+        delivery: Delivery,
+        event: JobEvent | None,
+        dead_reason: str,
+        progress: Sequence[JobEvent] = (),
+    ) -> bool:
         job_id = delivery.job_id or "-"
-        blob = ""
-        if event is not None:
-            blob = json.dumps(event.to_dict(), separators=(",", ":"), ensure_ascii=False)
+        blob = _blob(event) if event is not None else ""
         stored = await self._finish(
             keys=[
                 self.keys.jobs,
@@ -540,6 +559,7 @@ class RedisPool:
                 delivery.deliveries,
                 self.config.dead_maxlen,
                 job_id,
+                *(_blob(p) for p in progress),
             ],
         )
         return bool(stored)

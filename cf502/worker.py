@@ -69,6 +69,7 @@ class WorkerSettings:
         reclaim_every: seconds between looks for abandoned jobs (default: half of min_idle).
         burst: stop once the queue is empty and nothing runs (batch runs, tests).
         name: the consumer name (default: host-pid-random, unique per process).
+        progress_every: seconds over which a job's finished checks are batched into one publish.
     """
 
     concurrency: int = 16
@@ -78,6 +79,7 @@ class WorkerSettings:
     reclaim_every: float | None = None
     burst: bool = False
     name: str | None = None
+    progress_every: float = 0.05
 
     def __post_init__(self) -> None:
         if not 1 <= self.concurrency <= 10_000:
@@ -407,12 +409,13 @@ class Worker:
         )
         from cf502 import metrics  # the worker's only; keeps `cf502 check` start-up light
 
+        progress = _Progress(self, self.settings.progress_every)
         with metrics.job_running(kind):
             try:
                 event = await self._run_job(
                     job,
                     self.engine,
-                    publish=self._publish,
+                    publish=progress.add,
                     deadline=self.settings.job_timeout,
                 )
             except Exception as exc:  # a bug in the job: retried by redelivery, then dead-lettered
@@ -424,14 +427,19 @@ class Worker:
                     extra={"error": message, "deliveries": d.deliveries},
                 )
                 metrics.job_failed(kind, "crash")
+                progress.discard()
                 # Left pending: after min-idle it is redelivered, and dead-lettered in the end.
                 await self._quietly(self.pool.note_crash(job.job_id, message))
                 return
+            except BaseException:  # cancelled: shutdown, or another worker took the job over
+                progress.discard()
+                raise
             if event.kind is EventKind.FAILED:
                 metrics.job_failed(kind, _failure_reason(event.error or ""))
             elif event.report is not None:
                 metrics.observe_report(event.report)
-        stored = await self._until_done(lambda: self.pool.finish(d, event))
+        rest = await progress.rest()
+        stored = await self._until_done(lambda: self.pool.finish(d, event, rest))
         ms = round((time.perf_counter() - started) * 1000)
         if not stored:
             self.counters.duplicate += 1
@@ -460,9 +468,9 @@ class Worker:
         metrics.job_failed("unknown" if d.job is None else d.job.kind.value, "dead_letter")
         log.warning("job dead-lettered", extra={"reason": reason, "deliveries": d.deliveries})
 
-    async def _publish(self, event: JobEvent) -> None:
+    async def _publish(self, events: Sequence[JobEvent]) -> None:
         try:
-            await self.pool.publish(event)
+            await self.pool.publish(*events)
         except RedisError as exc:
             # Progress is best effort: the final report carries every check anyway.
             self.counters.redis_errors += 1
@@ -524,6 +532,49 @@ class Worker:
             if requeued:
                 self.counters.requeued += 1
                 log.info("job handed back to the queue", extra={"job_id": d.job_id})
+
+
+class _Progress:
+    """One job's progress events, published at most once per `every` seconds (one round trip per
+    batch); whatever is still buffered when the job ends goes out with its result."""
+
+    def __init__(self, worker: Worker, every: float) -> None:
+        self._worker = worker
+        self._every = every
+        self._buffer: list[JobEvent] = []
+        self._task: asyncio.Task[None] | None = None
+        self._sending = False
+
+    async def add(self, event: JobEvent) -> None:
+        self._buffer.append(event)
+        if self._task is None:
+            self._task = asyncio.create_task(self._flush_soon())
+
+    async def _flush_soon(self) -> None:
+        await asyncio.sleep(self._every)  # batch the checks that finish close together
+        self._sending = True
+        batch, self._buffer = self._buffer, []
+        try:
+            await self._worker._publish(batch)
+        finally:
+            self._sending = False
+            self._task = None
+
+    async def rest(self) -> list[JobEvent]:
+        """Stop batching; returns the events not published yet, in order."""
+        task = self._task
+        if task is not None:
+            if self._sending:
+                await task  # let a batch in flight land before the result is published
+            else:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+        rest, self._buffer = self._buffer, []
+        return rest
+
+    def discard(self) -> None:
+        if self._task is not None and not self._sending:
+            self._task.cancel()
 
 
 def _failure_reason(error: str) -> str:
@@ -727,8 +778,18 @@ def run_worker(args: argparse.Namespace, environ: Mapping[str, str] | None = Non
     password = _url_password(url)
     setup_logging(fmt=args.log_format, secrets=[password] if password else [])
     log.info("worker configuration", extra={"redis": redacted_url(url)})
-    asyncio.run(_serve(url, queue, engine, settings, port))
+    with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+        runner.run(_serve(url, queue, engine, settings, port))
     return 0
+
+
+def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop when installed: diagnoses are asyncio-heavy, and it cuts the CPU each one costs."""
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop.new_event_loop
 
 
 def build_parser() -> OptionParser:

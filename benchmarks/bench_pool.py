@@ -1,0 +1,331 @@
+"""Diagnoses per second through the Redis worker pool, and enqueue-to-result latency.
+
+    .venv/bin/python benchmarks/bench_pool.py [--jobs 600] [--runs 200] [--concurrency 16]
+
+Everything runs on this machine, on loopback: a fresh redis-server (tests/servers/redis.py), and in
+a separate process the tests' DNS world (a resolver and three name servers) plus a healthy HTTPS
+origin on 127.0.0.10 with the tests' throwaway PKI, so their CPU is not counted as the workers'.
+Each job is a FULL diagnosis (every check in the registry; 12 pass, 2 skip) of that origin, run by
+`python -m cf502.worker` processes with the operator settings a deployment would use for it
+(--allow-private, --resolver, --ca-file).
+
+Figures:
+
+* direct: the same job run in this process by `cf502.runjob.run_job`, one after another (median);
+* latency: one job at a time through the pool with one worker, submit -> DONE event seen by the
+  client (median, p99); the queue overhead is its median minus the direct median;
+* throughput: `--jobs` jobs submitted at once, diagnoses/s from the first submit to the last
+  result seen, with 1 and then 2 worker processes; and each worker's CPU per diagnosis.
+
+Targets (issue 5): >= 50 diagnoses/s per worker process, 2 workers >= 1.7x one, overhead <= 5 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import ssl
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+# Run as a script from anywhere: the tests' servers live in the repository, not in the package.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from cf502.config import EngineSettings, OriginSettings
+from cf502.jobs import EventKind, Job, JobKind
+from cf502.limits import Limits
+from cf502.queue import QueueConfig, RedisPool
+from cf502.runjob import run_job
+from cf502.target import parse_target
+from tests.certs import issue_leaf, key_pem, pem, pki
+from tests.servers.dns import ORIGIN_ADDRESS, DnsWorld
+from tests.servers.http import HttpServer
+from tests.servers.redis import RedisServer
+
+HOST = "www.example.test"
+
+
+# -- the origin and DNS, in their own process ---------------------------------------------------
+
+
+def _origin_context(tmp: Path) -> tuple[ssl.SSLContext, str]:
+    p = pki()
+    leaf = issue_leaf([HOST], p.intermediate)
+    chain, key, root = tmp / "chain.pem", tmp / "key.pem", tmp / "root.pem"
+    chain.write_bytes(pem(leaf, p.intermediate.cert))
+    key.write_bytes(key_pem(p.leaf_key))
+    root.write_bytes(pem(p.root.cert))
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(chain, key)
+    return ctx, str(root)
+
+
+def serve(tmp: Path) -> int:
+    """`--serve DIR`: run DNS + origin, print their ports as one JSON line, stop on stdin EOF."""
+    ctx, ca_file = _origin_context(tmp)
+    ready = threading.Event()
+    port: list[int] = []
+    stop: list[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = []
+
+    async def origin() -> None:
+        done = asyncio.Event()
+        stop.append((asyncio.get_running_loop(), done))
+        async with HttpServer(ORIGIN_ADDRESS, tls=ctx) as server:
+            port.append(server.port)
+            ready.set()
+            await done.wait()
+
+    thread = threading.Thread(target=lambda: asyncio.run(origin()), daemon=True)
+    thread.start()
+    with DnsWorld() as world:
+        if not ready.wait(10):
+            raise RuntimeError("the origin did not start")
+        print(json.dumps({"https_port": port[0], "dns_port": world.port, "ca_file": ca_file}))
+        sys.stdout.flush()
+        sys.stdin.read()  # until the benchmark closes our stdin
+        loop, done = stop[0]
+        loop.call_soon_threadsafe(done.set)
+        thread.join(10)
+    return 0
+
+
+class Servers:
+    def __init__(self, tmp: Path) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, __file__, "--serve", str(tmp)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self.proc.stdout is not None
+        info = json.loads(self.proc.stdout.readline())
+        self.https_port: int = info["https_port"]
+        self.dns_port: int = info["dns_port"]
+        self.ca_file: str = info["ca_file"]
+
+    def close(self) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.close()
+        self.proc.wait(10)
+
+
+# -- workers --------------------------------------------------------------------------------------
+
+
+class WorkerProc:
+    """`python -m cf502.worker`, ready once it logs "worker ready"."""
+
+    def __init__(self, url: str, servers: Servers, concurrency: int) -> None:
+        self.proc = subprocess.Popen(
+            [
+                sys.executable, "-m", "cf502.worker",
+                "--redis-url", url,
+                "--concurrency", str(concurrency),
+                "--allow-private",
+                "--resolver", f"127.0.0.1:{servers.dns_port}",
+                "--dns-port", str(servers.dns_port),
+                "--dns-timeout", "2",
+                "--ca-file", servers.ca_file,
+                "--log-format", "json",
+                "--grace", "5",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )  # fmt: skip
+        assert self.proc.stderr is not None
+        self._ready = threading.Event()
+        threading.Thread(target=self._drain, daemon=True).start()
+        if not self._ready.wait(20) or self.proc.poll() is not None:
+            self.proc.kill()
+            self.proc.wait(10)
+            raise RuntimeError("the worker did not start")
+
+    def _drain(self) -> None:
+        assert self.proc.stderr is not None
+        for line in self.proc.stderr:
+            if "worker ready" in line or "Traceback" in line:
+                self._ready.set()
+        self._ready.set()
+
+    def cpu_seconds(self) -> float:
+        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(20)
+
+
+# -- measurements ---------------------------------------------------------------------------------
+
+
+def full_job(https_port: int) -> Job:
+    target = parse_target(HOST)
+    origin = OriginSettings(
+        https_port=https_port, connect_timeout=2, connection_attempts=1, read_timeout=5
+    )
+    return Job(JobKind.DIAGNOSE, target.to_dict(), origin.to_dict())
+
+
+def fresh(job: Job) -> Job:
+    return Job.from_dict({**job.to_dict(), "job_id": os.urandom(16).hex()})
+
+
+async def wait_done(pool: RedisPool, job_id: str, timeout: float = 60) -> float:
+    """perf_counter() when the job's DONE/FAILED event is seen (raises if it failed)."""
+    key, last = pool.keys.events(job_id), "0-0"
+    async with asyncio.timeout(timeout):
+        while True:
+            resp: Any = await pool.redis.xread({key: last}, count=64, block=1000)
+            for _, entries in resp or ():
+                for entry_id, fields in entries:
+                    last = entry_id
+                    if '"kind":"check"' not in fields["e"]:
+                        seen = time.perf_counter()
+                        if json.loads(fields["e"])["kind"] != EventKind.DONE.value:
+                            raise RuntimeError(f"job {job_id} failed: {fields['e'][:300]}")
+                        return seen
+
+
+async def direct(job: Job, engine: EngineSettings, runs: int) -> list[float]:
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        end = await run_job(fresh(job), engine)
+        times.append(time.perf_counter() - started)
+        if end.report is None or end.report.failed:
+            raise RuntimeError(f"the origin is not healthy: {end}")
+    return times
+
+
+async def latency(pool: RedisPool, job: Job, runs: int) -> list[float]:
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        job_id = await pool.submit(fresh(job))
+        times.append(await wait_done(pool, job_id) - started)
+    return times
+
+
+async def throughput(
+    pool: RedisPool, job: Job, n: int, workers: Sequence[WorkerProc]
+) -> tuple[float, float]:
+    """(diagnoses per second, worker CPU ms per diagnosis)."""
+    cpu_before = sum(w.cpu_seconds() for w in workers)
+    started = time.perf_counter()
+    ids = await asyncio.gather(*(pool.submit(fresh(job)) for _ in range(n)))
+    ends = [await wait_done(pool, i, timeout=300) for i in ids]
+    elapsed = max(ends) - started
+    cpu = sum(w.cpu_seconds() for w in workers) - cpu_before
+    return n / elapsed, 1000 * cpu / n
+
+
+def p99(values: Sequence[float]) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(0.99 * (len(ordered) - 1)))]
+
+
+async def bench(args: argparse.Namespace, servers: Servers, redis: RedisServer) -> dict[str, float]:
+    job = full_job(servers.https_port)
+    engine = EngineSettings(
+        allow_private=True,
+        resolver=f"127.0.0.1:{servers.dns_port}",
+        dns_port=servers.dns_port,
+        dns_timeout=2,
+        ca_file=servers.ca_file,
+    )
+    out: dict[str, float] = {}
+    await direct(job, engine, 5)  # warm-up
+    d = await direct(job, engine, args.runs)
+    out["direct_median_ms"] = 1000 * statistics.median(d)
+
+    pool = RedisPool(redis.url, QueueConfig(limits=Limits(coalesce=0), max_backlog=0))
+    workers = [WorkerProc(redis.url, servers, args.concurrency)]
+    try:
+        await latency(pool, job, 5)  # warm-up
+        lat = await latency(pool, job, args.runs)
+        out["latency_median_ms"] = 1000 * statistics.median(lat)
+        out["latency_p99_ms"] = 1000 * p99(lat)
+        out["overhead_median_ms"] = out["latency_median_ms"] - out["direct_median_ms"]
+
+        await throughput(pool, job, 50, workers)  # warm-up
+        out["rate_1"], out["cpu_ms_1"] = await throughput(pool, job, args.jobs, workers)
+        workers.append(WorkerProc(redis.url, servers, args.concurrency))
+        await throughput(pool, job, 50, workers)
+        out["rate_2"], out["cpu_ms_2"] = await throughput(pool, job, args.jobs, workers)
+        out["scaling"] = out["rate_2"] / out["rate_1"]
+        depth = await pool.depth()
+        if depth != (0, 0):
+            raise RuntimeError(f"jobs left in the queue: {depth}")
+    finally:
+        for w in workers:
+            w.stop()
+        await pool.close()
+    return out
+
+
+def report(out: dict[str, float], args: argparse.Namespace) -> None:
+    def ok(cond: bool) -> str:
+        return "met" if cond else "MISSED"
+
+    print(f"full diagnoses (14 checks) of a healthy loopback origin; {os.cpu_count()} CPUs")
+    print(f"direct run_job in-process:        median {out['direct_median_ms']:.1f} ms")
+    print(
+        f"through the pool (1 worker):      median {out['latency_median_ms']:.1f} ms, "
+        f"p99 {out['latency_p99_ms']:.1f} ms  ({args.runs} jobs one at a time)"
+    )
+    print(
+        f"queue overhead (median):          {out['overhead_median_ms']:.1f} ms  "
+        f"[target <= 5 ms: {ok(out['overhead_median_ms'] <= 5)}]"
+    )
+    print(
+        f"throughput, 1 worker process:     {out['rate_1']:.0f} diagnoses/s "
+        f"({out['cpu_ms_1']:.1f} ms worker CPU each)  [target >= 50: {ok(out['rate_1'] >= 50)}]"
+    )
+    print(
+        f"throughput, 2 worker processes:   {out['rate_2']:.0f} diagnoses/s "
+        f"({out['cpu_ms_2']:.1f} ms worker CPU each)"
+    )
+    print(
+        f"scaling 2 vs 1:                   {out['scaling']:.2f}x  "
+        f"[target >= 1.7x: {ok(out['scaling'] >= 1.7)}]"
+    )
+    print(f"({args.jobs} jobs per throughput run, concurrency {args.concurrency} per worker)")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--jobs", type=int, default=600, help="jobs per throughput run (600)")
+    parser.add_argument("--runs", type=int, default=200, help="jobs for the latency figures (200)")
+    parser.add_argument("--concurrency", type=int, default=16, help="jobs at once per worker (16)")
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    parser.add_argument("--serve", metavar="DIR", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.serve:
+        return serve(Path(args.serve))
+    with tempfile.TemporaryDirectory() as tmp:
+        servers = Servers(Path(tmp))
+        try:
+            with RedisServer(Path(tmp) / "redis") as redis:
+                out = asyncio.run(bench(args, servers, redis))
+        finally:
+            servers.close()
+    if args.json:
+        print(json.dumps(out, indent=2))
+    else:
+        report(out, args)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
