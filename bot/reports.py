@@ -559,14 +559,17 @@ class Reports:
         if state.phase == "running":
             await self.tell(who, RUNNING)
             return
-        if state.watch is not None and state.watch.active:
+        if not any(r.status in (Status.FAIL, Status.ERROR) for r in state.results.values()):
             await self.tell(
-                who, f":eyes: Already being watched (started by {user(state.watch.by)})."
+                who, ":white_check_mark: Nothing fails right now, so there is nothing to watch."
             )
             return
         limit = self.settings.watch_limit
+        # The claim, not the state's flag, decides: a flag left "watching" by a bot process that
+        # stopped must not block a new watch once its claim has expired.
         if not await self.store.claim(f"watch:{report_id}", limit + 60):
-            await self.tell(who, ":eyes: This report is already being watched.")
+            by = f" (started by {user(state.watch.by)})" if state.watch else ""
+            await self.tell(who, f":eyes: Already being watched{by}.")
             return
         async with self._lock(report_id):
             state = await self.store.get(report_id) or state

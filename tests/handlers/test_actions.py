@@ -254,3 +254,37 @@ async def test_a_tampered_button_value_is_refused(
         assert sent.status == 200
         await _answers(fake_slack, "does not name a cf502 report")
         assert h.pool.jobs == []
+
+
+async def test_a_watch_gives_up_at_its_time_limit(
+    fake_slack: FakeSlack, dns_world: DnsWorld
+) -> None:
+    port = closed_port(ORIGIN_ADDRESS)
+    async with harness(fake_slack, dns_world, watch_interval=0.1, watch_limit=0.35) as h:
+        root, _ = await reported(h, port, "--only tcp.https")
+        # When a watch is started on an origin that stays broken
+        await h.click(ActionId.WATCH, buttons(root)[ActionId.WATCH][0], message_ts=root.ts)
+        # Then it stops at its time limit and says what still fails
+        gave_up = await fake_slack.wait_for(
+            lambda f: [m for m in f.thread(root.ts) if "Stopped watching" in m.text],
+            what="gave-up message",
+        )
+        await h.bot.reports.drain()
+        assert "Still failing: Origin HTTPS port accepts connections" in gave_up[0].text
+        assert "still failing at the time limit" in text_of(fake_slack.messages[root.ts].blocks)
+
+
+async def test_watching_a_report_where_nothing_fails_is_declined(
+    fake_slack: FakeSlack, dns_world: DnsWorld
+) -> None:
+    with listening_port(ORIGIN_ADDRESS) as port:
+        async with harness(fake_slack, dns_world) as h:
+            await h.command(f"www.example.test:{port} --only tcp.https")
+            roots = await fake_slack.wait_for(lambda f: f.roots(CHANNEL), what="root")
+            await h.bot.reports.drain()
+            root = fake_slack.messages[roots[0].ts]
+            # When "Watch until fixed" is clicked on a report that passes
+            await h.click(ActionId.WATCH, buttons(root)[ActionId.WATCH][0], message_ts=root.ts)
+            # Then the user is told there is nothing to watch, and no recheck runs
+            await _answers(fake_slack, "nothing to watch")
+            assert len(h.pool.jobs) == 1
