@@ -48,6 +48,7 @@ __all__ = [
     "WorkerSettings",
     "add_worker_options",
     "engine_from_env",
+    "loop_factory",
     "main",
     "run_worker",
 ]
@@ -778,12 +779,12 @@ def run_worker(args: argparse.Namespace, environ: Mapping[str, str] | None = Non
     password = _url_password(url)
     setup_logging(fmt=args.log_format, secrets=[password] if password else [])
     log.info("worker configuration", extra={"redis": redacted_url(url)})
-    with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+    with asyncio.Runner(loop_factory=loop_factory()) as runner:
         runner.run(_serve(url, queue, engine, settings, port))
     return 0
 
 
-def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+def loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
     """uvloop when installed: diagnoses are asyncio-heavy, and it cuts the CPU each one costs."""
     try:
         import uvloop
