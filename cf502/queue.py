@@ -40,7 +40,6 @@ from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import RedisError, ResponseError
 
-from cf502 import metrics
 from cf502.errors import ConfigError, InvalidSetting, QueueError
 from cf502.jobs import EventKind, Job, JobEvent, RateLimited
 from cf502.limits import Limits, refusal
@@ -375,6 +374,10 @@ class RedisPool:
             raise self._unavailable(exc, "the job was not queued") from None
         if status in ("ok", "dup"):
             if status == "ok":  # a coalesced duplicate is not a new job
+                from cf502 import (
+                    metrics,
+                )  # here, not at the top: keeps `cf502 check` start-up light
+
                 metrics.job_queued(job.kind.value)
             return str(value)
         if status == "full":

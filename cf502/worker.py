@@ -435,10 +435,7 @@ class Worker:
             except BaseException:  # cancelled: shutdown, or another worker took the job over
                 progress.discard()
                 raise
-            if event.kind is EventKind.FAILED:
-                metrics.job_failed(kind, _failure_reason(event.error or ""))
-            elif event.report is not None:
-                metrics.observe_report(event.report)
+            metrics.observe_job_end(kind, event)
         rest = await progress.rest()
         stored = await self._until_done(lambda: self.pool.finish(d, event, rest))
         ms = round((time.perf_counter() - started) * 1000)
@@ -576,15 +573,6 @@ class _Progress:
     def discard(self) -> None:
         if self._task is not None and not self._sending:
             self._task.cancel()
-
-
-def _failure_reason(error: str) -> str:
-    low = error.lower()
-    if "deadline" in low:
-        return "timeout"
-    if "not configured to allow private" in low or "does not connect to it" in low:
-        return "refused"
-    return "invalid"
 
 
 # -- command line ---------------------------------------------------------------------------------
