@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from cf502.config import EngineSettings
-from cf502.errors import QueueError
+from cf502.errors import ConfigError, QueueError
 from cf502.jobs import EventKind, Job, JobEvent, RateLimited
 from cf502.limits import Limits
 from cf502.model import CheckResult, Status
@@ -408,3 +408,48 @@ async def _ttls(pool: RedisPool) -> dict[str, int]:
                 pipe.ttl(k)
             out.update(zip(chunk, await pipe.execute(), strict=True))
     return out
+
+
+async def test_a_job_taken_over_elsewhere_is_stopped_here(redis_server: RedisServer) -> None:
+    # Given worker A running a long job
+    cfg = QueueConfig(min_idle=0.3, block=0.2)
+    started = asyncio.Event()
+
+    async def long_job(job: Job, engine: EngineSettings, **_: Any) -> JobEvent:
+        started.set()
+        await asyncio.Event().wait()  # only a cancellation ends it
+        raise AssertionError("unreachable")
+
+    pool = RedisPool(redis_server.url, cfg)
+    try:
+        async with worker(redis_server.url, EngineSettings(), cfg, run_job=long_job) as a:
+            await pool.submit(origin_job(8443))
+            async with asyncio.timeout(5):
+                await started.wait()
+            # When another consumer takes the entry over (as after A was cut off for min-idle)
+            pending: Any = await pool.redis.xpending_range(pool.keys.jobs, cfg.group, "-", "+", 1)
+            await pool.redis.xclaim(
+                pool.keys.jobs, cfg.group, "other-worker", 0, [pending[0]["message_id"]]
+            )
+            # Then A's heartbeat notices, and A stops the job without storing anything
+            await a.wait_for(lambda c: c.lost == 1, timeout=5)
+            assert a.running == 0 and a.counters.done == 0
+    finally:
+        await pool.close()
+
+
+async def test_a_watcher_of_a_lost_job_gets_a_clear_error(pool: RedisPool) -> None:
+    # Given a job id nobody will ever finish (e.g. Redis restarted without persistence)
+    # When its events are awaited with a short idle timeout
+    # Then the watcher gets a clear error rather than waiting forever
+    with pytest.raises(QueueError, match=r"no news of job abc123 for 0.3 s; it may have been lost"):
+        async for _ in pool.events("abc123", idle_timeout=0.3):
+            pass
+
+
+def test_a_bad_redis_url_is_a_configuration_error() -> None:
+    # Given a URL that is not a Redis URL, When a pool is made, Then the error names it
+    with pytest.raises(ConfigError, match=r"invalid Redis URL http://example.com") as err:
+        RedisPool("http://user:secret@example.com:8080")
+    # And the password is not in it
+    assert "secret" not in str(err.value)

@@ -16,10 +16,11 @@ from typing import Any
 
 import pytest
 
-from cf502.errors import QueueError
+from cf502.errors import ConfigError, QueueError
 from cf502.jobs import EventKind, JobEvent
 from cf502.model import Status
 from cf502.queue import QueueConfig, RedisPool
+from cf502.worker import engine_from_env
 from tests.servers.dns import (
     ORIGIN_ADDRESS,
     DnsWorld,
@@ -31,8 +32,6 @@ from tests.servers.redis import (
     redis_server_fixture,  # noqa: F401  (the `redis_server` fixture)
 )
 from tests.servers.tcp import black_hole_port, closed_port, listening_port
-
-pytestmark = pytest.mark.slow
 
 CFG = QueueConfig(block=0.2)
 
@@ -143,6 +142,7 @@ async def pool(redis_server: RedisServer) -> AsyncIterator[RedisPool]:
     await p.close()
 
 
+@pytest.mark.slow
 async def test_a_worker_killed_mid_job_loses_none_of_20_diagnoses(
     pool: RedisPool, redis_server: RedisServer, dns_world: DnsWorld
 ) -> None:
@@ -173,6 +173,7 @@ async def test_a_worker_killed_mid_job_loses_none_of_20_diagnoses(
     assert await pool.dead_letters() == []
 
 
+@pytest.mark.slow
 async def test_sigterm_lets_running_jobs_finish(
     pool: RedisPool, redis_server: RedisServer, dns_world: DnsWorld
 ) -> None:
@@ -193,6 +194,7 @@ async def test_sigterm_lets_running_jobs_finish(
     assert await pool.depth() == (0, 0)
 
 
+@pytest.mark.slow
 async def test_sigterm_hands_back_jobs_that_outlast_the_grace(
     pool: RedisPool, redis_server: RedisServer, dns_world: DnsWorld
 ) -> None:
@@ -216,6 +218,7 @@ async def test_sigterm_hands_back_jobs_that_outlast_the_grace(
     assert [await ends_once(pool, i) for i in ids] == [1] * 5
 
 
+@pytest.mark.slow
 async def test_redis_restarted_under_load_loses_no_job(
     pool: RedisPool, redis_server: RedisServer, dns_world: DnsWorld
 ) -> None:
@@ -338,3 +341,20 @@ def test_worker_without_a_queue_is_a_usage_error() -> None:
     assert out.stderr.strip() == (
         "cf502: error: Give --redis-url URL (or set REDIS_URL): the worker needs the job queue."
     )
+
+
+def test_the_worker_reads_the_operators_settings_from_the_environment() -> None:
+    # Given the same variables the bot reads
+    env = {
+        "CF502_ALLOW_PRIVATE": "true",
+        "CF502_RESOLVER": "127.0.0.1:5353",
+        "CF502_DNS_TIMEOUT": "2.5",
+        "CF502_MAX_READ_TIMEOUT": "60",
+    }
+    # When the worker builds its engine settings, Then they are the operator's
+    engine = engine_from_env(env)
+    assert engine.allow_private and engine.resolver == "127.0.0.1:5353"
+    assert (engine.dns_timeout, engine.max_read_timeout) == (2.5, 60.0)
+    # And a malformed value is named in one line
+    with pytest.raises(ConfigError, match=r"CF502_DNS_PORT 'fifty-three' is malformed"):
+        engine_from_env({"CF502_DNS_PORT": "fifty-three"})
