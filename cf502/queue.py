@@ -426,7 +426,10 @@ class RedisPool:
             for _stream, entries in resp:
                 for entry_id, fields in entries:
                     last = entry_id
-                    event = JobEvent.from_dict(json.loads(fields["e"]))
+                    try:
+                        event = JobEvent.from_dict(json.loads(fields["e"]))
+                    except (KeyError, TypeError, ValueError):
+                        continue  # not an event of ours: skip it rather than fail the watcher
                     if event.kind is EventKind.CHECK:
                         cid = event.check.id if event.check else ""
                         if cid in seen:

@@ -693,6 +693,8 @@ def _settings_from_args(
         max_deliveries=args.max_deliveries,
         result_ttl=args.result_ttl,
         limits=Limits(),
+        # Every running job may need a connection to store its result at the same moment.
+        max_connections=max(64, args.concurrency + 8),
     )
     worker = WorkerSettings(
         concurrency=args.concurrency,

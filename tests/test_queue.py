@@ -298,10 +298,11 @@ async def test_a_rerun_reporting_a_check_twice_yields_it_once(pool: RedisPool) -
     check = CheckResult("tcp.https", "Port", Status.PASS, "Port 8443 is open.")
     for _ in range(2):
         await pool.publish(JobEvent(job_id, EventKind.CHECK, check=check))
+    await pool.redis.xadd(pool.keys.events(job_id), {"e": "not an event"})  # and some garbage
     await pool.publish(JobEvent(job_id, EventKind.DONE))
     # When a subscriber reads the events
     events = [e async for e in pool.events(job_id)]
-    # Then the check comes once, then the end
+    # Then the check comes once, then the end (the garbage is skipped)
     assert [e.kind for e in events] == [EventKind.CHECK, EventKind.DONE]
 
 
