@@ -146,17 +146,18 @@ async def pool(redis_server: RedisServer) -> AsyncIterator[RedisPool]:
 async def test_a_worker_killed_mid_job_loses_none_of_20_diagnoses(
     pool: RedisPool, redis_server: RedisServer, dns_world: DnsWorld
 ) -> None:
-    # Given 20 slow diagnoses (the origin drops SYNs: 2 s each) running on worker A
+    # Given 20 slow diagnoses (the origin drops SYNs: 3 s each) running on worker A
     url = redis_server.url
     with black_hole_port(ORIGIN_ADDRESS) as port:
         only = ("dns.resolve", "tcp.https")
-        jobs = [origin_job(port, connect_timeout=2, only=only, path=f"/{i}") for i in range(20)]
+        jobs = [origin_job(port, connect_timeout=3, only=only, path=f"/{i}") for i in range(20)]
         async with workers(url, dns_world, "--concurrency", "20", "--min-idle", "1") as [a]:
             ids = [await pool.submit(j) for j in jobs]
             await a.wait_for("job started", 20)
             # When A is killed with SIGKILL in the middle of them
             a.proc.send_signal(signal.SIGKILL)
             assert await a.exit_code() == -signal.SIGKILL
+            assert a.count("job done") == 0  # all 20 were mid-job
             # And another worker comes up
             async with workers(url, dns_world, "--concurrency", "20", "--min-idle", "1") as [b]:
                 ends = await results(pool, ids, timeout=20)
