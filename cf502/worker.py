@@ -173,6 +173,7 @@ class Worker:
         self.ready = asyncio.Event()  # set once the consumer group exists
         self._changed = asyncio.Condition()
         self._redis_down = False  # between a failed Redis call and the next successful one
+        self.failed = False  # a loop crashed: the process should exit non-zero
 
     async def wait_for(self, predicate: Callable[[Counters], bool], timeout: float) -> None:
         """Wait until `predicate(counters)` holds (checked whenever a job ends or a reclaim round
@@ -216,6 +217,8 @@ class Worker:
         ]
         beat_stop = asyncio.Event()
         beat = asyncio.create_task(self._heartbeat_loop(beat_stop), name="heartbeat")
+        for task in (*loops, beat):
+            task.add_done_callback(self._loop_ended)
         try:
             await self._stopping.wait()
         finally:
@@ -228,6 +231,15 @@ class Worker:
             await asyncio.gather(beat, return_exceptions=True)
         log.info("worker stopped", extra={"consumer": self.consumer, **self._summary()})
         return self.counters
+
+    def _loop_ended(self, task: asyncio.Task[None]) -> None:
+        """A loop that dies of a bug must not leave a worker that looks alive but does nothing:
+        stop, and let the supervisor (systemd, Kubernetes) restart the process."""
+        if task.cancelled() or task.exception() is None:
+            return
+        self.failed = True
+        log.error("worker loop crashed; stopping", exc_info=task.exception())
+        self.stop()
 
     def _summary(self) -> dict[str, int]:
         c = self.counters
@@ -732,7 +744,10 @@ async def _serve(
             server = await metrics.start_metrics_server(
                 metrics_port, ready=redis_ready(pool.redis), refresh=_queue_stats(pool)
             )
-        return await worker.run()
+        counters = await worker.run()
+        if worker.failed:
+            raise WorkerCrashed("a worker loop crashed (see the log); stopped")
+        return counters
     finally:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(sig)
@@ -770,8 +785,15 @@ def run_worker(args: argparse.Namespace, environ: Mapping[str, str] | None = Non
     setup_logging(fmt=args.log_format, secrets=[password] if password else [])
     log.info("worker configuration", extra={"redis": redacted_url(url)})
     with asyncio.Runner(loop_factory=loop_factory()) as runner:
-        runner.run(_serve(url, queue, engine, settings, port))
+        try:
+            runner.run(_serve(url, queue, engine, settings, port))
+        except WorkerCrashed:
+            return 1
     return 0
+
+
+class WorkerCrashed(Exception):
+    """A worker loop died of a bug; the process exits with status 1."""
 
 
 def loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:

@@ -454,3 +454,20 @@ def test_a_bad_redis_url_is_a_configuration_error() -> None:
         RedisPool("http://user:secret@example.com:8080")
     # And the password is not in it
     assert "secret" not in str(err.value)
+
+
+async def test_a_worker_whose_loop_dies_of_a_bug_stops_instead_of_idling(
+    redis_server: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Given a queue whose read of new jobs hits a bug
+    class BuggyPool(RedisPool):
+        async def read_new(self, consumer: str, count: int) -> list[Any]:
+            raise RuntimeError("bug")
+
+    w = Worker(BuggyPool(redis_server.url, FAST), EngineSettings())
+    # When the worker runs, Then it stops by itself and says why
+    async with asyncio.timeout(10):
+        await w.run()
+    await w.pool.close()
+    assert w.failed
+    assert "worker loop crashed; stopping" in caplog.messages
