@@ -4,37 +4,104 @@ The CloudFront domain is resolved with the operator's resolver and its addresses
 the origin's: the request through CloudFront is a viewer request, so a CloudFront domain that
 resolves to a private address is refused (an operator allows it with --allow-private, as tests
 do for a loopback fake edge).
+
+That request is an ordinary viewer request, so httpx makes it (the direct origin request needs the
+raw bytes and stays on h11, in `_http_exchange`). It goes to the vetted IP, never to a name httpx
+would resolve itself, with the domain as Host and SNI, and verifies the edge's certificate like a
+browser: against Mozilla's roots plus the operator's --ca-file.
 """
 
 from __future__ import annotations
 
 import asyncio
 import html
+import os
 import re
 import secrets
 import ssl
-from collections.abc import Sequence
-from dataclasses import dataclass
+import time
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, replace
+from urllib.parse import quote
 
+import certifi
 import dns.exception
 import dns.resolver
+import httpx
 
-from cf502.checks._http_exchange import Exchange, Limits, exchange, origin_exchange
-from cf502.checks._http_report import direct_curl, ms, status_line
+from cf502 import __version__
+from cf502.checks._http_exchange import Exchange, origin_exchange
+from cf502.checks._http_report import direct_curl, ms
 from cf502.checks.base import result
 from cf502.checks.names import make_resolver
-from cf502.commands import sh
+from cf502.commands import hostport, sh
 from cf502.config import OriginSettings, ProtocolPolicy
 from cf502.errors import TargetNotAllowed
 from cf502.model import CheckResult, Status
 from cf502.probe import Probe
 from cf502.safety import vet_addresses
 
-__all__ = ["Edge", "EdgeObservation", "error_page_reason", "judge_edge"]
+__all__ = [
+    "BODY_CAP",
+    "Edge",
+    "EdgeObservation",
+    "ViewerReply",
+    "edge_observation",
+    "error_page_reason",
+    "judge_edge",
+]
 
-USER_AGENT = "cf502 (CloudFront 502/504 diagnosis)"
+USER_AGENT = f"cf502/{__version__} (CloudFront 502 diagnosis)"
 CACHE_BUSTER = "cf502"
+BODY_CAP = 64 * 1024  # CloudFront's error page is ~1 KB; its reason is near the top
 _HEADERS_SHOWN = ("X-Cache", "X-Amz-Cf-Pop", "X-Amz-Cf-Id", "Via", "Server")
+
+
+@dataclass(frozen=True, slots=True)
+class ViewerReply:
+    """The viewer request to one edge address and what came back, as far as it got.
+
+    Attributes:
+        address / port: where the request went (a vetted IP, never a name).
+        connect_timeout: the wait allowed for the TCP connection and for the TLS handshake.
+        read_timeout: the wait allowed for the first byte and for each later packet.
+        connect_error: the TCP connection or the TLS handshake failed, in words.
+        cert_error: the edge's certificate does not verify for the domain, in words.
+        timeout: the deadline that ended the request: "connect" (TCP + TLS), "read" (first byte
+            or a later packet), "budget" (the whole request), or None.
+        error: the reply is not valid HTTP, or the connection broke while reading it.
+        status / reason / http_version: the status line (None / "" when none came).
+        headers: the response headers, as sent.
+        body_prefix: the first BODY_CAP bytes of the body (not inflated when compressed).
+        total_ms: from the start of the connection to the end of reading.
+    """
+
+    address: str
+    port: int
+    connect_timeout: float
+    read_timeout: float
+    connect_error: str | None = None
+    cert_error: str | None = None
+    timeout: str | None = None
+    error: str | None = None
+    status: int | None = None
+    reason: str = ""
+    http_version: str = ""
+    headers: tuple[tuple[str, str], ...] = ()
+    body_prefix: bytes = b""
+    total_ms: float = 0.0
+
+    @property
+    def connected(self) -> bool:
+        return self.connect_error is None and self.cert_error is None and self.timeout != "connect"
+
+    @property
+    def label(self) -> str:
+        """`HTTPS 192.0.2.1:443`, for evidence and summaries."""
+        return f"HTTPS {hostport(self.address, self.port)}"
+
+    def header(self, name: str) -> str | None:
+        return next((v for n, v in self.headers if n.lower() == name.lower()), None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,9 +112,10 @@ class EdgeObservation:
         domain: the CloudFront domain (or alternate domain name) asked.
         url: the URL requested, with its cache-busting query.
         addresses: what the domain resolved to.
-        error: why no request was made (resolution failure), or None.
+        error: why no request was made (resolution failure, unusable CA file), or None.
         refused: the safety refusal when an address is blocked, or None.
-        exchange: the request and its reply, when one was made.
+        trust: the trust anchors the edge's certificate was verified against, in words.
+        reply: the request and its reply, when one was made.
     """
 
     domain: str
@@ -55,7 +123,8 @@ class EdgeObservation:
     addresses: tuple[str, ...] = ()
     error: str | None = None
     refused: str | None = None
-    exchange: Exchange | None = None
+    trust: str = "Mozilla's list"
+    reply: ViewerReply | None = None
 
 
 def _with_buster(path: str) -> tuple[str, str]:
@@ -91,21 +160,144 @@ async def _lookup(probe: Probe, domain: str) -> tuple[tuple[str, ...], str | Non
     return (), err4 or err6 or f"{domain} has no A or AAAA record"
 
 
-def _edge_limits(origin: OriginSettings) -> Limits:
-    # CloudFront answers fast itself; it is slow only while it waits on the origin, so the first
-    # byte may take the origin's response timeout and a little more.
-    connect = min(origin.connect_timeout, 5.0)
-    read = origin.read_timeout + 1.0
-    return Limits(connect=connect, tls=connect, read=read, budget=2 * connect + read)
+def viewer_ssl_context(ca_file: str | None) -> ssl.SSLContext:
+    """A browser's verification: Mozilla's roots (certifi) plus `ca_file`, hostname checked.
 
-
-def _viewer_context() -> ssl.SSLContext:
-    # The viewer-side certificate is not this check's question (any browser shows it); the
-    # answer CloudFront gives is.
-    ctx = ssl.create_default_context()
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE
+    Raises ValueError, in words, for a CA file that cannot be read or holds no certificate.
+    """
+    ctx = ssl.create_default_context(cafile=certifi.where())
+    if ca_file:
+        try:
+            ctx.load_verify_locations(cafile=ca_file)
+        except ssl.SSLError:  # before OSError, its base class
+            raise ValueError(f"the CA file {ca_file!r} holds no PEM certificate") from None
+        except OSError as exc:
+            raise ValueError(
+                f"cannot read the CA file {ca_file!r}: {exc.strerror or exc}"
+            ) from None
     return ctx
+
+
+def _timeouts(origin: OriginSettings) -> tuple[httpx.Timeout, float]:
+    """httpx's timeouts and the budget of the whole request.
+
+    CloudFront answers fast itself; it is slow only while it waits on the origin, so the first
+    byte may take the origin's response timeout: a second more lets its own 504 arrive.
+    """
+    connect = origin.connect_timeout  # httpcore applies it to the TCP connect and to the handshake
+    read = origin.read_timeout + 1.0
+    timeout = httpx.Timeout(connect=connect, read=read, write=connect, pool=connect)
+    return timeout, 2 * connect + read
+
+
+# Printable ASCII but "#": what a browser sends as is; the rest is percent-encoded (UTF-8).
+_AS_IS = "".join(chr(c) for c in range(0x21, 0x7F) if chr(c) != "#")
+
+
+def _wire_target(target: str) -> bytes:
+    return quote(target, safe=_AS_IS).encode("ascii")
+
+
+def _cause(exc: BaseException) -> BaseException:
+    """The innermost exception httpx and httpcore wrapped (e.g. the ssl or OS error)."""
+    for _ in range(8):  # bounded: the chain is short (httpx -> httpcore -> anyio -> ssl/OS)
+        inner = exc.__cause__ or exc.__context__
+        if inner is None:
+            break
+        exc = inner
+    return exc
+
+
+def _words(exc: BaseException) -> str:
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return exc.verify_message or exc.reason or str(exc)
+    if isinstance(exc, ssl.SSLError):
+        return exc.reason or str(exc)
+    if isinstance(exc, OSError) and exc.errno:
+        return os.strerror(exc.errno)  # asyncio's own words name the address, already shown
+    return str(exc) or type(exc).__name__
+
+
+async def _read_capped(chunks: AsyncIterator[bytes]) -> bytes:
+    body = bytearray()
+    async for chunk in chunks:
+        body += chunk[: BODY_CAP - len(body)]
+        if len(body) >= BODY_CAP:
+            break  # the rest is never read: the connection is dropped with the client
+    return bytes(body)
+
+
+async def viewer_request(
+    *, address: str, port: int, domain: str, target: str, origin: OriginSettings, ca: ssl.SSLContext
+) -> ViewerReply:
+    """GET `target` from the edge at `address` like a viewer, bounded in time and memory.
+
+    Never raises for anything the peer does; the returned ViewerReply says how far it got.
+    """
+    timeout, budget = _timeouts(origin)
+    reply = ViewerReply(address, port, timeout.connect or 0.0, timeout.read or 0.0)
+    started = time.perf_counter()
+    try:
+        url = httpx.URL(scheme="https", host=address, port=port, raw_path=_wire_target(target))
+        async with (
+            asyncio.timeout(budget),
+            # trust_env=False: no proxy and no SSL_CERT_FILE from the environment; the request
+            # goes to this vetted address and is verified against these roots, nothing else.
+            httpx.AsyncClient(
+                verify=ca, http1=True, http2=False, trust_env=False, timeout=timeout
+            ) as client,
+            client.stream(
+                "GET",  # not HEAD: the body of CloudFront's error page names the cause
+                url,
+                headers={
+                    "Host": domain,
+                    "User-Agent": USER_AGENT,
+                    "Accept": "*/*",
+                    # Uncompressed: a hostile edge's small gzip body could inflate to many MB.
+                    "Accept-Encoding": "identity",
+                    "Connection": "close",
+                },
+                extensions={"sni_hostname": domain},
+                follow_redirects=False,
+            ) as response,
+        ):
+            reply = replace(
+                reply,
+                status=response.status_code,
+                reason=response.reason_phrase,
+                http_version=response.http_version.removeprefix("HTTP/"),
+                headers=tuple(
+                    (n.decode("latin-1"), v.decode("latin-1")) for n, v in response.headers.raw
+                ),
+            )
+            encoded = response.headers.get("Content-Encoding", "identity").lower() != "identity"
+            body = await _read_capped(response.aiter_raw() if encoded else response.aiter_bytes())
+            reply = replace(reply, body_prefix=body)
+    except TimeoutError:
+        reply = replace(reply, timeout="budget")
+    except httpx.ConnectTimeout:
+        reply = replace(reply, timeout="connect")
+    except httpx.ConnectError as exc:
+        reply = _connect_failure(reply, _cause(exc))
+    except httpx.ReadTimeout:
+        reply = replace(reply, timeout="read")
+    except (httpx.HTTPError, httpx.InvalidURL) as exc:
+        reply = replace(reply, error=_words(_cause(exc)))
+    return replace(reply, total_ms=_ms(started))
+
+
+def _connect_failure(reply: ViewerReply, cause: BaseException) -> ViewerReply:
+    """A certificate that does not verify is a finding of its own; any other failure means the
+    edge was not reached."""
+    if isinstance(cause, ssl.SSLCertVerificationError):
+        return replace(reply, cert_error=_words(cause))
+    if isinstance(cause, ssl.SSLError):
+        return replace(reply, connect_error=f"TLS handshake failed: {_words(cause)}")
+    return replace(reply, connect_error=_words(cause))
+
+
+def _ms(since: float) -> float:
+    return (time.perf_counter() - since) * 1000
 
 
 async def edge_observation(probe: Probe, domain: str) -> EdgeObservation:
@@ -116,31 +308,27 @@ async def edge_observation(probe: Probe, domain: str) -> EdgeObservation:
         target, _ = _with_buster(probe.origin.path)
         netloc = domain if port == 443 else f"{domain}:{port}"
         url = f"https://{netloc}{target}"
+        trust = "Mozilla's list" + (" + --ca-file" if probe.engine.ca_file else "")
+        try:
+            ca = viewer_ssl_context(probe.engine.ca_file)
+        except ValueError as exc:
+            return EdgeObservation(domain, url, error=str(exc), trust=trust)
         addresses, error = await _lookup(probe, domain)
         if error is not None:
-            return EdgeObservation(domain, url, error=error)
+            return EdgeObservation(domain, url, error=error, trust=trust)
         try:
             vetted = vet_addresses(domain, addresses, allow_private=probe.engine.allow_private)
         except TargetNotAllowed as exc:
-            return EdgeObservation(domain, url, addresses, refused=str(exc))
-        ex = await exchange(
-            scheme="https",
+            return EdgeObservation(domain, url, addresses, refused=str(exc), trust=trust)
+        reply = await viewer_request(
             address=vetted[0],
             port=port,
-            host=domain,
-            sni=domain,
-            method="GET",  # not HEAD: the body of CloudFront's error page names the cause
+            domain=domain,
             target=target,
-            headers=[
-                ("Host", domain),
-                ("User-Agent", USER_AGENT),
-                ("Accept", "*/*"),
-                ("Connection", "close"),
-            ],
-            limits=_edge_limits(probe.origin),
-            context=_viewer_context(),
+            origin=probe.origin,
+            ca=ca,
         )
-        return EdgeObservation(domain, url, vetted, exchange=ex)
+        return EdgeObservation(domain, url, vetted, trust=trust, reply=reply)
 
     return await probe.once(("edge", domain), observe)
 
@@ -238,7 +426,7 @@ def judge_edge(check: Edge, edge: EdgeObservation, direct: Sequence[Exchange]) -
     )
     if edge.refused is not None:
         return result(check, Status.ERROR, edge.refused, evidence=ev, commands=commands)
-    if edge.error is not None or edge.exchange is None:
+    if edge.error is not None or edge.reply is None:
         return result(
             check,
             Status.ERROR,
@@ -246,58 +434,81 @@ def judge_edge(check: Edge, edge: EdgeObservation, direct: Sequence[Exchange]) -
             evidence=ev,
             commands=commands,
         )
-    ex = edge.exchange
-    r = ex.response
-    ev.append(("CloudFront address", ex.label))
+    reply = edge.reply
+    ev.append(("CloudFront address", reply.label))
     state, direct_words = _direct_state(direct)
     ev.append(("direct request", direct_words))
-    if not ex.connected:
-        why = ex.tls_error or ex.connect.detail or ex.connect.status
+    if reply.cert_error is not None:
+        return _bad_certificate(check, edge, reply.cert_error, ev, commands)
+    if not reply.connected:
+        why = reply.connect_error or f"no connection within {reply.connect_timeout:g} s"
         return result(
             check,
             Status.ERROR,
-            f"Could not reach {edge.domain} at {ex.label}: {why}.",
+            f"Could not reach {edge.domain} at {reply.label}: {why}.",
             evidence=ev,
             commands=commands,
         )
-    if r.status is None:
-        return _no_answer(check, edge, ex, ev, commands, state, direct_words)
-    ev.append(("status line", status_line(ex)))
+    ev.append(("edge certificate", f"verifies for {edge.domain} against {edge.trust}"))
+    if reply.status is None:
+        return _no_answer(check, edge, reply, ev, commands, state, direct_words)
+    ev.append(("status line", f"HTTP/{reply.http_version} {reply.status} {reply.reason}".rstrip()))
     for name in _HEADERS_SHOWN:
-        value = r.header(name)
+        value = reply.header(name)
         if value is not None:
             ev.append((name, value))
-    reason = error_page_reason(r.body_prefix)
+    reason = error_page_reason(reply.body_prefix)
     if reason:
         ev.append(("CloudFront error page", reason))
-    return _judge_answer(check, ex, r.status, reason, state, direct_words, ev, commands)
+    return _judge_answer(check, reply, reply.status, reason, state, direct_words, ev, commands)
+
+
+def _bad_certificate(
+    check: Edge,
+    edge: EdgeObservation,
+    error: str,
+    ev: list[tuple[str, object]],
+    commands: list[str],
+) -> CheckResult:
+    return result(
+        check,
+        Status.FAIL,
+        f"The edge's certificate for {edge.domain} does not verify: {error} (checked against "
+        f"{edge.trust}). Viewers' browsers refuse it too; nothing was requested through it.",
+        evidence=ev,
+        remediation=(
+            "For an alternate domain name, list it on the distribution and attach a certificate "
+            "that covers it (ACM, in us-east-1). For a *.cloudfront.net domain, check that the "
+            "name resolves to CloudFront here and not to a proxy or another host."
+        ),
+        commands=commands,
+    )
 
 
 def _no_answer(
     check: Edge,
     edge: EdgeObservation,
-    ex: Exchange,
+    reply: ViewerReply,
     ev: list[tuple[str, object]],
     commands: list[str],
     state: str,
     direct_words: str,
 ) -> CheckResult:
-    if ex.timeout is not None:
+    if reply.timeout is not None:
         return result(
             check,
             Status.WARN,
-            f"CloudFront ({edge.domain}) sent no answer within {ex.limits.read:g} s: it is "
+            f"CloudFront ({edge.domain}) sent no answer within {reply.read_timeout:g} s: it is "
             f"probably still waiting on the origin ({direct_words}).",
             evidence=ev,
             remediation="See http.latency: CloudFront answers 504 once its timeouts run out.",
             commands=commands,
             cloudfront_status=504 if state == "broken" else None,
         )
-    words = ex.response.error or ex.io_error or "no response"
     return result(
         check,
         Status.ERROR,
-        f"{edge.domain} did not give an HTTP answer: {words}.",
+        f"{edge.domain} did not give an HTTP answer: {reply.error or 'no response'}.",
         evidence=ev,
         commands=commands,
     )
@@ -305,7 +516,7 @@ def _no_answer(
 
 def _judge_answer(
     check: Edge,
-    ex: Exchange,
+    reply: ViewerReply,
     status: int,
     reason: str | None,
     state: str,
@@ -313,8 +524,8 @@ def _judge_answer(
     ev: list[tuple[str, object]],
     commands: list[str],
 ) -> CheckResult:
-    x_cache = ex.response.header("X-Cache") or "no X-Cache"
-    pop = ex.response.header("X-Amz-Cf-Pop")
+    x_cache = reply.header("X-Cache") or "no X-Cache"
+    pop = reply.header("X-Amz-Cf-Pop")
     seen = f"{status} ({x_cache}{f', POP {pop}' if pop else ''})"
     generated = reason is not None  # CloudFront's own error page, not the origin's body
     said = f' ("{reason}")' if reason else ""
@@ -385,7 +596,7 @@ def _judge_answer(
     return result(
         check,
         Status.PASS,
-        f"CloudFront answers {seen} in {ms(ex.total_ms)}; {direct_words}.",
+        f"CloudFront answers {seen} in {ms(reply.total_ms)}; {direct_words}.",
         evidence=ev,
         commands=commands,
     )
