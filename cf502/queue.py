@@ -15,6 +15,8 @@ Keys (prefix `cf502` by default; JSON values only, never pickle):
 * `{p}:dd:{key}`      coalescing: an identical request within `Limits.coalesce` s gets this job id.
 * `{p}:rl:u:{user}`, `{p}:rl:c:{channel}`   sliding-window rate limits (sorted sets of job ids).
 * `{p}:crash:{job}`   the last exception of a job that crashed a worker, for the dead-letter reason.
+* `{p}:wake:{client}` a client's wake-up stream (one entry, 60 s TTL): a new follower of job events
+                      adds to it to end the client's blocking read early (see `_EventsReader`).
 
 Every key but the two streams carries a TTL, and the streams are bounded, so memory stays bounded
 whatever the traffic. Redelivery: a worker refreshes the idle time of the entries it is running
@@ -28,7 +30,9 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import logging
 import re
+import uuid
 from collections.abc import AsyncGenerator, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass, field
@@ -39,12 +43,15 @@ from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import RedisError, ResponseError
+from redis.typing import KeyT, StreamIdT
 
 from cf502.errors import ConfigError, InvalidSetting, QueueError
 from cf502.jobs import EventKind, Job, JobEvent, RateLimited
 from cf502.limits import Limits, refusal
 
 __all__ = ["Delivery", "QueueConfig", "RedisPool", "redacted_url"]
+
+log = logging.getLogger(__name__)
 
 _JOB_ID = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 
@@ -175,6 +182,8 @@ class QueueConfig:
         reconnect_for: seconds a watcher of job events keeps retrying while Redis is unreachable.
         events_idle_timeout: seconds a watcher waits without any event of its job before giving
             up (the job was lost, e.g. Redis restarted without persistence).
+        events_batch: job event streams per read when a client follows many jobs at once (more
+            are read in several reads, pipelined).
     """
 
     prefix: str = "cf502"
@@ -193,6 +202,7 @@ class QueueConfig:
     max_connections: int = 64
     reconnect_for: float = 30.0
     events_idle_timeout: float = 900.0
+    events_batch: int = 256
 
     def __post_init__(self) -> None:
         if not re.fullmatch(r"[A-Za-z0-9_.:-]{1,64}", self.prefix):
@@ -205,6 +215,8 @@ class QueueConfig:
             raise InvalidSetting("the result TTL must be at least 1 second.")
         if not 0 < self.block < self.socket_timeout:
             raise InvalidSetting("the blocking read time must be shorter than the socket timeout.")
+        if not 1 <= self.events_batch <= 10_000:
+            raise InvalidSetting("the events batch must be between 1 and 10,000 streams.")
 
 
 class _Keys:
@@ -221,6 +233,9 @@ class _Keys:
 
     def crash(self, job_id: str) -> str:
         return f"{self.prefix}:crash:{job_id}"
+
+    def wake(self, client: str) -> str:
+        return f"{self.prefix}:wake:{client}"
 
     def dedupe(self, key: str) -> str:
         return f"{self.prefix}:dd:{key}"
@@ -293,6 +308,289 @@ def _check_job_id(job_id: str) -> None:
         raise QueueError(f"job id {job_id[:80]!r} is not a valid job id.")
 
 
+# -- following job events: one reader per client ---------------------------------------------------
+
+_EVENTS_COUNT = 64  # entries per stream per read
+_INBOX_BATCHES = 2  # batches a follower may hold unread; its stream is not read while it is full
+_MANY_STREAMS_POLL = 0.1  # s: when followed streams need several reads, how long the last blocks
+_WAKE_TTL = 60.0  # s: the wake-up stream outlives any read; it is deleted on close()
+
+_Entry = tuple[str, dict[str, str]]
+
+
+def _sid(entry_id: str) -> tuple[int, int]:
+    """A stream entry id ("1700000000000-3") as a comparable pair."""
+    ms, _, seq = entry_id.partition("-")
+    return int(ms), int(seq or 0)
+
+
+def _streams(resp: Any) -> list[tuple[str, list[_Entry]]]:
+    """XREAD's reply as (key, entries) pairs, whichever protocol (RESP2 list, RESP3 map)."""
+    if not resp:
+        return []
+    pairs = resp.items() if isinstance(resp, dict) else resp
+    return [(str(key), list(entries)) for key, entries in pairs]
+
+
+def _event_of(fields: dict[str, str] | None) -> JobEvent | None:
+    """The event an events-stream entry carries (None: not an event of ours)."""
+    try:
+        return JobEvent.from_dict(json.loads((fields or {})["e"]))
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+@dataclass(eq=False, slots=True)
+class _Follower:
+    """One `events()` iterator, as the reader sees it."""
+
+    job_id: str
+    key: str
+    since: float  # loop time it started following (its reconnect budget starts no earlier)
+    quiet_since: float  # loop time of the last batch it received
+    last: str = "0-0"  # the last entry it received: a late follower starts at the beginning
+    last_sid: tuple[int, int] = (0, 0)
+    inbox: asyncio.Queue[list[_Entry] | QueueError] = field(default_factory=asyncio.Queue)
+    buffered: int = 0  # entries in the inbox
+    paused: bool = False  # left out of the current read: its inbox was full
+    gone: bool = False
+
+
+class _EventsReader:
+    """Reads the events of every job a client follows, for all its `events()` iterators.
+
+    One XREAD BLOCK covers every followed stream, each from the oldest entry one of its followers
+    still needs, and the entries are fanned out to the followers' inboxes: a client following N
+    reports holds one Redis connection for them, not N. A follower joining during a read adds an
+    entry to this reader's wake-up stream (part of every read), which ends the read at once:
+    there is no window in which a new follower waits for the read to time out.
+
+    Bounds: `events_batch` streams per XREAD (several, pipelined in one round trip, past that),
+    `_EVENTS_COUNT` entries per stream per read, `_INBOX_BATCHES` batches per follower.
+    """
+
+    def __init__(self, pool: RedisPool) -> None:
+        self.pool = pool
+        self.followers: set[_Follower] = set()
+        self.failing_since: float | None = None  # loop time Redis became unreachable
+        self._wake_key = pool.keys.wake(uuid.uuid4().hex)
+        self._wake_last = "0-0"
+        self._woke_ever = False
+        self._task: asyncio.Task[None] | None = None
+        self._work = asyncio.Event()
+        self._reading = False  # a read is in flight: a new follower must wake it
+        self._woken = False  # ...and a wake-up for it is already on its way
+        self._stopping = False
+
+    # -- the followers' side
+
+    def add(self, job_id: str, key: str) -> _Follower:
+        """Follow `key` from its first entry (the reader task starts with the first follower)."""
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        follower = _Follower(job_id, key, now, now)
+        self.followers.add(follower)
+        if self._task is None or self._task.done():
+            self._work, self.failing_since = asyncio.Event(), None
+            self._task = loop.create_task(self._run(), name="cf502-events-reader")
+        self._work.set()
+        return follower
+
+    def remove(self, follower: _Follower) -> None:
+        follower.gone = True
+        self.followers.discard(follower)
+        self._work.set()  # the reader ends when nobody follows anything
+
+    async def wake(self) -> None:
+        """End the read in flight, so that a new or resumed follower is read at once."""
+        self._work.set()
+        if not self._reading or self._woken:
+            return  # the next read includes it, or a wake-up is already on its way
+        self._woken = self._woke_ever = True
+        try:
+            async with self.pool.redis.pipeline(transaction=False) as pipe:
+                pipe.xadd(self._wake_key, {"w": "1"}, maxlen=1, approximate=False)
+                pipe.pexpire(self._wake_key, _ms(_WAKE_TTL))
+                await pipe.execute()
+        except RedisError:
+            pass  # the read then ends by its own timeout (`block` s): later, never lost
+
+    async def next(self, follower: _Follower, idle: float) -> list[_Entry]:
+        """The follower's next batch of entries; QueueError when the job goes silent for `idle`
+        seconds, when Redis stays unreachable, or when the client is closed."""
+        loop = asyncio.get_running_loop()
+        while True:
+            left = follower.quiet_since + idle - loop.time()
+            if left <= 0:
+                if self.failing_since is None:
+                    raise QueueError(
+                        f"no news of job {follower.job_id} for {idle:g} s; it may have been lost "
+                        "(e.g. Redis restarted without persistence)."
+                    )
+                # Redis is unreachable: its own error comes after `reconnect_for` s.
+                left = self.pool.config.block
+            try:
+                async with asyncio.timeout(left):
+                    item = await follower.inbox.get()
+            except TimeoutError:
+                continue
+            if isinstance(item, QueueError):
+                raise item
+            follower.buffered -= len(item)
+            follower.quiet_since = loop.time()
+            if follower.paused:
+                follower.paused = False
+                await self.wake()
+            return item
+
+    # -- the reader task
+
+    async def _run(self) -> None:
+        try:
+            await self._read_forever()
+        except Exception as exc:  # a bug: followers get an error rather than waiting forever
+            log.exception("the job events reader crashed")
+            self._end_all(QueueError(f"could not follow job events ({type(exc).__name__})."))
+
+    async def _read_forever(self) -> None:
+        loop = asyncio.get_running_loop()
+        delay, quiet = 0.05, True
+        while not self._stopping:
+            plan = self._plan()
+            if not self.followers:
+                return  # `add` starts a new reader for the next follower
+            if not plan:  # every follower has unread batches: wait until one reads them
+                self._work.clear()
+                await self._work.wait()
+                continue
+            self._reading, self._woken = True, False
+            try:
+                resp = await self._read(plan, quiet)
+            except RedisError as exc:
+                self._reading = False
+                if isinstance(exc, ResponseError) and await self._end_unreadable(plan):
+                    continue
+                self._failing(exc, loop.time())
+                await asyncio.sleep(delay)  # backoff before reconnecting
+                delay = min(delay * 2, 2.0)
+                continue
+            finally:
+                self._reading = False
+            self.failing_since, delay = None, 0.05
+            quiet = not self._deliver(plan, resp)
+
+    def _plan(self) -> dict[str, list[_Follower]]:
+        """The followers to read for, by stream; a follower with a full inbox waits its turn."""
+        plan: dict[str, list[_Follower]] = {}
+        for f in self.followers:
+            if f.inbox.qsize() >= _INBOX_BATCHES:
+                f.paused = True
+            else:
+                plan.setdefault(f.key, []).append(f)
+        return plan
+
+    async def _read(self, plan: dict[str, list[_Follower]], quiet: bool) -> Any:
+        cfg = self.pool.config
+        items = [(k, min(fs, key=lambda f: f.last_sid).last) for k, fs in plan.items()]
+        size = cfg.events_batch
+        chunks: list[dict[KeyT, StreamIdT]] = [
+            dict(items[i : i + size]) for i in range(0, len(items), size)
+        ]
+        chunks[-1][self._wake_key] = self._wake_last
+        if len(chunks) == 1:
+            return await self.pool.redis.xread(chunks[0], count=_EVENTS_COUNT, block=_ms(cfg.block))
+        # Too many streams for one read: read them all in one round trip, and block (briefly,
+        # as the other reads cannot wake) only when the previous round found nothing.
+        last_block = _ms(min(cfg.block, _MANY_STREAMS_POLL)) if quiet else None
+        async with self.pool.redis.pipeline(transaction=False) as pipe:
+            for n, chunk in enumerate(chunks, 1):
+                pipe.xread(
+                    chunk, count=_EVENTS_COUNT, block=last_block if n == len(chunks) else None
+                )
+            replies = await pipe.execute()
+        return [pair for reply in replies for pair in _streams(reply)]
+
+    def _deliver(self, plan: dict[str, list[_Follower]], resp: Any) -> bool:
+        """Fan the entries out (each follower gets only what is newer than its last); True if any
+        follower got something."""
+        got = False
+        for key, entries in _streams(resp):
+            if key == self._wake_key:
+                if entries:
+                    self._wake_last = entries[-1][0]
+                continue
+            for f in plan.get(key, ()):
+                if f.gone:  # stopped following during the read
+                    continue
+                new = [e for e in entries if _sid(e[0]) > f.last_sid]
+                if new:
+                    f.last = new[-1][0]
+                    f.last_sid = _sid(f.last)
+                    f.inbox.put_nowait(new)
+                    f.buffered += len(new)
+                    got = True
+        return got
+
+    def _failing(self, exc: RedisError, now: float) -> None:
+        """Redis is unreachable: followers that have waited `reconnect_for` s for it give up."""
+        if self.failing_since is None:
+            self.failing_since = now
+        for f in list(self.followers):
+            if now - max(self.failing_since, f.since) >= self.pool.config.reconnect_for:
+                self._end(f, self.pool._unavailable(exc, f"lost track of job {f.job_id}"))
+
+    async def _end_unreadable(self, plan: dict[str, list[_Follower]]) -> bool:
+        """After an error reply to a read: end the followers whose key is not a stream (one bad
+        key must not stop everyone's reports). False if every key is fine."""
+        keys = list(plan)
+        try:
+            async with self.pool.redis.pipeline(transaction=False) as pipe:
+                for key in keys:
+                    pipe.type(key)
+                types = await pipe.execute()
+        except RedisError:
+            return False
+        bad = False
+        for key, kind in zip(keys, types, strict=True):
+            if str(kind) in ("stream", "none"):
+                continue
+            bad = True
+            for f in plan[key]:
+                self._end(
+                    f,
+                    QueueError(
+                        f"the events of job {f.job_id} are unreadable ({key} "
+                        f"holds a {kind}, not a stream)."
+                    ),
+                )
+        return bad
+
+    def _end(self, follower: _Follower, error: QueueError) -> None:
+        self.remove(follower)
+        follower.inbox.put_nowait(error)
+
+    def _end_all(self, error: QueueError) -> None:
+        for f in list(self.followers):
+            self._end(f, error)
+
+    async def close(self) -> None:
+        """Stop reading; followers still iterating get a QueueError."""
+        task, self._task = self._task, None
+        self._stopping = True
+        # Again until it ends: on Python 3.11 a cancellation that arrives as redis-py finishes
+        # sending a command is lost (asyncio.wait_for), and the read would go on.
+        while task is not None and not task.done():
+            task.cancel()
+            await asyncio.wait([task], timeout=0.1)
+        self._stopping = False
+        self._end_all(QueueError("the job queue client was closed."))
+        if self._woke_ever:
+            try:
+                await self.pool.redis.delete(self._wake_key)
+            except RedisError:
+                pass  # it expires by itself
+
+
 class RedisPool:
     """Diagnoses run by `cf502 worker` processes through Redis (implements `cf502.jobs.Pool`).
 
@@ -331,6 +629,7 @@ class RedisPool:
         self._reclaim = client.register_script(_RECLAIM)
         self._heartbeat = client.register_script(_HEARTBEAT)
         self._requeue = client.register_script(_REQUEUE)
+        self._reader = _EventsReader(self)
 
     def _unavailable(self, exc: RedisError, what: str) -> QueueError:
         detail = " ".join(str(exc).split())[:160] or type(exc).__name__
@@ -392,53 +691,40 @@ class RedisPool:
     ) -> AsyncGenerator[JobEvent, None]:
         """The job's progress from its start (a late subscriber misses nothing), ending with one
         DONE or FAILED event. A check reported twice (the job was re-run after a worker died) is
-        yielded once. Raises QueueError when Redis stays unreachable or the job goes silent."""
+        yielded once. Raises QueueError when Redis stays unreachable or the job goes silent.
+
+        All the iterators of one pool share one reader (and one Redis connection), whatever their
+        number."""
         _check_job_id(job_id)
-        key = self.keys.events(job_id)
         idle = idle_timeout if idle_timeout is not None else self.config.events_idle_timeout
-        loop = asyncio.get_running_loop()
-        last, seen = "0-0", set[str]()
-        quiet_since = loop.time()
-        failing_since: float | None = None
-        delay = 0.05
-        while True:
-            try:
-                resp: Any = await self.redis.xread(
-                    {key: last}, count=64, block=_ms(self.config.block)
-                )
-            except RedisError as exc:
-                now = loop.time()
-                failing_since = failing_since if failing_since is not None else now
-                if now - failing_since >= self.config.reconnect_for:
-                    raise self._unavailable(exc, f"lost track of job {job_id}") from None
-                await asyncio.sleep(delay)  # backoff before reconnecting
-                delay = min(delay * 2, 2.0)
-                continue
-            failing_since, delay = None, 0.05
-            if not resp:
-                if loop.time() - quiet_since >= idle:
-                    raise QueueError(
-                        f"no news of job {job_id} for {idle:g} s; it may have been lost "
-                        "(e.g. Redis restarted without persistence)."
-                    )
-                continue
-            quiet_since = loop.time()
-            for _stream, entries in resp:
-                for entry_id, fields in entries:
-                    last = entry_id
-                    try:
-                        event = JobEvent.from_dict(json.loads(fields["e"]))
-                    except (KeyError, TypeError, ValueError):
+        follower = self._reader.add(job_id, self.keys.events(job_id))
+        try:
+            await self._reader.wake()
+            seen: set[str] = set()
+            while True:
+                for _entry_id, fields in await self._reader.next(follower, idle):
+                    event = _event_of(fields)
+                    if event is None:
                         continue  # not an event of ours: skip it rather than fail the watcher
-                    if event.kind is EventKind.CHECK:
-                        cid = event.check.id if event.check else ""
-                        if cid in seen:
-                            continue
-                        seen.add(cid)
-                        yield event
-                    else:
+                    if event.kind is not EventKind.CHECK:
                         yield event
                         return
+                    cid = event.check.id if event.check else ""
+                    if cid not in seen:
+                        seen.add(cid)
+                        yield event
+        finally:
+            self._reader.remove(follower)
+
+    @property
+    def followers(self) -> int:
+        """How many `events()` iterators are following a job."""
+        return len(self._reader.followers)
+
+    @property
+    def buffered(self) -> int:
+        """Event entries read from Redis that their followers have not taken yet."""
+        return sum(f.buffered for f in self._reader.followers)
 
     async def result(self, job_id: str, timeout: float) -> JobEvent | None:
         """The job's DONE/FAILED event, waiting up to `timeout` seconds (None: not yet)."""
@@ -460,6 +746,7 @@ class RedisPool:
         return None
 
     async def close(self) -> None:
+        await self._reader.close()
         await self.redis.aclose()
 
     # -- worker side ----------------------------------------------------------------------------

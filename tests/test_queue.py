@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+import uuid
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -471,3 +472,217 @@ async def test_a_worker_whose_loop_dies_of_a_bug_stops_instead_of_idling(
     await w.pool.close()
     assert w.failed
     assert "worker loop crashed; stopping" in caplog.messages
+
+
+# -- following job events: one reader per client ----------------------------------------------
+
+
+async def until(predicate: Callable[[], bool], timeout: float = 5) -> None:
+    """Wait for a condition (checked every few ms), failing the test past `timeout` seconds."""
+    async with asyncio.timeout(timeout):
+        while not predicate():
+            await asyncio.sleep(0.005)
+
+
+async def follow(pool: RedisPool, job_id: str, **kwargs: Any) -> list[JobEvent]:
+    return [e async for e in pool.events(job_id, **kwargs)]
+
+
+def progress(job_id: str, check_id: str = "tcp.https") -> JobEvent:
+    check = CheckResult(check_id, "Port", Status.PASS, "Port 8443 is open.")
+    return JobEvent(job_id, EventKind.CHECK, check=check)
+
+
+def ids_of(events: list[JobEvent]) -> list[str]:
+    return [e.check.id if e.check else e.kind.value for e in events]
+
+
+async def clients_named(pool: RedisPool, name: str) -> int:
+    return sum(1 for c in await pool.redis.client_list() if c.get("name") == name)
+
+
+@pytest.mark.parametrize("batch", [256, 50], ids=["one-read", "pipelined-reads"])
+async def test_two_hundred_followers_share_a_few_connections(
+    pool: RedisPool, redis_server: RedisServer, batch: int
+) -> None:
+    # Given a client with at most 16 Redis connections following 200 running jobs
+    cfg = QueueConfig(block=0.2, max_connections=16, events_batch=batch)
+    client = RedisPool(f"{redis_server.url}?client_name=followers", cfg)
+    ids = [uuid.uuid4().hex for _ in range(200)]
+    tasks = [asyncio.create_task(follow(client, i)) for i in ids]
+    try:
+        await until(lambda: client.followers == 200)
+        # When a command is submitted meanwhile (Slack's 3 s ack waits for it)
+        started = time.perf_counter()
+        await client.submit(origin_job(8443))
+        # Then it gets a connection at once
+        assert time.perf_counter() - started < 0.5
+        # When every job reports a check, then its end
+        for i in ids:
+            await pool.publish(progress(i), JobEvent(i, EventKind.DONE))
+        # Then all 200 followers see both
+        async with asyncio.timeout(10):
+            seen = await asyncio.gather(*tasks)
+        assert all(ids_of(events) == ["tcp.https", "done"] for events in seen)
+        # And the client opened a few connections, not one per follower
+        assert await clients_named(pool, "followers") <= 4
+    finally:
+        for t in tasks:
+            t.cancel()
+        await client.close()
+
+
+async def test_a_late_follower_of_a_running_job_gets_its_history_at_once(
+    pool: RedisPool, redis_server: RedisServer
+) -> None:
+    # Given a client whose reads block for 1.5 s, following a running job with two checks done
+    client = RedisPool(redis_server.url, QueueConfig(block=1.5, socket_timeout=2.0))
+    job = uuid.uuid4().hex
+    early, late = client.events(job), client.events(job)
+    try:
+        await pool.publish(progress(job, "dns.resolve"))
+        assert ids_of([await anext(early)]) == ["dns.resolve"]
+        await pool.publish(progress(job, "tcp.https"))
+        assert ids_of([await anext(early)]) == ["tcp.https"]
+        # When another follower of that job starts (the reader has just begun a new read)
+        started = time.perf_counter()
+        history = [await anext(late), await anext(late)]
+        # Then it gets the job's history from the start, without waiting for the read to end
+        assert time.perf_counter() - started < 0.5
+        assert ids_of(history) == ["dns.resolve", "tcp.https"]
+        # And when the job ends, both followers get the end
+        await pool.publish(JobEvent(job, EventKind.DONE))
+        async with asyncio.timeout(5):
+            ends = [[e async for e in early], [e async for e in late]]
+        assert [ids_of(e) for e in ends] == [["done"], ["done"]]
+        assert client.followers == 0
+    finally:
+        await early.aclose()
+        await late.aclose()
+        await client.close()
+
+
+async def test_followers_of_jobs_that_never_finish_hit_the_idle_timeout(pool: RedisPool) -> None:
+    # Given three followers of jobs that never report anything, and one of a job that finishes
+    silent = [uuid.uuid4().hex for _ in range(3)]
+    finished = uuid.uuid4().hex
+    tasks = [asyncio.create_task(follow(pool, i, idle_timeout=0.5)) for i in [*silent, finished]]
+    await until(lambda: pool.followers == 4)
+    # When the one job reports and ends
+    await pool.publish(progress(finished), JobEvent(finished, EventKind.DONE))
+    async with asyncio.timeout(5):
+        outcomes = await asyncio.gather(*tasks, return_exceptions=True)
+    # Then its follower gets everything, and the others get a clear error after 0.5 s of silence
+    assert isinstance(outcomes[-1], list) and ids_of(outcomes[-1]) == ["tcp.https", "done"]
+    for job, outcome in zip(silent, outcomes, strict=False):
+        assert isinstance(outcome, QueueError)
+        assert f"no news of job {job} for 0.5 s; it may have been lost" in str(outcome)
+    assert pool.followers == 0
+
+
+async def test_followers_carry_on_after_redis_restarts(
+    pool: RedisPool, redis_server: RedisServer
+) -> None:
+    # Given a follower of a running job that has reported one check
+    client = RedisPool(redis_server.url, QueueConfig(block=0.2, reconnect_for=10))
+    job = uuid.uuid4().hex
+    events = client.events(job)
+    try:
+        await pool.publish(progress(job, "dns.resolve"))
+        assert ids_of([await anext(events)]) == ["dns.resolve"]
+        # When Redis goes away long enough for the reader to notice, then comes back with its data
+        redis_server.stop(save=True)
+        await until(lambda: client._reader.failing_since is not None)  # white box: it noticed
+        redis_server.start()
+        # And the job reports another check and ends
+        await pool.publish(progress(job, "tcp.https"), JobEvent(job, EventKind.DONE))
+        # Then the follower gets the rest, once each
+        async with asyncio.timeout(10):
+            rest = [e async for e in events]
+        assert ids_of(rest) == ["tcp.https", "done"]
+    finally:
+        await events.aclose()
+        await client.close()
+
+
+async def test_followers_give_up_when_redis_stays_unreachable(redis_server: RedisServer) -> None:
+    # Given a follower that keeps retrying for 0.5 s while Redis is unreachable
+    client = RedisPool(redis_server.url, QueueConfig(block=0.2, reconnect_for=0.5))
+    job = uuid.uuid4().hex
+    task = asyncio.create_task(follow(client, job))
+    try:
+        await until(lambda: client.followers == 1)
+        # When Redis stops for good
+        redis_server.stop()
+        # Then the follower ends with a clear error, not a hang
+        with pytest.raises(QueueError, match=rf"is unavailable: lost track of job {job}"):
+            async with asyncio.timeout(10):
+                await task
+    finally:
+        task.cancel()
+        await client.close()
+
+
+async def test_closing_a_client_ends_its_followers_and_removes_its_wake_up_stream(
+    pool: RedisPool, redis_server: RedisServer
+) -> None:
+    # Given a client following one job, then a second (which wakes the read in flight)
+    client = RedisPool(redis_server.url, FAST)
+    tasks = [asyncio.create_task(follow(client, uuid.uuid4().hex))]
+    await until(lambda: client.followers == 1)
+    tasks.append(asyncio.create_task(follow(client, uuid.uuid4().hex)))
+    async with asyncio.timeout(5):
+        while not [k async for k in pool.redis.scan_iter("cf502:wake:*")]:
+            await asyncio.sleep(0.005)
+    # When the client is closed
+    await client.close()
+    # Then both followers end with a clear error
+    for task in tasks:
+        with pytest.raises(QueueError, match=r"the job queue client was closed"):
+            await task
+    # And its wake-up stream is gone
+    assert [k async for k in pool.redis.scan_iter("cf502:wake:*")] == []
+
+
+async def test_an_events_key_that_is_not_a_stream_fails_only_its_own_follower(
+    pool: RedisPool,
+) -> None:
+    # Given a job whose events key holds a string (not ours), and a healthy job
+    bad, good = uuid.uuid4().hex, uuid.uuid4().hex
+    await pool.redis.set(pool.keys.events(bad), "garbage")
+    tasks = [asyncio.create_task(follow(pool, i)) for i in (bad, good)]
+    # When the healthy job reports and ends
+    await pool.publish(progress(good), JobEvent(good, EventKind.DONE))
+    async with asyncio.timeout(5):
+        outcomes = await asyncio.gather(*tasks, return_exceptions=True)
+    # Then only the bad job's follower fails, saying why
+    assert isinstance(outcomes[0], QueueError)
+    assert f"the events of job {bad} are unreadable" in str(outcomes[0])
+    assert "holds a string, not a stream" in str(outcomes[0])
+    assert isinstance(outcomes[1], list) and ids_of(outcomes[1]) == ["tcp.https", "done"]
+
+
+async def test_a_follower_that_stops_reading_holds_a_bounded_backlog(pool: RedisPool) -> None:
+    # Given a finished job with 200 checks, whose follower reads one event and then stalls
+    stalled = uuid.uuid4().hex
+    checks = [progress(stalled, f"check.{n}") for n in range(200)]
+    await pool.publish(*checks, JobEvent(stalled, EventKind.DONE))
+    events = pool.events(stalled)
+    try:
+        first = await anext(events)
+        # When it stalls: two reads' worth is buffered for it, then its stream is left alone
+        await until(lambda: pool.buffered == 128)
+        # Then another follower of another job is served meanwhile
+        other = uuid.uuid4().hex
+        task = asyncio.create_task(follow(pool, other))
+        await pool.publish(progress(other), JobEvent(other, EventKind.DONE))
+        async with asyncio.timeout(5):
+            assert ids_of(await task) == ["tcp.https", "done"]
+        # And nothing more was buffered for the stalled one
+        assert pool.buffered == 128
+        # And once it reads again, it gets every check once, then the end
+        rest = [e async for e in events]
+        assert ids_of([first, *rest]) == [c.check.id for c in checks if c.check] + ["done"]
+        assert pool.buffered == 0
+    finally:
+        await events.aclose()
