@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,17 +19,12 @@ from bot.poster import Poster, make_client
 from bot.reports import APOLOGY, Reports, Requester
 from bot.settings import Settings
 from bot.state import MemoryStore, RedisStore, StateStore
-from cf502.jobs import Job, JobEvent, Pool
+from cf502.jobs import Pool
 from cf502.limits import Limits
 
 __all__ = ["Bot", "build_bot", "make_pool", "make_store"]
 
 log = logging.getLogger(__name__)
-
-# A burst of commands shares a few warm connections (a submit is one short round trip) rather
-# than opening one each; following reports needs one connection per blocking read.
-SUBMIT_CONNECTIONS = 8
-FOLLOW_CONNECTIONS = 256
 
 
 @dataclass
@@ -56,44 +50,12 @@ def make_pool(settings: Settings) -> Pool:
     if settings.redis_url:
         from cf502.queue import QueueConfig, RedisPool
 
-        return SplitPool(
-            RedisPool(
-                settings.redis_url, QueueConfig(limits=limits, max_connections=SUBMIT_CONNECTIONS)
-            ),
-            RedisPool(
-                settings.redis_url,
-                QueueConfig(limits=limits, max_connections=FOLLOW_CONNECTIONS),
-            ),
-        )
+        # One pool for everything: the reports being followed share one reader (one connection),
+        # so they never keep a command waiting for a connection.
+        return RedisPool(settings.redis_url, QueueConfig(limits=limits))
     from cf502.pool import LocalPool
 
     return LocalPool(settings.engine, concurrency=settings.concurrency, limits=limits)
-
-
-class SplitPool:
-    """A Pool whose submissions have their own Redis connections.
-
-    Every report being followed holds a connection in a blocking read of its job's events; with
-    one shared connection pool, a burst of live reports would make new commands wait for a free
-    connection, past Slack's 3-second ack.
-    """
-
-    def __init__(self, submit: Pool, follow: Pool) -> None:
-        self._submit, self._follow = submit, follow
-        self.redis = getattr(submit, "redis", None)  # for the readiness check
-
-    async def submit(self, job: Job) -> str:
-        return await self._submit.submit(job)
-
-    def events(self, job_id: str) -> AsyncIterator[JobEvent]:
-        return self._follow.events(job_id)
-
-    async def result(self, job_id: str, timeout: float) -> JobEvent | None:
-        return await self._follow.result(job_id, timeout)
-
-    async def close(self) -> None:
-        await self._submit.close()
-        await self._follow.close()
 
 
 def make_store(settings: Settings) -> StateStore:
