@@ -15,6 +15,7 @@ import ipaddress
 from dataclasses import asdict, dataclass, field, replace
 from enum import StrEnum
 from typing import Any
+from urllib.parse import quote
 
 from cf502.errors import InvalidSetting, InvalidTarget
 from cf502.target import Target, check_port, normalise_hostname
@@ -33,6 +34,8 @@ CONNECT_TIMEOUT_RANGE = (1.0, 10.0)
 CONNECTION_ATTEMPTS_RANGE = (1, 3)
 # 1-120 s is the documented range; 180 s is reachable with a quota increase.
 READ_TIMEOUT_RANGE = (1.0, 180.0)
+# Everything printable in ASCII but space and '#' stays as typed (incl. existing %XX escapes).
+_PATH_SAFE = "".join(chr(c) for c in range(33, 127) if chr(c) != "#")
 
 
 class ProtocolPolicy(StrEnum):
@@ -112,6 +115,10 @@ class OriginSettings:
                 )
         if not self.path.startswith("/") or any(c.isspace() for c in self.path):
             raise InvalidSetting(f"path {self.path!r} must start with / and contain no spaces.")
+        if not self.path.isascii() or not self.path.isprintable():
+            raise InvalidSetting(
+                f"path {self.path!r} must be percent-encoded ASCII, as CloudFront forwards it."
+            )
         if len(self.path) > 8192:
             raise InvalidSetting("path is longer than CloudFront's 8,192-byte URL limit.")
         if self.method not in ("GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "DELETE"):
@@ -165,6 +172,9 @@ class OriginSettings:
             opts.setdefault(key, target.port)
         if target.path is not None:
             opts.setdefault("path", target.path)
+        if "path" in opts:
+            # Browsers send non-ASCII paths percent-encoded as UTF-8, and so CloudFront forwards them.
+            opts["path"] = quote(str(opts["path"]), safe=_PATH_SAFE)
         for name in ("host_header", "cloudfront_domain"):
             if name in opts:
                 try:

@@ -82,3 +82,16 @@ def test_resolver_forms(text: str, expected: tuple[str, int]) -> None:
 def test_resolver_must_be_an_ip() -> None:
     with pytest.raises(InvalidSetting, match="must be an IP"):
         parse_resolver("dns.example")
+
+
+def test_non_ascii_path_is_percent_encoded_like_a_browser() -> None:
+    s = OriginSettings.for_target(parse_target("https://o.example/bücher?q=ä"))
+    assert s.path == "/b%C3%BCcher?q=%C3%A4"
+    # an already encoded path is kept as it is
+    s = OriginSettings.for_target(parse_target("o.example"), path="/a%20b")
+    assert s.path == "/a%20b"
+
+
+def test_job_with_raw_non_ascii_path_is_refused() -> None:
+    with pytest.raises(InvalidSetting, match="percent-encoded"):
+        OriginSettings(path="/bücher")
