@@ -26,6 +26,10 @@ __all__ = ["Bot", "build_bot", "make_pool", "make_store"]
 
 log = logging.getLogger(__name__)
 
+# A burst of commands shares a few warm connections (a submit is one short round trip) rather
+# than opening one each; the reports being followed share one more (the pool's events reader).
+REDIS_CONNECTIONS = 8
+
 
 @dataclass
 class Bot:
@@ -50,9 +54,9 @@ def make_pool(settings: Settings) -> Pool:
     if settings.redis_url:
         from cf502.queue import QueueConfig, RedisPool
 
-        # One pool for everything: the reports being followed share one reader (one connection),
-        # so they never keep a command waiting for a connection.
-        return RedisPool(settings.redis_url, QueueConfig(limits=limits))
+        return RedisPool(
+            settings.redis_url, QueueConfig(limits=limits, max_connections=REDIS_CONNECTIONS)
+        )
     from cf502.pool import LocalPool
 
     return LocalPool(settings.engine, concurrency=settings.concurrency, limits=limits)
