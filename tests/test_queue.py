@@ -515,8 +515,8 @@ async def test_two_hundred_followers_share_a_few_connections(
         # When a command is submitted meanwhile (Slack's 3 s ack waits for it)
         started = time.perf_counter()
         await client.submit(origin_job(8443))
-        # Then it gets a connection at once
-        assert time.perf_counter() - started < 0.5
+        # Then it gets a connection at once (with a connection per follower it got none for 2 s)
+        assert time.perf_counter() - started < 1.0
         # When every job reports a check, then its end
         for i in ids:
             await pool.publish(progress(i), JobEvent(i, EventKind.DONE))
@@ -548,7 +548,7 @@ async def test_a_late_follower_of_a_running_job_gets_its_history_at_once(
         started = time.perf_counter()
         history = [await anext(late), await anext(late)]
         # Then it gets the job's history from the start, without waiting for the read to end
-        assert time.perf_counter() - started < 0.5
+        assert time.perf_counter() - started < 0.75  # (the read in flight blocks for 1.5 s)
         assert ids_of(history) == ["dns.resolve", "tcp.https"]
         # And when the job ends, both followers get the end
         await pool.publish(JobEvent(job, EventKind.DONE))
