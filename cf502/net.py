@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import errno
-import socket
 import time
 from dataclasses import dataclass
 
-__all__ = ["ConnectOutcome", "connect", "tcp_connect"]
+__all__ = ["ConnectOutcome", "close_quietly", "connect", "tcp_connect"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,19 +60,19 @@ async def tcp_connect(
     return ConnectOutcome(address, port, "open", "", elapsed), (reader, writer)
 
 
+async def close_quietly(writer: asyncio.StreamWriter) -> None:
+    """Close a connection, waiting at most a second for the peer (a hostile one may never ack)."""
+    writer.close()
+    try:
+        async with asyncio.timeout(1):
+            await writer.wait_closed()
+    except (TimeoutError, OSError):
+        pass
+
+
 async def connect(address: str, port: int, timeout: float) -> ConnectOutcome:
     """Check that a TCP connection opens, then close it."""
     outcome, streams = await tcp_connect(address, port, timeout)
     if streams is not None:
-        writer = streams[1]
-        writer.close()
-        try:
-            async with asyncio.timeout(1):
-                await writer.wait_closed()
-        except (TimeoutError, OSError):
-            pass
+        await close_quietly(streams[1])
     return outcome
-
-
-def family(address: str) -> socket.AddressFamily:
-    return socket.AF_INET6 if ":" in address else socket.AF_INET

@@ -29,7 +29,7 @@ from cf502.checks._tls_wire import (
     cipher_name,
     version_name,
 )
-from cf502.net import tcp_connect
+from cf502.net import close_quietly, tcp_connect
 
 __all__ = ["MAX_HANDSHAKE_BYTES", "Attempt", "handshake", "hello"]
 
@@ -132,15 +132,6 @@ def _stalled(flight: ServerFlight, timeout: float) -> str:
     return f"it stalled after sending {flight.received:,} bytes; nothing more within {timeout:g} s"
 
 
-async def _close(writer: asyncio.StreamWriter) -> None:
-    writer.close()
-    try:
-        async with asyncio.timeout(1):
-            await writer.wait_closed()
-    except (TimeoutError, OSError):
-        pass
-
-
 def _outgoing(conn: SSL.Connection) -> bytes:
     out = bytearray()
     while True:
@@ -228,7 +219,7 @@ async def handshake(
     except OSError as exc:
         failure = "reset", exc.strerror or str(exc)
     finally:
-        await _close(writer)
+        await close_quietly(writer)
     if failure is not None:
         return _result(address, port, started, flight, *failure)
     chain, count = _served(conn)
@@ -284,7 +275,7 @@ async def hello(
     except OSError as exc:
         kind, detail = "reset", exc.strerror or str(exc)
     finally:
-        await _close(writer)
+        await close_quietly(writer)
     if flight.cipher is None or flight.version is None:
         return _result(address, port, started, flight, kind, flight.error or detail)
     return Attempt(
