@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
 
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -19,16 +19,19 @@ from bot.poster import Poster, make_client
 from bot.reports import APOLOGY, Reports, Requester
 from bot.settings import Settings
 from bot.state import MemoryStore, RedisStore, StateStore
+from bot.verify import MemoryReplays, ReplayGuard, RequestVerifier, StoreReplays
 from cf502.jobs import Pool
 from cf502.limits import Limits
 
-__all__ = ["Bot", "build_bot", "make_pool", "make_store"]
+__all__ = ["VERIFIED", "Bot", "build_bot", "make_pool", "make_store"]
 
 log = logging.getLogger(__name__)
 
 # A burst of commands shares a few warm connections (a submit is one short round trip) rather
 # than opening one each; the reports being followed share one more (the pool's events reader).
 REDIS_CONNECTIONS = 8
+# Set in a request's Bolt context by the HTTP endpoint once its signature checked out.
+VERIFIED = "cf502_signature_verified"
 
 
 @dataclass
@@ -41,6 +44,9 @@ class Bot:
     store: StateStore
     client: AsyncWebClient
     settings: Settings
+    # HTTP mode: None without a signing secret (then every HTTP request is refused).
+    verifier: RequestVerifier | None = None
+    replays: ReplayGuard = field(default_factory=MemoryReplays)
 
     async def close(self) -> None:
         await self.reports.close()
@@ -68,16 +74,31 @@ def make_store(settings: Settings) -> StateStore:
     return MemoryStore(settings.report_ttl)
 
 
-def _requester(body: dict[str, Any]) -> Requester | None:
+def _get(node: object, *path: str) -> str | None:
+    """The string at `path` in nested dicts, or None (payload shapes vary; none is trusted)."""
+    for key in path:
+        if not isinstance(node, dict):
+            return None
+        node = node.get(key)
+    return node if isinstance(node, str) and node else None
+
+
+def _requester(body: object) -> Requester | None:
     """Where to apologise for a failed request, from any payload shape."""
-    event = body.get("event") or {}
-    user = body.get("user_id") or (body.get("user") or {}).get("id") or event.get("user")
+    user = _get(body, "user_id") or _get(body, "user", "id") or _get(body, "event", "user")
     channel = (
-        body.get("channel_id") or (body.get("channel") or {}).get("id") or event.get("channel")
+        _get(body, "channel_id") or _get(body, "channel", "id") or _get(body, "event", "channel")
     )
     if not user or not channel:
         return None
-    return Requester(str(user), str(channel), event.get("thread_ts"), body.get("response_url"))
+    return Requester(user, channel, _get(body, "event", "thread_ts"), _get(body, "response_url"))
+
+
+def _trusted(request: AsyncBoltRequest | None) -> bool:
+    """Socket Mode requests come over the app token's connection; HTTP ones must be verified."""
+    if request is None:
+        return False
+    return request.mode == "socket_mode" or request.context.get(VERIFIED) is True
 
 
 def build_bot(
@@ -90,7 +111,8 @@ def build_bot(
     client = client or make_client(settings.bot_token, settings.api_url)
     pool = pool or make_pool(settings)
     store = store or make_store(settings)
-    reports = Reports(pool, store, Poster(client), settings)
+    extra = (settings.response_url_base,) if settings.response_url_base else ()
+    reports = Reports(pool, store, Poster(client, extra), settings)
     app = AsyncApp(
         client=client,
         signing_secret=settings.signing_secret or "",
@@ -106,25 +128,42 @@ def build_bot(
 
     @app.error
     async def on_error(
-        error: Exception, body: dict[str, Any], response: BoltResponse | None
+        error: Exception,
+        body: object,
+        request: AsyncBoltRequest | None,
+        response: BoltResponse | None,
     ) -> BoltResponse | None:
         # The one place unexpected listener errors end: logged with context (never the body,
         # which may hold tokens), and the user gets one polite line, never a traceback.
-        log.error(
-            "unhandled error in a Slack listener",
-            exc_info=(type(error), error, error.__traceback__),
-            extra={"slack_type": body.get("type") or body.get("command")},
-        )
-        who = _requester(body)
-        if response is not None and body.get("command"):
-            # Not acknowledged yet: the apology is the ack itself, shown only to the user.
-            payload = {"response_type": "ephemeral", "text": APOLOGY}
-            return BoltResponse(
-                status=200, body=json.dumps(payload), headers={"content-type": "application/json"}
+        try:
+            if not _trusted(request):
+                # Nothing in an unverified body is acted on: no apology, no response_url.
+                log.warning(
+                    "refused a Slack request that was not verified (%s)", type(error).__name__
+                )
+                return BoltResponse(status=401, body="") if response is not None else None
+            log.error(
+                "unhandled error in a Slack listener",
+                exc_info=(type(error), error, error.__traceback__),
+                extra={"slack_type": _get(body, "type") or _get(body, "command")},
             )
-        if who is not None:
-            await reports.apologise(who)
+            if response is not None and _get(body, "command"):
+                # Not acknowledged yet: the apology is the ack itself, shown only to the user.
+                payload = {"response_type": "ephemeral", "text": APOLOGY}
+                return BoltResponse(
+                    status=200,
+                    body=json.dumps(payload),
+                    headers={"content-type": "application/json"},
+                )
+            who = _requester(body)
+            if who is not None:
+                await reports.apologise(who)
+        except Exception as exc:  # the error handler must never raise itself
+            log.error("the Slack error handler failed: %s", type(exc).__name__)
         # 200 even so: a 5xx would make Slack retry an event or show the user an error code.
         return BoltResponse(status=200, body="") if response is not None else None
 
-    return Bot(app, reports, pool, store, client, settings)
+    verifier = RequestVerifier(settings.signing_secret) if settings.signing_secret else None
+    # With Redis, replicas share the signatures they have seen (SET NX EX); else this process's.
+    replays: ReplayGuard = StoreReplays(store) if isinstance(store, RedisStore) else MemoryReplays()
+    return Bot(app, reports, pool, store, client, settings, verifier, replays)

@@ -9,8 +9,9 @@ the compact layout). 429 + Retry-After is honoured by the client's retry handler
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
+from urllib.parse import urlsplit
 
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.http_retry.builtin_async_handlers import (
@@ -23,7 +24,15 @@ from slack_sdk.webhook.async_client import AsyncWebhookClient
 from bot.blocks import Block
 from cf502.metrics import record_slack_call
 
-__all__ = ["NOT_POSTABLE", "TOO_LONG", "PostError", "Poster", "make_client"]
+__all__ = [
+    "NOT_POSTABLE",
+    "SLACK_RESPONSE_BASE",
+    "TOO_LONG",
+    "PostError",
+    "Poster",
+    "is_response_url",
+    "make_client",
+]
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +43,8 @@ NOT_POSTABLE = frozenset(
 # The message is over one of Slack's size limits: retry with the compact layout.
 TOO_LONG = frozenset({"msg_too_long", "msg_blocks_too_long", "invalid_blocks", "too_many_blocks"})
 TIMEOUT = 10  # seconds per Web API call (retries come on top)
+# Where Slack's response URLs live; anything else in a payload's `response_url` is not Slack's.
+SLACK_RESPONSE_BASE = "https://hooks.slack.com/"
 
 
 class PostError(Exception):
@@ -58,6 +69,26 @@ def make_client(token: str, base_url: str) -> AsyncWebClient:
     )
 
 
+def is_response_url(url: object, bases: Iterable[str] = (SLACK_RESPONSE_BASE,)) -> bool:
+    """True when `url` is under one of `bases` (same scheme and host, path below the base's)."""
+    if not isinstance(url, str) or not url.isascii() or not url.isprintable() or "\\" in url:
+        return False
+    try:
+        parts = urlsplit(url)
+        for base in bases:
+            want = urlsplit(base)
+            if (
+                parts.scheme == want.scheme
+                and parts.netloc.lower() == want.netloc.lower()
+                and parts.path.startswith(want.path)
+                and "/../" not in parts.path
+            ):
+                return True
+    except ValueError:
+        return False
+    return False
+
+
 def _code(exc: Exception) -> str:
     if isinstance(exc, SlackApiError):
         try:
@@ -70,9 +101,10 @@ def _code(exc: Exception) -> str:
 class Poster:
     """Writes to Slack on behalf of the reports; counts its Web API calls (for the budget)."""
 
-    def __init__(self, client: AsyncWebClient) -> None:
+    def __init__(self, client: AsyncWebClient, response_bases: Iterable[str] = ()) -> None:
         self.client = client
         self.calls = 0
+        self.response_bases = (SLACK_RESPONSE_BASE, *response_bases)
 
     async def post(
         self,
@@ -125,7 +157,13 @@ class Poster:
         in_channel: bool = False,
         replace_original: bool = False,
     ) -> bool:
-        """Answer through an interaction's response URL (works where the bot can't post)."""
+        """Answer through an interaction's response URL (works where the bot can't post).
+
+        Only Slack's own response URLs are used: the bot never sends to an address a payload
+        names unless it is Slack's (False, nothing sent, for any other)."""
+        if not is_response_url(response_url, self.response_bases):
+            log.warning("ignored a response_url that is not Slack's")
+            return False
         hook = AsyncWebhookClient(response_url, timeout=TIMEOUT)
         try:
             resp = await hook.send(

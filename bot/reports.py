@@ -172,9 +172,9 @@ class Reports:
                     await self._acks_done.wait()
 
     async def apologise(self, who: Requester) -> None:
-        if who.response_url:
-            await self.poster.respond(who.response_url, APOLOGY)
-        elif who.user and who.channel:
+        if who.response_url and await self.poster.respond(who.response_url, APOLOGY):
+            return
+        if who.user and who.channel:
             await self.poster.ephemeral(who.channel, who.user, APOLOGY, thread_ts=who.thread_ts)
 
     async def tell(self, who: Requester, text: str) -> None:

@@ -1,8 +1,10 @@
 """Run the Slack app: Socket Mode (`cf502 bot`) or HTTP mode (`cf502 bot --http --host H --port P`).
 
-HTTP mode serves `POST /slack/events` (commands, events and interactivity: Bolt verifies each
-request's signature; forged or stale ones get 401) plus `GET /healthz`, `GET /readyz` and
-`GET /metrics`.
+HTTP mode serves `POST /slack/events` (commands, events and interactivity) plus `GET /healthz` and
+`GET /readyz`; `GET /metrics` only with CF502_METRICS_ON_SLACK_PORT (it is unauthenticated; the
+metrics port is the place for it). Each request's signature is checked on the raw bytes before
+the body is parsed: a missing, malformed, stale or wrong one gets 401 and nothing else happens; a
+correctly signed request seen before (a replay) is answered without running again.
 """
 
 from __future__ import annotations
@@ -17,13 +19,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from aiohttp import web
-from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.errors import SlackApiError, SlackClientError
 
-from bot.app import Bot, build_bot
+from bot.app import VERIFIED, Bot, build_bot
 from bot.options import add_bot_options
 from bot.settings import Mode, Settings, load_settings
+from bot.verify import Unverified
 from cf502.errors import Cf502Error, ConfigError
 from cf502.health import ReadyCheck, add_health_routes, redis_ready
 from cf502.logs import setup_logging
@@ -43,18 +47,56 @@ def _ready(bot: Bot) -> ReadyCheck:
     return redis_ready(redis)
 
 
+def _refuse(status: int, text: str) -> web.Response:
+    return web.Response(status=status, text=text)
+
+
+async def _verified_request(bot: Bot, request: web.Request) -> AsyncBoltRequest | web.Response:
+    """The Bolt request for a verified, first-seen, well-formed POST; else the answer to give."""
+    raw = await request.read()
+    if bot.verifier is None:  # no signing secret: nothing can be verified, so nothing is served
+        return _refuse(401, "invalid request")
+    try:
+        verified = bot.verifier.verify(request.headers, raw)
+    except Unverified as exc:
+        log.info("refused an unverified request to %s: %s", EVENTS_PATH, exc.reason)
+        return _refuse(401, "invalid request")
+    if not await bot.replays.first_time(verified.signature, bot.verifier.seconds_left(verified)):
+        # Already handled: a 200 so a duplicate delivery is not retried, and nothing runs again.
+        log.warning("ignored a replayed Slack request (signature already seen)")
+        return _refuse(200, "")
+    try:
+        bolt_request = AsyncBoltRequest(
+            body=verified.body,
+            query=request.query_string,
+            headers=dict(request.headers),
+            context={VERIFIED: True},
+        )
+    except Exception as exc:  # signed but not a payload Slack sends (bad JSON, odd shapes)
+        log.warning("a signed Slack request could not be parsed: %s", type(exc).__name__)
+        return _refuse(400, "malformed request")
+    body: object = bolt_request.body  # typed as a dict, but JSON may hold a list or a string
+    if not isinstance(body, dict):
+        log.warning("a signed Slack request was not an object: %s", type(body).__name__)
+        return _refuse(400, "malformed request")
+    return bolt_request
+
+
 def web_app(bot: Bot) -> web.Application:
     """The HTTP-mode application: Slack's one endpoint plus health checks."""
 
     async def events(request: web.Request) -> web.Response:
         with bot.reports.acknowledging():
-            bolt_request = await to_bolt_request(request)
-            return await to_aiohttp_response(await bot.app.async_dispatch(bolt_request))
+            checked = await _verified_request(bot, request)
+            if isinstance(checked, web.Response):
+                return checked
+            return await to_aiohttp_response(await bot.app.async_dispatch(checked))
 
     app = web.Application(client_max_size=MAX_BODY)
     app.router.add_post(EVENTS_PATH, events)
     add_health_routes(app, _ready(bot))
-    add_metrics_route(app)
+    if bot.settings.metrics_on_slack_port:  # the operator's explicit choice: it is public here
+        add_metrics_route(app)
     return app
 
 

@@ -110,10 +110,22 @@ def _token(prefix: str) -> Callable[[str], str]:
 
 
 def _api_url(v: str) -> str:
-    parts = urlsplit(v)
-    if parts.scheme not in ("http", "https") or not parts.netloc or not v.endswith("/"):
+    try:
+        parts = urlsplit(v)
+        has_credentials = parts.username is not None or parts.password is not None
+        _ = parts.port  # raises ValueError for a port that is not a number
+    except ValueError:
+        raise ValueError("must be an http(s) URL ending with /") from None
+    if has_credentials:
+        # Never echo the value: it holds a password. The bot token is the only credential.
+        raise ValueError("must not contain credentials (user:password@): remove them")
+    if parts.scheme not in ("http", "https") or not parts.hostname or not v.endswith("/"):
         raise ValueError("must be an http(s) URL ending with /")
     return v
+
+
+def _response_url_base(v: str) -> str:
+    return _api_url(v) if v else ""
 
 
 def _redis_url(v: str) -> str:
@@ -206,6 +218,14 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "https://slack.com/api/",
         _api_url,
         "Slack Web API base URL (ends with /).",
+    ),
+    _spec(
+        "SLACK_RESPONSE_URL_BASE",
+        "response_url_base",
+        "",
+        _response_url_base,
+        "Extra base URL (ends with /) whose response_urls the bot may answer, besides"
+        " https://hooks.slack.com/ (tests, a Slack proxy); empty: Slack's only.",
     ),
     _spec(
         "REDIS_URL",
@@ -328,6 +348,14 @@ SETTINGS: tuple[SettingSpec, ...] = (
         _optional_port,
         "Serve /metrics, /healthz, /readyz on this port; empty: no metrics server.",
     ),
+    _spec(
+        "CF502_METRICS_ON_SLACK_PORT",
+        "metrics_on_slack_port",
+        "false",
+        _bool,
+        "Also serve /metrics, unauthenticated, on the HTTP-mode Slack port (--port);"
+        " default: only on CF502_METRICS_PORT, which should stay private.",
+    ),
 )
 
 
@@ -339,6 +367,7 @@ class Settings:
     signing_secret: str | None = field(default=None, repr=False)
     app_token: str | None = field(default=None, repr=False)
     api_url: str = "https://slack.com/api/"
+    response_url_base: str = ""
     redis_url: str = field(default="", repr=False)
     resolver: str | None = None
     ca_file: str | None = None
@@ -359,6 +388,7 @@ class Settings:
     log_level: str = "INFO"
     log_format: str = "auto"
     metrics_port: int | None = None
+    metrics_on_slack_port: bool = False
 
     @property
     def engine(self) -> EngineSettings:

@@ -203,6 +203,7 @@ async def bot_http(redis: RedisServer) -> AsyncIterator[str]:
         signing_secret="0123456789abcdef0123456789abcdef",
         api_url=f"http://127.0.0.1:{closed_port()}/api/",  # never reached: no Slack call here
         redis_url=redis.url,
+        metrics_on_slack_port=True,  # the operator's opt-in; by default only the metrics port
     )
     bot = build_bot(settings)
     server = await serve_http(bot, "127.0.0.1", 0)

@@ -53,6 +53,7 @@ def settings_for(slack: FakeSlack, world: DnsWorld, **overrides: Any) -> Setting
         signing_secret=SECRET,
         app_token=APP_TOKEN,
         api_url=slack.url,
+        response_url_base=slack.response_base,
         resolver=f"127.0.0.1:{world.port}",
         dns_port=world.port,
         dns_timeout=1.0,

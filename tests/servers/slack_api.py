@@ -104,8 +104,13 @@ class FakeSlack:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}/api/"
 
+    @property
+    def response_base(self) -> str:
+        """The base of the fake's response URLs (the app's SLACK_RESPONSE_URL_BASE)."""
+        return f"http://127.0.0.1:{self.port}/respond/"
+
     def response_url(self, name: str = "r") -> str:
-        return f"http://127.0.0.1:{self.port}/respond/{name}"
+        return f"{self.response_base}{name}"
 
     async def start(self) -> FakeSlack:
         app = web.Application()
