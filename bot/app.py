@@ -10,6 +10,7 @@ import logging
 from dataclasses import dataclass, field
 
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 from slack_sdk.web.async_client import AsyncWebClient
@@ -122,7 +123,7 @@ def build_bot(
         # answer as soon as the listener returns, without polling for the ack.
         process_before_response=True,
         raise_error_for_unhandled_request=False,
-        logger=logging.getLogger("bot.bolt"),
+        logger=_bolt_log,
     )
     handlers.register(app, reports, settings)
 

@@ -10,33 +10,37 @@ correctly signed request seen before (a replay) is answered without running agai
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import logging
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response
-from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot.app import VERIFIED, Bot, build_bot
 from bot.options import add_bot_options
 from bot.settings import Mode, Settings, load_settings
+from bot.socket_mode import SocketHandler
 from bot.verify import Unverified
 from cf502.errors import Cf502Error, ConfigError
 from cf502.health import ReadyCheck, add_health_routes, redis_ready
 from cf502.logs import setup_logging
-from cf502.metrics import add_metrics_route
+from cf502.metrics import MetricsServer, add_metrics_route
 from cf502.options import OptionParser
 
 __all__ = ["EVENTS_PATH", "HttpServer", "check_token", "main", "run", "serve_http", "web_app"]
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 EVENTS_PATH = "/slack/events"
 MAX_BODY = 1024 * 1024  # Slack's payloads (block_actions carry the whole message) stay far below
@@ -137,6 +141,71 @@ async def check_token(bot: Bot) -> None:
         ) from None
 
 
+@dataclass
+class _Parts:
+    """What start-up has opened so far, so a stop at any moment closes exactly that."""
+
+    http: HttpServer | None = None
+    socket_mode: SocketHandler | None = None
+    metrics: MetricsServer | None = None
+
+    async def close(self) -> None:
+        if self.socket_mode is not None:
+            await self.socket_mode.client.close()  # type: ignore[no-untyped-call]
+        if self.http is not None:
+            await self.http.close()
+        if self.metrics is not None:
+            await self.metrics.close()
+
+
+async def _start(
+    bot: Bot,
+    mode: Mode,
+    host: str,
+    port: int,
+    parts: _Parts,
+    on_refused: Callable[[ConfigError], None],
+) -> int:
+    """Open everything; returns the HTTP port (0 in Socket Mode). Raises ConfigError."""
+    settings = bot.settings
+    await check_token(bot)
+    if settings.metrics_port is not None:
+        from cf502.metrics import start_metrics_server
+
+        parts.metrics = await start_metrics_server(settings.metrics_port, ready=_ready(bot))
+    if mode is Mode.HTTP:
+        parts.http = await serve_http(bot, host, port)
+        log.info(
+            "cf502 bot listening", extra={"url": f"http://{host}:{parts.http.port}{EVENTS_PATH}"}
+        )
+        return parts.http.port
+    parts.socket_mode = SocketHandler(bot.app, settings.app_token or "", bot.client, on_refused)
+    await parts.socket_mode.client.connect()  # type: ignore[no-untyped-call]  # slack_sdk lacks hints here
+    if parts.socket_mode.client.refused is not None:
+        raise parts.socket_mode.client.refused
+    log.info("cf502 bot connected to Slack (Socket Mode)")
+    return 0
+
+
+async def _unless_stopped(stop: asyncio.Event, work: Awaitable[T]) -> T | None:
+    """`work`'s result, or None when `stop` is set first (then `work` is cancelled)."""
+    task = asyncio.ensure_future(work)
+    stopped = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait({task, stopped}, return_when=asyncio.FIRST_COMPLETED)
+    except BaseException:
+        task.cancel()
+        raise
+    finally:
+        stopped.cancel()
+    if task.done():
+        return task.result()
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    return None
+
+
 async def run(
     settings: Settings,
     mode: Mode,
@@ -147,7 +216,9 @@ async def run(
 ) -> None:
     """Serve until `stop` is set (or SIGINT/SIGTERM), then shut down in order.
 
-    `ready` gets the HTTP port (0 in Socket Mode) once Slack's requests can be served."""
+    A stop request ends start-up too, whatever it is waiting for (Slack, a retry's backoff).
+    `ready` gets the HTTP port (0 in Socket Mode) once Slack's requests can be served. Raises
+    ConfigError when Slack refuses a token, even after start-up (a revoked app token)."""
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -155,39 +226,29 @@ async def run(
             loop.add_signal_handler(sig, stop.set)
         except (NotImplementedError, RuntimeError):  # not the main thread (tests)
             pass
-    bot = build_bot(settings)
-    http: HttpServer | None = None
-    socket_mode: AsyncSocketModeHandler | None = None
-    metrics_server = None
-    try:
-        await check_token(bot)
-        if settings.metrics_port is not None:
-            from cf502.metrics import start_metrics_server
+    refused: list[ConfigError] = []
 
-            metrics_server = await start_metrics_server(settings.metrics_port, ready=_ready(bot))
-        if mode is Mode.HTTP:
-            http = await serve_http(bot, host, port)
-            log.info(
-                "cf502 bot listening", extra={"url": f"http://{host}:{http.port}{EVENTS_PATH}"}
-            )
-        else:
-            socket_mode = AsyncSocketModeHandler(bot.app, settings.app_token, web_client=bot.client)
-            await socket_mode.client.connect()  # type: ignore[no-untyped-call]  # slack_sdk lacks hints here
-            log.info("cf502 bot connected to Slack (Socket Mode)")
-        # Start-up objects (Bolt, slack_sdk, aiohttp, the registry) live as long as the process:
-        # keep them out of the garbage collector's full passes, which would otherwise stall acks.
-        gc.collect()
-        gc.freeze()
-        if ready is not None:
-            ready.set_result(http.port if http is not None else 0)
-        await stop.wait()
+    def on_refused(error: ConfigError) -> None:
+        refused.append(error)
+        stop.set()
+
+    bot = build_bot(settings)
+    parts = _Parts()
+    try:
+        bound = await _unless_stopped(stop, _start(bot, mode, host, port, parts, on_refused))
+        if bound is not None and not stop.is_set():
+            # Start-up objects (Bolt, slack_sdk, aiohttp, the registry) live as long as the
+            # process: keep them out of the garbage collector's full passes, which would
+            # otherwise stall acks.
+            gc.collect()
+            gc.freeze()
+            if ready is not None:
+                ready.set_result(bound)
+            await stop.wait()
+        if refused:
+            raise refused[0]
     finally:
-        if socket_mode is not None:
-            await socket_mode.client.close()  # type: ignore[no-untyped-call]
-        if http is not None:
-            await http.close()
-        if metrics_server is not None:
-            await metrics_server.close()
+        await parts.close()
         await bot.close()
 
 

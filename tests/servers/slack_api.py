@@ -4,7 +4,8 @@ Point the app at it with `SLACK_API_URL=fake.url` (the client joins method names
 answers what cf502 uses (auth.test, chat.postMessage, chat.update, chat.postEphemeral,
 apps.connections.open) with Slack's documented shapes, keeps the latest content of each message,
 serves response URLs (`fake.response_url(name)`), and can be told to fail the next calls of a
-method: a Slack error (`not_in_channel`, `msg_too_long`, ...) or HTTP 429 with Retry-After.
+method: a Slack error (`not_in_channel`, `msg_too_long`, ...), HTTP 429 with Retry-After, or no
+answer at all (`hang`).
 
 Waiting is by condition with a deadline (`await fake.wait_for(...)`), never by sleeping.
 """
@@ -61,6 +62,7 @@ class Message:
 class _Fault:
     error: str | None = None  # Slack error code (HTTP 200, ok=false)
     retry_after: int | None = None  # HTTP 429 with this Retry-After
+    hang: bool = False  # never answer (until the fake closes)
 
 
 def text_of(blocks: list[dict[str, Any]] | None) -> str:
@@ -97,6 +99,7 @@ class FakeSlack:
     _cond: asyncio.Condition = field(default_factory=asyncio.Condition)
     _ts: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _runner: web.AppRunner | None = None
+    _closing: asyncio.Event = field(default_factory=asyncio.Event)
 
     # -- set-up -----------------------------------------------------------------------------
 
@@ -124,12 +127,17 @@ class FakeSlack:
         return self
 
     async def close(self) -> None:
+        self._closing.set()  # releases the calls told to hang
         if self._runner is not None:
             await self._runner.cleanup()
 
     def fail(self, method: str, error: str, times: int = 1) -> None:
         """Answer the next `times` calls of `method` with Slack error `error`."""
         self._faults.setdefault(method, deque()).extend(_Fault(error=error) for _ in range(times))
+
+    def hang(self, method: str, times: int = 1) -> None:
+        """Never answer the next `times` calls of `method` (recorded with status 0)."""
+        self._faults.setdefault(method, deque()).extend(_Fault(hang=True) for _ in range(times))
 
     def rate_limit(self, method: str, retry_after: int = 0, times: int = 1) -> None:
         """Answer the next `times` calls of `method` with HTTP 429 and Retry-After."""
@@ -215,6 +223,10 @@ class FakeSlack:
         q = self._faults.get(method)
         if q:
             fault = q.popleft()
+        if fault is not None and fault.hang:
+            await self._record(Call(method, args, token, time.monotonic(), 0, None))
+            await self._closing.wait()
+            return web.json_response({"ok": False, "error": "fake_closing"}, status=503)
         if fault is not None and fault.retry_after is not None:
             await self._record(Call(method, args, token, time.monotonic(), 429, "ratelimited"))
             return web.json_response(
