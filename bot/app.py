@@ -55,6 +55,18 @@ class Bot:
         await self.store.close()
 
 
+class _SameToken(logging.Filter):
+    """Bolt reads SLACK_BOT_TOKEN itself and warns that the client given wins: it holds that
+    very token, so the warning is noise (and a configuration error must stay one line)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.getMessage() != warning_client_prioritized_and_token_skipped()
+
+
+_bolt_log = logging.getLogger("bot.bolt")
+_bolt_log.addFilter(_SameToken())
+
+
 def make_pool(settings: Settings) -> Pool:
     """Redis workers when REDIS_URL is set, else diagnoses run in this process."""
     limits = Limits(per_user=settings.user_rate, per_channel=settings.channel_rate)
