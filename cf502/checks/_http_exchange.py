@@ -41,7 +41,8 @@ class Limits:
         connect: TCP connect (CloudFront's connection timeout).
         tls: TLS handshake.
         read: wait for the first byte after the request, and for each later packet (CloudFront's
-            response timeout applies to both).
+            response timeout applies to both); the status line and headers must also be complete
+            within it.
         budget: the whole exchange; reading stops there even if bytes still trickle in.
     """
 
@@ -63,9 +64,12 @@ class Exchange:
         connect: how the TCP connection went.
         tls_ms / tls_version / cipher / tls_error: the handshake (https only).
         ttfb_ms: from the request written to the first byte of the reply.
+        last_byte_ms: from the request written to the last byte read.
         total_ms: from the start of the connection to the end of reading.
-        timeout: the deadline that ended the exchange: "tls", "first-byte", "stall" (a gap between
-            packets), "budget" (the whole exchange), or None.
+        timeout: the deadline that ended the exchange: "tls", "first-byte", "head" (bytes came but
+            no complete status line and headers within the response timeout), "stall" (a gap
+            between packets after the head), "budget" (the whole exchange, after the head), or
+            None.
         io_error: an error writing the request or reading the reply (e.g. connection reset).
         response: the parsed reply.
         limits: the deadlines used.
@@ -86,6 +90,7 @@ class Exchange:
     cipher: str | None = None
     tls_error: str | None = None
     ttfb_ms: float | None = None
+    last_byte_ms: float | None = None
     total_ms: float = 0.0
     timeout: str | None = None
     io_error: str | None = None
@@ -117,6 +122,7 @@ class _Tls:
 @dataclass(frozen=True, slots=True)
 class _Read:
     ttfb_ms: float | None = None
+    last_byte_ms: float | None = None
     timeout: str | None = None
     io_error: str | None = None
 
@@ -172,6 +178,7 @@ async def exchange(
         cipher=tls.cipher if tls else None,
         tls_error=tls.error if tls else None,
         ttfb_ms=read.ttfb_ms,
+        last_byte_ms=read.last_byte_ms,
         total_ms=_ms(started),
         timeout=read.timeout,
         io_error=read.io_error,
@@ -222,30 +229,57 @@ async def _send_and_read(
     except (TimeoutError, OSError, ssl.SSLError) as exc:
         return _Read(io_error=f"could not send the request: {_words(exc)}")
     sent_at = time.perf_counter()
+    # CloudFront's response timeout: no status line and headers by then, and viewers have had
+    # nothing for that long, however steadily the head drips (each byte restarting a per-packet
+    # timer would let a dripping origin hold the diagnosis until the budget).
+    head_end = sent_at + limits.read
     ttfb: float | None = None
+    last: float | None = None
     while not parser.done:
-        left = end - time.perf_counter()
+        now = time.perf_counter()
+        left = end - now
+        wait = min(limits.read, left)
+        if not parser.head_done:
+            wait = min(wait, head_end - now)
         try:
-            if left <= 0:
+            if wait <= 0:
                 raise TimeoutError
-            async with asyncio.timeout(min(limits.read, left)):
+            async with asyncio.timeout(wait):
                 data = await reader.read(_READ_SIZE)
         except TimeoutError:
-            if limits.read > left:
-                kind = "budget"
-            else:
-                kind = "stall" if parser.started else "first-byte"
-            return _Read(ttfb, timeout=kind)
+            return _Read(ttfb, last, timeout=_timeout_kind(parser, limits, left))
         except (OSError, ssl.SSLError) as exc:  # e.g. reset by the peer: the reply ends here
             parser.feed_eof()
-            return _Read(ttfb, io_error=_words(exc))
+            await _parse_rest(parser)
+            return _Read(ttfb, last, io_error=_words(exc))
         if not data:
             parser.feed_eof()
+            await _parse_rest(parser)
             break
+        last = _ms(sent_at)
         if ttfb is None:
-            ttfb = _ms(sent_at)
+            ttfb = last
         parser.feed(data)
-    return _Read(ttfb)
+        await _parse_rest(parser)
+    return _Read(ttfb, last)
+
+
+def _timeout_kind(parser: ResponseParser, limits: Limits, left: float) -> str:
+    """Which deadline ended the read (`left`: what was left of the budget when it started)."""
+    if not parser.head_done:
+        # Whichever deadline struck, an unfinished head is CloudFront's timeout, not the budget's.
+        return "head" if parser.started else "first-byte"
+    if limits.read > left:
+        return "budget"
+    return "stall"
+
+
+async def _parse_rest(parser: ResponseParser) -> None:
+    # One read can hold thousands of parser events (1-byte chunks): parse them in steps and let
+    # the event loop run between steps, so other diagnoses and heartbeats are not held up.
+    while parser.pending:
+        await asyncio.sleep(0)
+        parser.resume()
 
 
 def _words(exc: BaseException) -> str:

@@ -105,6 +105,10 @@ class Response(_HttpCheck):
         r = ex.response
         if r.error:
             ev.append((f"{prefix}first bytes", repr(r.first_bytes)))
+        if r.error_kind == "interim-flood":
+            ev.append(
+                (f"{prefix}interim responses read", f"{len(r.interim)}, {r.raw_bytes:,} bytes")
+            )
         if r.head_done:
             ev.append((f"{prefix}framing", _framing_words(ex)))
             ev.append((f"{prefix}body bytes received", r.body_bytes))
@@ -138,6 +142,16 @@ def judge_response(ex: Exchange) -> Finding:
     r = ex.response
     where = f"({ex.scheme.upper()} port {ex.port})"
     kind = r.error_kind
+    if kind == "interim-flood":
+        return Finding(
+            Status.FAIL,
+            f"{_cap(r.error or '')} {where}: CloudFront gets no response to pass on.",
+            "Find what makes the origin send interim responses in a loop (a 103 Early Hints or "
+            "100 Continue emitted per retry, or per worker, by the application or a proxy in "
+            "front of it) and have it send its final response after at most one or two.",
+            502,
+            "OriginInvalidResponseError",
+        )
     if kind in ("not-http", "malformed", "interim"):
         fix = _INVALID_FIX
         if kind == "not-http":
@@ -181,6 +195,12 @@ def judge_response(ex: Exchange) -> Finding:
         )
     if ex.io_error and not r.started:
         return Finding(Status.ERROR, f"The request could not be made: {ex.io_error}.")
+    if ex.timeout == "head":
+        return Finding(
+            Status.SKIP,
+            f"Not judged: {r.raw_bytes:,} bytes came but the status line and headers were not "
+            "complete within the response timeout; see http.latency.",
+        )
     if ex.timeout is not None and not r.complete and ex.timeout != "budget":
         got = f"after {r.raw_bytes} bytes" if r.raw_bytes else "before any byte"
         return Finding(
@@ -224,6 +244,11 @@ def _body_words(ex: Exchange) -> str:
     r = ex.response
     if r.body_cap_hit:
         return f"the first {BODY_CAP:,} body bytes arrived, the rest was not read"
+    if r.event_cap_hit:
+        return (
+            f"the first {r.body_bytes:,} body bytes arrived, well framed, in {r.body_events:,} "
+            "pieces (chunks and reads); the rest was not read"
+        )
     if ex.timeout == "budget":
         return f"{r.body_bytes:,} body bytes arrived before reading stopped at the time limit"
     if r.framing == "content-length":
@@ -351,12 +376,16 @@ class Latency(_HttpCheck):
         ev.append((f"{prefix}total", ms(ex.total_ms)))
         if ex.timeout:
             ev.append((f"{prefix}stopped by", _TIMEOUT_WORDS[ex.timeout]))
+        if ex.timeout == "head":
+            ev.append((f"{prefix}last byte", ms(ex.last_byte_ms)))
+            ev.append((f"{prefix}CloudFront with an unfinished head", _unfinished_head_words(ex)))
         return ev
 
 
 _TIMEOUT_WORDS = {
     "tls": "the TLS handshake deadline",
     "first-byte": "the response timeout (no first byte)",
+    "head": "the response timeout (status line and headers not complete)",
     "stall": "the response timeout (no next packet)",
     "budget": "the overall time limit of the request",
 }
@@ -387,6 +416,20 @@ def judge_latency(ex: Exchange, origin: OriginSettings) -> Finding:
         f"time-to-first-byte), or raise the origin response timeout (now {read:g} s; up to "
         "120 s, more with a quota increase)."
     )
+    if ex.timeout == "head":
+        return Finding(
+            Status.FAIL,
+            f"The origin sent {r.raw_bytes:,} bytes but no complete status line and headers "
+            f"within the {read:g} s response timeout (connect {ms(ex.connect.elapsed_ms)}, "
+            f"first byte {ms(ex.ttfb_ms)}): CloudFront passes nothing on before the headers "
+            "end, so viewers wait, then get 504.",
+            "Find why the origin's headers come so slowly or never end (an application "
+            "streaming its headers, a proxy in front of it trickling bytes, or something on "
+            f"port {ex.port} that is not an HTTP server): it must send its complete status line "
+            f"and headers within {read:g} s.",
+            504,
+            "OriginCommError",
+        )
     if ex.timeout in ("first-byte", "stall"):
         after = (
             "sent nothing"
@@ -440,6 +483,21 @@ def judge_latency(ex: Exchange, origin: OriginSettings) -> Finding:
     if ex.timeout == "budget":
         note = f"; reading stopped after {ms(ex.total_ms)} while the body was still arriving"
     return Finding(Status.PASS, f"{_cap(timings)} ({_limits_words(origin)}){note}.")
+
+
+def _unfinished_head_words(ex: Exchange) -> str:
+    """Why an unfinished head predicts 504, for the evidence."""
+    read = ex.limits.read
+    quiet = read - (ex.last_byte_ms or 0) / 1000
+    return (
+        f"{ex.response.raw_bytes:,} bytes in {read:g} s, the last {quiet:.1f} s before the "
+        "timeout. CloudFront restarts its response timeout with each packet, so a head that "
+        "keeps dripping keeps it waiting, with nothing to forward to viewers; it ends in 504 "
+        "(OriginCommError) when a gap between packets reaches the response timeout or when the "
+        "origin's response completion timeout (if set) expires, or in 502 "
+        f"(OriginHeaderTooBigError) if the headers grow past {HEADER_LIMIT:,} bytes. Either "
+        "way viewers get no response within the response timeout: 504 is the prediction."
+    )
 
 
 # --- http.redirect -------------------------------------------------------------------------------

@@ -3,16 +3,27 @@ loopback (tests/servers/http.py), plus the pure parser and judges on hand-made i
 
 from __future__ import annotations
 
+import asyncio
 import re
 import ssl
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import h11
 import pytest
 
 from cf502.checks._http_exchange import Exchange, Limits
 from cf502.checks._http_report import Finding, combine
-from cf502.checks._http_wire import BODY_CAP, HEAD_CAP, ResponseObservation, ResponseParser
+from cf502.checks._http_wire import (
+    BODY_CAP,
+    EVENT_CAP,
+    HEAD_CAP,
+    INTERIM_CAP,
+    STEP_EVENTS,
+    ResponseObservation,
+    ResponseParser,
+)
 from cf502.checks.response import (
     Headers,
     Latency,
@@ -28,6 +39,7 @@ from cf502.net import ConnectOutcome
 from cf502.probe import Probe
 from cf502.target import parse_target
 from tests.servers.http import (
+    EARLY_HINTS,
     HttpServer,
     http_origin,
     tls_ca,
@@ -64,6 +76,40 @@ async def run_all(probe: Probe) -> dict[str, CheckResult]:
 
 def statuses(results: dict[str, CheckResult]) -> dict[str, Status]:
     return {cid: r.status for cid, r in results.items()}
+
+
+# The most one parse step may hold the event loop: ~50 ms, with room for a loaded 2-core machine.
+# Before parsing went in steps, a 1xx flood held it for seconds and a body of 1-byte chunks for
+# over 100 ms per read.
+MAX_LOOP_GAP = 0.2
+
+
+class LoopWatch:
+    """The largest gap between the ticks of a task running on the loop alongside."""
+
+    def __init__(self) -> None:
+        self.max_gap = 0.0
+        self.ticks = 0
+
+    async def tick(self) -> None:
+        last = time.perf_counter()
+        while True:
+            await asyncio.sleep(0.001)
+            now = time.perf_counter()
+            self.max_gap = max(self.max_gap, now - last)
+            self.ticks += 1
+            last = now
+
+
+@asynccontextmanager
+async def loop_watch() -> AsyncIterator[LoopWatch]:
+    watch = LoopWatch()
+    task = asyncio.create_task(watch.tick())
+    try:
+        yield watch
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
 
 
 # --- a healthy origin ----------------------------------------------------------------------------
@@ -210,6 +256,70 @@ async def test_two_100_continue_responses_fail(http_origin: HttpServer) -> None:
     assert res.status is Status.FAIL
     assert "more than one 100 Continue" in res.summary
     assert res.cloudfront_status == 502
+
+
+async def test_interim_flood_fails_at_once_naming_it_without_stalling_the_loop(
+    http_origin: HttpServer,
+) -> None:
+    # Given an origin streaming 103 Early Hints without end, and a task ticking on the same loop
+    probe = make_probe("/interim-flood", http_port=http_origin.port, read_timeout=5)
+    # When the checks run
+    async with loop_watch() as watch:
+        started, cpu = time.monotonic(), time.thread_time()
+        results = await run_all(probe)
+        elapsed, cpu = time.monotonic() - started, time.thread_time() - cpu
+    # Then http.response fails naming the flood (502), long before the 5 s response timeout
+    res = results["http.response"]
+    assert res.status is Status.FAIL, res.summary
+    assert "flood of interim (1xx) responses" in res.summary
+    assert f"{INTERIM_CAP + 1} (103 x{INTERIM_CAP + 1})" in res.summary
+    assert (res.cloudfront_status, res.cloudfront_error) == (502, "OriginInvalidResponseError")
+    assert results["http.headers"].status is Status.SKIP
+    assert elapsed < 2 and cpu < 1, (elapsed, cpu)
+    # And the loop was never held for long (other diagnoses and heartbeats kept running)
+    assert watch.max_gap < MAX_LOOP_GAP, watch.max_gap
+
+
+async def test_body_of_1_byte_chunks_costs_bounded_cpu(http_origin: HttpServer) -> None:
+    # Given an origin sending a valid 2 MiB chunked body in 1-byte chunks (a million parser
+    # events before the 1 MiB body cap), and a task ticking on the same loop
+    probe = make_probe("/tiny-chunks", http_port=http_origin.port, read_timeout=5)
+    # When http.response runs (the server shares this thread, so its CPU counts too)
+    async with loop_watch() as watch:
+        started, cpu = time.monotonic(), time.thread_time()
+        res = await Response().run(probe)
+        elapsed, cpu = time.monotonic() - started, time.thread_time() - cpu
+    # Then reading stops after EVENT_CAP pieces, well under a second of CPU (it was ~11 s)
+    assert res.status is Status.PASS, res.summary
+    assert f"well framed, in {EVENT_CAP:,} pieces (chunks and reads)" in res.summary
+    assert cpu < 1.5 and elapsed < 3, (cpu, elapsed)
+    # And no parse step held the loop for long
+    assert watch.max_gap < MAX_LOOP_GAP, watch.max_gap
+
+
+async def test_dripping_head_fails_at_the_response_timeout(http_origin: HttpServer) -> None:
+    # Given an origin sending its status line, then one header byte every 0.2 s (each byte well
+    # within the 1 s per-packet gap, the head never complete)
+    probe = make_probe("/drip-head?gap=0.2", http_port=http_origin.port, read_timeout=1)
+    # When the checks run
+    started = time.monotonic()
+    results = await run_all(probe)
+    elapsed = time.monotonic() - started
+    # Then http.latency fails at the 1 s response timeout, not at the 3 s budget, predicting 504
+    res = results["http.latency"]
+    assert res.status is Status.FAIL, res.summary
+    assert "no complete status line and headers within the 1 s response timeout" in res.summary
+    assert (res.cloudfront_status, res.cloudfront_error) == (504, "OriginCommError")
+    assert 1 <= elapsed < 1.8, elapsed
+    # And the evidence says why 504, though each packet restarts CloudFront's timeout
+    evidence = dict((e.label, str(e.value)) for e in res.evidence)
+    assert evidence["stopped by"] == "the response timeout (status line and headers not complete)"
+    why = evidence["CloudFront with an unfinished head"]
+    assert "restarts its response timeout with each packet" in why
+    assert "502 (OriginHeaderTooBigError)" in why and "504 is the prediction" in why
+    # And http.response leaves the verdict to http.latency
+    assert results["http.response"].status is Status.SKIP
+    assert "see http.latency" in results["http.response"].summary
 
 
 async def test_body_without_length_or_chunking_warns(http_origin: HttpServer) -> None:
@@ -422,15 +532,19 @@ async def test_plain_http_on_the_https_port_skips_pointing_at_tls(http_origin: H
 
 
 def parse(raw: bytes, method: str = "GET", step: int = 0) -> ResponseObservation:
-    conn = h11.Connection(h11.CLIENT)
+    conn = h11.Connection(h11.CLIENT, max_incomplete_event_size=HEAD_CAP + 1)  # as build_request
     conn.send(h11.Request(method=method, target="/", headers=[("Host", "x.test")]))
     conn.send(h11.EndOfMessage())
     parser = ResponseParser(method, conn)
     chunks = [raw[i : i + step] for i in range(0, len(raw), step)] if step else [raw]
     for chunk in chunks:
         parser.feed(chunk)
+        while parser.pending:
+            parser.resume()
     if not parser.done:
         parser.feed_eof()
+        while parser.pending:
+            parser.resume()
     return parser.observation()
 
 
@@ -458,6 +572,65 @@ def test_parser_names_a_connection_closed_mid_head() -> None:
     obs = parse(b"HTTP/1.1 200 OK\r\nContent-Le")
     # Then it says so
     assert obs.error_kind == "closed-in-head"
+
+
+def test_parser_stops_a_flood_of_interim_responses_at_the_count_cap() -> None:
+    # Given more 103 Early Hints than any origin sends, in one read
+    obs = parse(EARLY_HINTS * 1000)
+    # Then it fails naming the flood after INTERIM_CAP + 1, keeping only those
+    assert obs.error_kind == "interim-flood", obs
+    assert obs.interim == (103,) * (INTERIM_CAP + 1)
+    assert "flood of interim (1xx) responses" in (obs.error or "")
+
+
+def test_interim_responses_count_against_the_header_budget() -> None:
+    # Given a few interim responses, each with 12 KB of Link headers, and then a final response
+    hint = b"HTTP/1.1 103 Early Hints\r\nLink: " + b"<" + b"l" * 12_000 + b">\r\n\r\n"
+    final = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"
+    # Then six fit in HEAD_CAP and the final response is read
+    obs = parse(hint * 5 + final, step=4096)
+    assert (obs.status, obs.interim, obs.error) == (200, (103,) * 5, None)
+    # But with six the interim heads alone run past HEAD_CAP: a flood, whatever comes after
+    obs = parse(hint * 6 + final, step=4096)
+    assert obs.error_kind == "interim-flood", obs
+    assert f"filling {HEAD_CAP:,} bytes" in (obs.error or "")
+    assert obs.status is None
+
+
+def test_a_final_head_too_big_after_an_interim_one_is_the_header_cap() -> None:
+    # Given a 100 Continue, then a final head that never ends
+    raw = b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\n" + b"X-Endless: y\r\n" * 10_000
+    # When parsed
+    obs = parse(raw, step=65536)
+    # Then it is the header cap (http.headers' finding), not a flood
+    assert (obs.head_cap_hit, obs.error_kind, obs.interim) == (True, None, (100,))
+
+
+def test_parser_caps_body_events_and_parses_in_bounded_steps() -> None:
+    # Given a valid chunked body of 1-byte chunks, 64 KiB on the wire per read
+    conn = h11.Connection(h11.CLIENT)
+    conn.send(h11.Request(method="GET", target="/", headers=[("Host", "x.test")]))
+    conn.send(h11.EndOfMessage())
+    parser = ResponseParser("GET", conn)
+    parser.feed(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+    read = b"1\r\nx\r\n" * (65536 // 6)
+    steps = 0
+    while not parser.done:
+        # When each read is fed, then parsed step by step
+        parser.feed(read)
+        steps += 1
+        while parser.pending:
+            # Then no step parses more than STEP_EVENTS events (the caller yields in between)
+            before = parser.observation().body_events
+            parser.resume()
+            assert parser.observation().body_events - before <= STEP_EVENTS
+            steps += 1
+    # And reading stops at EVENT_CAP events, well before the 1 MiB body cap
+    obs = parser.observation()
+    assert obs.event_cap_hit and not obs.body_cap_hit and obs.error is None
+    assert obs.body_events == EVENT_CAP
+    assert obs.body_bytes < EVENT_CAP
+    assert steps >= EVENT_CAP // STEP_EVENTS
 
 
 def _exchange(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import ssl
+import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -26,6 +27,7 @@ __all__ = [
     "Conn",
     "FakeEdge",
     "HttpServer",
+    "HttpServerThread",
     "Seen",
     "http_origin",
     "response",
@@ -197,6 +199,42 @@ async def _stall_body(c: Conn) -> None:
     await c.until_client_leaves()
 
 
+# --- hostile origins: cheap to serve, expensive for a careless client -----------------------------
+
+EARLY_HINTS = b"HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload; as=style\r\n\r\n"
+
+
+async def _interim_flood(c: Conn) -> None:
+    # 103 Early Hints without end and never a final response; stops at 256 MiB, or when the
+    # client goes away (the write fails).
+    block = EARLY_HINTS * (65536 // len(EARLY_HINTS))
+    for _ in range(4096):
+        await c.send(block)
+
+
+async def _tiny_chunks(c: Conn) -> None:
+    # A valid chunked body of `kib` KiB (default 2 MiB, past the client's body cap) in 1-byte
+    # chunks: six wire bytes and one parser event per body byte.
+    kib = int(c.request.query("kib", "2048"))
+    await c.send(response(200, "OK", [("Transfer-Encoding", "chunked")], length=False))
+    block = b"1\r\nx\r\n" * 1024
+    for _ in range(kib):
+        await c.send(block)
+    await c.send(b"0\r\n\r\n")
+
+
+async def _drip_head(c: Conn) -> None:
+    # A status line, then one header byte every `gap` seconds (default 1): each byte comes well
+    # within a per-packet timeout, the head never ends. At most 20,000 bytes (hours at 1 byte/s).
+    gap = float(c.request.query("gap", "1"))
+    await c.send(b"HTTP/1.1 200 OK\r\n")
+    line = b"X-Drip: " + b"d" * 90 + b"\r\n"
+    for i in range(20_000):
+        if await c.until_client_leaves(timeout=gap):
+            return
+        await c.send(line[i % len(line) : i % len(line) + 1])
+
+
 async def _redirect_https(c: Conn) -> None:
     host = c.request.header("Host") or "localhost"
     location = f"https://{host}{c.request.target}"
@@ -235,6 +273,9 @@ ORIGIN_ROUTES: Mapping[str, Handler] = {
     "/slow": _slow,
     "/never": _never,
     "/stall-body": _stall_body,
+    "/interim-flood": _interim_flood,
+    "/tiny-chunks": _tiny_chunks,
+    "/drip-head": _drip_head,
     "/redirect-https": _redirect_https,
     "/redirect-self-cdn": _redirect_self_cdn,
     "/redirect-elsewhere": _redirect_elsewhere,
@@ -327,6 +368,51 @@ class HttpServer:
             await asyncio.gather(*tasks, return_exceptions=True)
         if self._server is not None:
             await self._server.wait_closed()
+
+
+class HttpServerThread:
+    """An `HttpServer` on its own event loop in a thread, for tests that run a real cf502 process
+    (a blocking `subprocess.run` would otherwise freeze the server's loop).
+
+    Use as `with HttpServerThread("127.0.0.10") as origin:`; `origin.port`, `origin.server.seen`.
+    """
+
+    def __init__(self, host: str = "127.0.0.1", **kwargs: Any) -> None:
+        self.server = HttpServer(host, **kwargs)
+        self._ready = threading.Event()
+        self._failure: list[BaseException] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+        self._thread = threading.Thread(target=self._run, name="http-origin", daemon=True)
+
+    @property
+    def port(self) -> int:
+        return self.server.port
+
+    def _run(self) -> None:
+        async def main() -> None:
+            self._loop = asyncio.get_running_loop()
+            self._stop = asyncio.Event()
+            try:
+                async with self.server:
+                    self._ready.set()
+                    await self._stop.wait()
+            except BaseException as exc:
+                self._failure.append(exc)
+                self._ready.set()
+
+        asyncio.run(main())
+
+    def __enter__(self) -> HttpServerThread:
+        self._thread.start()
+        if not self._ready.wait(10) or self._failure:
+            raise RuntimeError(f"HTTP test server did not start: {self._failure}")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._loop is not None and self._stop is not None:
+            self._loop.call_soon_threadsafe(self._stop.set)
+        self._thread.join(10)
 
 
 # --- a fake CloudFront edge ----------------------------------------------------------------------
