@@ -69,7 +69,11 @@ _bolt_log.addFilter(_SameToken())
 
 def make_pool(settings: Settings) -> Pool:
     """Redis workers when REDIS_URL is set, else diagnoses run in this process."""
-    limits = Limits(per_user=settings.user_rate, per_channel=settings.channel_rate)
+    limits = Limits(
+        per_user=settings.user_rate,
+        per_channel=settings.channel_rate,
+        running_per_user=settings.user_concurrency,
+    )
     if settings.redis_url:
         from cf502.queue import QueueConfig, RedisPool
 

@@ -333,6 +333,14 @@ SETTINGS: tuple[SettingSpec, ...] = (
         _int(1, 256),
         "Diagnoses run at once by the in-process pool (no REDIS_URL).",
     ),
+    _spec(
+        "CF502_USER_CONCURRENCY",
+        "user_concurrency",
+        "2",
+        _int(1, 256),
+        "Diagnoses one user may have running at once (with REDIS_URL: queued or running); "
+        "their further ones wait their turn without taking a slot from other users.",
+    ),
     _spec("CF502_LOG_LEVEL", "log_level", "INFO", _log_level, "DEBUG, INFO, WARNING or ERROR."),
     _spec(
         "CF502_LOG_FORMAT",
@@ -385,6 +393,7 @@ class Settings:
     watch_interval: float = 60.0
     watch_limit: float = 3600.0
     concurrency: int = 8
+    user_concurrency: int = 2
     log_level: str = "INFO"
     log_format: str = "auto"
     metrics_port: int | None = None

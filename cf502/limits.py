@@ -30,16 +30,23 @@ class Limits:
         window: the sliding window, in seconds.
         coalesce: identical requests (same `Job.dedupe_key`) within this many seconds share one
             job (0: never coalesce).
+        running_per_user: fair admission: most diagnoses of one `requested_by["user"]` running
+            (in the Redis pool: queued or running) at once; the user's further jobs wait for one
+            of those to finish, holding no worker slot (0: no cap). Jobs without a user (the
+            CLI's) are not capped.
     """
 
     per_user: int = 20
     per_channel: int = 60
     window: float = 60.0
     coalesce: float = 10.0
+    running_per_user: int = 2
 
     def __post_init__(self) -> None:
         if self.per_user < 0 or self.per_channel < 0:
             raise InvalidSetting("rate limits must be 0 (unlimited) or more jobs per window.")
+        if not 0 <= self.running_per_user <= 10_000:
+            raise InvalidSetting("the per-user cap on running diagnoses must be 0 to 10,000.")
         if not 0 < self.window <= 86_400:
             raise InvalidSetting("the rate-limit window must be between 0 and 86,400 seconds.")
         if not 0 <= self.coalesce <= 3_600:

@@ -2,7 +2,9 @@
 
 Implements `cf502.jobs.Pool` with the same job function as the Redis workers (`cf502.runjob`), the
 same coalescing and rate limits (`cf502.limits`) and the same events, so the Slack app behaves the
-same with or without Redis. What it cannot do is survive a restart or spread work over machines:
+same with or without Redis. Admission is fair: one user runs at most `Limits.running_per_user`
+diagnoses at once, and their others wait without holding one of the `concurrency` slots, so one
+user's slow diagnoses cannot delay everyone else's. What it cannot do is survive a restart or spread work over machines:
 a restart loses the jobs in flight, and one process's CPU bounds the throughput. Memory is bounded:
 at most `max_backlog` jobs wait or run, and finished jobs are kept `result_ttl` seconds, at most
 `max_kept` of them.
@@ -14,7 +16,8 @@ import asyncio
 import logging
 import time
 from collections import deque
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
 from cf502 import metrics
@@ -50,6 +53,12 @@ class _State:
             self.changed.notify_all()
 
 
+@dataclass
+class _UserGate:
+    turns: asyncio.Semaphore  # one per diagnosis the user may run at once
+    users: int = 0  # jobs holding or waiting for a turn
+
+
 class LocalPool:
     """Runs jobs in this process, at most `concurrency` at once (implements `cf502.jobs.Pool`)."""
 
@@ -77,7 +86,9 @@ class LocalPool:
         self._run_job = run_job
         self._clock = clock
         self._admission = LocalAdmission(limits or Limits(), clock)
+        self._per_user = self._admission.limits.running_per_user
         self._slots = asyncio.Semaphore(concurrency)
+        self._users: dict[str, _UserGate] = {}  # users with jobs running or waiting for a turn
         self._jobs: dict[str, _State] = {}
         self._finished: deque[str] = deque()  # job ids in the order they finished
         self._closed = False
@@ -108,7 +119,8 @@ class LocalPool:
     async def _run(self, state: _State) -> None:
         job = state.job
         try:
-            async with self._slots:
+            # The user's turn first, then a slot: a job over its user's cap holds no slot.
+            async with self._user_turn(job.requested_by.get("user", "")), self._slots:
                 with (
                     log_context(job_id=job.job_id, target=str(job.target.get("host", ""))),
                     metrics.job_running(job.kind.value),
@@ -138,6 +150,25 @@ class LocalPool:
         await state.add(end)
         state.finished_at = self._clock()
         self._finished.append(state.job.job_id)
+
+    @asynccontextmanager
+    async def _user_turn(self, user: str) -> AsyncIterator[None]:
+        """Wait until `user` runs fewer than `running_per_user` diagnoses (no cap without a user,
+        e.g. the CLI's jobs, or with a cap of 0)."""
+        if not user or self._per_user <= 0:
+            yield
+            return
+        gate = self._users.get(user)
+        if gate is None:
+            gate = self._users[user] = _UserGate(asyncio.Semaphore(self._per_user))
+        gate.users += 1
+        try:
+            async with gate.turns:
+                yield
+        finally:
+            gate.users -= 1
+            if gate.users == 0:  # forget idle users: memory stays bounded by the backlog
+                del self._users[user]
 
     def _state(self, job_id: str) -> _State:
         state = self._jobs.get(job_id)

@@ -15,6 +15,16 @@ Keys (prefix `cf502` by default; JSON values only, never pickle):
 * `{p}:dd:{key}`      coalescing: an identical request within `Limits.coalesce` s gets this job id.
 * `{p}:rl:u:{user}`, `{p}:rl:c:{channel}`   sliding-window rate limits (sorted sets of job ids).
 * `{p}:crash:{job}`   the last exception of a job that crashed a worker, for the dead-letter reason.
+* `{p}:live:{job}`    "this job is queued, waiting or running": set on submit, refreshed while it
+                      waits or runs, deleted when its result is stored. A follower whose job has
+                      neither this key, a result nor events knows the job was lost (see
+                      `_EventsReader._probe`) instead of waiting for the idle timeout.
+* `{p}:act:{user}`    fair admission: the entry ids of the user's jobs in `{p}:jobs` (queued or
+                      running), at most `Limits.running_per_user`; an id whose entry has left the
+                      stream is dropped whenever the set is read, so nothing leaks if a worker dies.
+* `{p}:wait:{user}`   that user's jobs over the cap, in order ("<job id> <payload>"): not in the
+                      job stream, so they hold no worker slot and cost no CPU; the script that
+                      finishes one of the user's jobs moves the next one to the stream.
 * `{p}:wake:{client}` a client's wake-up stream (one entry, 60 s TTL): a new follower of job events
                       adds to it to end the client's blocking read early (see `_EventsReader`).
 
@@ -54,9 +64,43 @@ __all__ = ["Delivery", "QueueConfig", "RedisPool", "redacted_url"]
 log = logging.getLogger(__name__)
 
 _JOB_ID = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+_WHO = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+_EXCERPT = 4096  # characters of an unreadable or oversize entry kept in the dead-letter stream
 
-# Submit: coalesce, rate-limit, bound the backlog, enqueue: atomically, in one round trip.
-_SUBMIT = """
+# Fair admission (shared by the submit and finish scripts): `gate_release` moves a user's waiting
+# jobs to the job stream while fewer than `cap` of theirs are in it. A member of the user's set
+# whose entry is no longer in the stream (finished, or deleted by hand) is dropped as it is seen.
+_GATE_LUA = """
+local function gate_live(jobs, act)
+  local n = 0
+  for _, id in ipairs(redis.call('SMEMBERS', act)) do
+    if #redis.call('XRANGE', jobs, id, id) > 0 then n = n + 1 else redis.call('SREM', act, id) end
+  end
+  return n
+end
+local function gate_release(jobs, act, wait, cap, gate, ttl, live_prefix)
+  local live = gate_live(jobs, act)
+  while live < cap do
+    local item = redis.call('LPOP', wait)
+    if not item then break end
+    local sp = string.find(item, ' ', 1, true)
+    local id = redis.call('XADD', jobs, '*', 'job', string.sub(item, sp + 1),
+      'gate', gate, 'cap', tostring(cap))
+    redis.call('SADD', act, id)
+    redis.call('PEXPIRE', live_prefix .. string.sub(item, 1, sp - 1), ttl)
+    live = live + 1
+  end
+  redis.call('PEXPIRE', act, ttl)
+  redis.call('PEXPIRE', wait, ttl)
+  return live
+end
+"""
+
+# Submit: coalesce, rate-limit, bound the backlog, enqueue (or wait behind the user's running
+# jobs): atomically, in one round trip.
+_SUBMIT = (
+    _GATE_LUA
+    + """
 local now_t = redis.call('TIME')
 local now = tonumber(now_t[1]) * 1000 + math.floor(tonumber(now_t[2]) / 1000)
 local coalesce_ms = tonumber(ARGV[3])
@@ -79,7 +123,11 @@ if w then return {'user', w} end
 w = wait_for(KEYS[4], tonumber(ARGV[6]))
 if w then return {'channel', w} end
 local backlog = tonumber(ARGV[7])
+local cap = tonumber(ARGV[9])
 if backlog > 0 and redis.call('XLEN', KEYS[1]) >= backlog then return {'full', tostring(backlog)} end
+if cap > 0 and backlog > 0 and redis.call('LLEN', KEYS[7]) >= backlog then
+  return {'full', tostring(backlog)}
+end
 for i, limit in ipairs({tonumber(ARGV[5]), tonumber(ARGV[6])}) do
   if limit > 0 then
     redis.call('ZADD', KEYS[2 + i], now, ARGV[1])
@@ -87,19 +135,36 @@ for i, limit in ipairs({tonumber(ARGV[5]), tonumber(ARGV[6])}) do
   end
 end
 if coalesce_ms > 0 then redis.call('SET', KEYS[2], ARGV[1], 'PX', coalesce_ms) end
+redis.call('SET', KEYS[5], '1', 'PX', ARGV[8])
+if cap > 0 then
+  -- Earlier waiting jobs of this user go first; this one waits if the user is at the cap.
+  if gate_release(KEYS[1], KEYS[6], KEYS[7], cap, ARGV[10], ARGV[8], ARGV[11]) >= cap then
+    redis.call('RPUSH', KEYS[7], ARGV[1] .. ' ' .. ARGV[2])
+    redis.call('PEXPIRE', KEYS[7], ARGV[8])
+    return {'waiting', ARGV[1]}
+  end
+  local id = redis.call('XADD', KEYS[1], '*', 'job', ARGV[2], 'gate', ARGV[10], 'cap', ARGV[9])
+  redis.call('SADD', KEYS[6], id)
+  redis.call('PEXPIRE', KEYS[6], ARGV[8])
+  return {'ok', ARGV[1]}
+end
 redis.call('XADD', KEYS[1], '*', 'job', ARGV[2])
 return {'ok', ARGV[1]}
 """
+)
 
 # Finish (or dead-letter) a job: store the result once, publish it (after any progress events not
 # yet published), acknowledge and delete the entry. One script, so an entry is never acknowledged
-# without its result stored.
-_FINISH = """
+# without its result stored. The job is then neither queued nor running (its `live` key goes), and
+# the next waiting job of its user, if any, moves to the stream.
+_FINISH = (
+    _GATE_LUA
+    + """
 local stored = false
 if ARGV[3] ~= '' then
   stored = redis.call('SET', KEYS[2], ARGV[3], 'NX', 'PX', ARGV[4])
   if stored then
-    for i = 11, #ARGV do  -- progress not yet published, in order, before the end
+    for i = 14, #ARGV do  -- progress not yet published, in order, before the end
       redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[5], '*', 'e', ARGV[i])
     end
     redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[5], '*', 'e', ARGV[3])
@@ -114,10 +179,16 @@ if ARGV[2] ~= '' then
   redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
   redis.call('XDEL', KEYS[1], ARGV[2])
 end
-redis.call('DEL', KEYS[5])
+redis.call('DEL', KEYS[5], KEYS[6])
+local cap = tonumber(ARGV[11])
+if cap > 0 then
+  redis.call('SREM', KEYS[7], ARGV[2])
+  gate_release(KEYS[1], KEYS[7], KEYS[8], cap, ARGV[12], ARGV[4], ARGV[13])
+end
 if stored then return 1 end
 return 0
 """
+)
 
 # Take over entries idle for longer than min-idle, with their delivery counts.
 _RECLAIM = """
@@ -134,14 +205,16 @@ end
 return out
 """
 
-# Refresh the idle time of the entries this consumer still owns (JUSTID: not a new delivery);
-# returns the ids it no longer owns (taken over, or finished by another worker).
+# Refresh the idle time of the entries this consumer still owns (JUSTID: not a new delivery) and
+# their jobs' `live` keys (KEYS[i - 2] for ARGV[i]); returns the ids it no longer owns (taken
+# over, or finished by another worker).
 _HEARTBEAT = """
 local lost = {}
-for i = 3, #ARGV do
+for i = 4, #ARGV do
   local p = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[i], ARGV[i], 1)
   if p[1] and p[1][2] == ARGV[2] then
     redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, ARGV[i], 'JUSTID')
+    redis.call('PEXPIRE', KEYS[i - 2], ARGV[3])
   else
     table.insert(lost, ARGV[i])
   end
@@ -149,13 +222,18 @@ end
 return lost
 """
 
-# Hand a job back (graceful shutdown): a fresh entry, so it is neither lost nor counted as a crash.
+# Hand a job back (graceful shutdown): a fresh entry, so it is neither lost nor counted as a crash;
+# a gated job keeps its place in its user's set under the new entry id.
 _REQUEUE = """
 local p = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[2], ARGV[2], 1)
 if not (p[1] and p[1][2] == ARGV[3]) then return false end
 redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
 redis.call('XDEL', KEYS[1], ARGV[2])
-return redis.call('XADD', KEYS[1], '*', 'job', ARGV[4])
+if ARGV[5] == '' then return redis.call('XADD', KEYS[1], '*', 'job', ARGV[4]) end
+local id = redis.call('XADD', KEYS[1], '*', 'job', ARGV[4], 'gate', ARGV[5], 'cap', ARGV[6])
+redis.call('SREM', KEYS[2], ARGV[2])
+redis.call('SADD', KEYS[2], id)
+return id
 """
 
 
@@ -181,7 +259,10 @@ class QueueConfig:
         max_connections: Redis connections per process; more requests wait for a free one.
         reconnect_for: seconds a watcher of job events keeps retrying while Redis is unreachable.
         events_idle_timeout: seconds a watcher waits without any event of its job before giving
-            up (the job was lost, e.g. Redis restarted without persistence).
+            up (a last resort: a lost job is normally noticed within `vanished_check`).
+        vanished_check: seconds of silence after which a watcher checks that its job still
+            exists (queued, waiting, running or finished), and how often it checks again; a job
+            Redis lost (restarted without persistence, flushed) fails its watchers then.
         events_batch: job event streams per read when a client follows many jobs at once (more
             are read in several reads, pipelined).
     """
@@ -202,6 +283,7 @@ class QueueConfig:
     max_connections: int = 64
     reconnect_for: float = 30.0
     events_idle_timeout: float = 900.0
+    vanished_check: float = 2.0
     events_batch: int = 256
 
     def __post_init__(self) -> None:
@@ -217,6 +299,8 @@ class QueueConfig:
             raise InvalidSetting("the blocking read time must be shorter than the socket timeout.")
         if not 1 <= self.events_batch <= 10_000:
             raise InvalidSetting("the events batch must be between 1 and 10,000 streams.")
+        if not 0.05 <= self.vanished_check <= 3_600:
+            raise InvalidSetting("the vanished-job check must be between 0.05 and 3,600 seconds.")
 
 
 class _Keys:
@@ -234,6 +318,15 @@ class _Keys:
     def crash(self, job_id: str) -> str:
         return f"{self.prefix}:crash:{job_id}"
 
+    def live(self, job_id: str) -> str:
+        return f"{self.prefix}:live:{job_id}"
+
+    def active(self, who: str) -> str:
+        return f"{self.prefix}:act:{who}"
+
+    def waiting(self, who: str) -> str:
+        return f"{self.prefix}:wait:{who}"
+
     def wake(self, client: str) -> str:
         return f"{self.prefix}:wake:{client}"
 
@@ -241,10 +334,15 @@ class _Keys:
         return f"{self.prefix}:dd:{key}"
 
     def rate(self, scope: str, who: str) -> str:
-        # Slack ids are short; anything long or odd is hashed so key names stay bounded.
-        if not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", who):
-            who = "h" + hashlib.sha256(who.encode()).hexdigest()[:32]
-        return f"{self.prefix}:rl:{scope}:{who}"
+        return f"{self.prefix}:rl:{scope}:{_who(who)}"
+
+
+def _who(name: str) -> str:
+    """A user or channel id as a key part: Slack ids are short; anything long or odd is hashed so
+    key names stay bounded."""
+    if _WHO.fullmatch(name):
+        return name
+    return "h" + hashlib.sha256(name.encode("utf-8", "surrogateescape")).hexdigest()[:32]
 
 
 @dataclass(frozen=True, slots=True)
@@ -258,6 +356,8 @@ class Delivery:
         deliveries: how many times the entry has been delivered, this one included.
         problem: why `job` is None.
         job_id: the job id, when it could be read even from a malformed payload.
+        gate: the requesting user's fair-admission key part (None: not gated).
+        cap: that user's cap on jobs in the stream (0: not gated).
     """
 
     entry_id: str
@@ -266,22 +366,51 @@ class Delivery:
     deliveries: int
     problem: str | None = None
     job_id: str | None = None
+    gate: str | None = None
+    cap: int = 0
 
 
-def _parse_delivery(entry_id: str, fields: dict[str, str] | None, deliveries: int) -> Delivery:
-    raw = (fields or {}).get("job", "")
+def _parse_delivery(
+    entry_id: str, fields: dict[str, str] | None, deliveries: int, max_bytes: int
+) -> Delivery:
+    """Whatever the entry holds, a Delivery: a bad one carries `problem` (and is dead-lettered),
+    it never raises (an entry that crashed the reader would crash every worker that reads it)."""
+    fields = fields or {}
+    raw = fields.get("job", "")
+    gate = fields.get("gate")
+    cap_text = fields.get("cap", "")
+    cap = int(cap_text) if cap_text.isascii() and cap_text.isdigit() and len(cap_text) < 6 else 0
+    if gate is None or not _WHO.fullmatch(gate) or cap == 0:
+        gate, cap = None, 0
     job_id: str | None = None
     try:
+        # Checked before parsing: an oversize entry costs no parsing, and one with bytes that are
+        # not UTF-8 (decoded with surrogateescape) is refused before it reaches the job code.
+        if len(raw) > max_bytes or len(raw.encode("utf-8")) > max_bytes:
+            why = f"the job payload is larger than {max_bytes} bytes"
+            return Delivery(entry_id, raw, None, deliveries, why, None, gate, cap)
         data = json.loads(raw)
         if isinstance(data, dict) and isinstance(data.get("job_id"), str):
             job_id = data["job_id"] if _JOB_ID.match(data["job_id"]) else None
         job = Job.from_dict(data)
-    except (ValueError, KeyError, TypeError, AttributeError) as exc:
-        why = f"malformed job payload ({type(exc).__name__}: {str(exc)[:120]})"
-        return Delivery(entry_id, raw, None, deliveries, why, job_id)
+    except UnicodeEncodeError:
+        why = "the job payload is not valid UTF-8"
+        return Delivery(entry_id, raw, None, deliveries, why, None, gate, cap)
+    except Exception as exc:  # RecursionError, ValueError, ...: all mean "bad entry"
+        detail = " ".join(str(exc).split())[:120]
+        why = f"malformed job payload ({type(exc).__name__}: {detail})"
+        return Delivery(entry_id, raw, None, deliveries, why, job_id, gate, cap)
     if job_id is None:
-        return Delivery(entry_id, raw, None, deliveries, "malformed job id", None)
-    return Delivery(entry_id, raw, job, deliveries, None, job_id)
+        return Delivery(entry_id, raw, None, deliveries, "malformed job id", None, gate, cap)
+    return Delivery(entry_id, raw, job, deliveries, None, job_id, gate, cap)
+
+
+def _dead_copy(raw: str, max_bytes: int) -> bytes:
+    """What the dead-letter stream keeps of an entry: all of it (its original bytes, even when
+    they are not UTF-8), or the start of an oversize one."""
+    if len(raw) > max_bytes:
+        raw = f"{raw[:_EXCERPT]}... ({len(raw)} characters in all)"
+    return raw.encode("utf-8", "surrogateescape")
 
 
 def redacted_url(url: str) -> str:
@@ -381,6 +510,7 @@ class _EventsReader:
         self._reading = False  # a read is in flight: a new follower must wake it
         self._woken = False  # ...and a wake-up for it is already on its way
         self._stopping = False
+        self._next_probe = 0.0  # loop time of the next check for vanished jobs
 
     # -- the followers' side
 
@@ -478,6 +608,7 @@ class _EventsReader:
                 self._reading = False
             self.failing_since, delay = None, 0.05
             quiet = not self._deliver(plan, resp)
+            await self._probe(loop.time())
 
     def _plan(self) -> dict[str, list[_Follower]]:
         """The followers to read for, by stream; a follower with a full inbox waits its turn."""
@@ -530,6 +661,37 @@ class _EventsReader:
                     f.buffered += len(new)
                     got = True
         return got
+
+    async def _probe(self, now: float) -> None:
+        """End the followers of jobs Redis no longer knows: not queued, waiting or running (no
+        `live` key) and not finished (no result, no events). Such a job was lost (Redis restarted
+        without persistence, or was flushed) and will never report; its followers learn it within
+        seconds instead of after the idle timeout. One round trip for all quiet followers."""
+        every = self.pool.config.vanished_check
+        if now < self._next_probe:
+            return
+        self._next_probe = now + every
+        quiet = [f for f in self.followers if now - f.quiet_since >= every and f.inbox.empty()]
+        if not quiet:
+            return
+        keys = self.pool.keys
+        try:
+            async with self.pool.redis.pipeline(transaction=False) as pipe:
+                for f in quiet:
+                    pipe.exists(keys.live(f.job_id), keys.result(f.job_id), f.key)
+                found = await pipe.execute()
+        except RedisError:
+            return  # the next read meets the outage: the reconnect budget applies
+        for f, n in zip(quiet, found, strict=True):
+            if not n and not f.gone:
+                self._end(
+                    f,
+                    QueueError(
+                        f"job {f.job_id} is gone: it is neither queued, running nor finished "
+                        "(Redis lost it, e.g. it restarted without persistence or was flushed); "
+                        "run it again."
+                    ),
+                )
 
     def _failing(self, exc: RedisError, now: float) -> None:
         """Redis is unreachable: followers that have waited `reconnect_for` s for it give up."""
@@ -616,6 +778,9 @@ class RedisPool:
                     decode_responses=True,
                     socket_connect_timeout=cfg.connect_timeout,
                     socket_timeout=cfg.socket_timeout,
+                    # Bytes that are not UTF-8 (a hand-written job entry) must not make a read
+                    # raise: they decode to lone surrogates, which the job parser refuses.
+                    encoding_errors="surrogateescape",
                     # One quick retry re-opens a pooled connection that a Redis restart closed;
                     # more would turn "Redis is down" into a hang.
                     retry=Retry(ExponentialBackoff(cap=0.05, base=0.01), 1),
@@ -652,11 +817,15 @@ class RedisPool:
         lim = self.config.limits
         user = job.requested_by.get("user", "")
         channel = job.requested_by.get("channel", "")
+        who = _who(user) if user else ""
         keys = [
             self.keys.jobs,
             self.keys.dedupe(job.dedupe_key()),
             self.keys.rate("u", user),
             self.keys.rate("c", channel),
+            self.keys.live(job.job_id),
+            self.keys.active(who),
+            self.keys.waiting(who),
         ]
         args: list[str | int] = [
             job.job_id,
@@ -666,13 +835,18 @@ class RedisPool:
             lim.per_user if user else 0,
             lim.per_channel if channel else 0,
             self.config.max_backlog,
+            _ms(self.config.result_ttl),
+            # Jobs without a user (the CLI's) are not gated, as they are not rate-limited.
+            lim.running_per_user if user else 0,
+            who,
+            self.keys.live(""),
         ]
         try:
             status, value = await self._submit(keys=keys, args=args)
         except RedisError as exc:
             raise self._unavailable(exc, "the job was not queued") from None
-        if status in ("ok", "dup"):
-            if status == "ok":  # a coalesced duplicate is not a new job
+        if status in ("ok", "dup", "waiting"):
+            if status != "dup":  # a coalesced duplicate is not a new job
                 from cf502 import (
                     metrics,
                 )  # here, not at the top: keeps `cf502 check` start-up light
@@ -769,8 +943,9 @@ class RedisPool:
             block=_ms(self.config.block),
         )
         out: list[Delivery] = []
+        limit = self.config.max_job_bytes
         for _stream, entries in resp or ():
-            out.extend(_parse_delivery(eid, fields, 1) for eid, fields in entries)
+            out.extend(_parse_delivery(eid, fields, 1, limit) for eid, fields in entries)
         return out
 
     async def reclaim(self, consumer: str, count: int) -> list[Delivery]:
@@ -782,15 +957,22 @@ class RedisPool:
         out = []
         for eid, flat, n in rows:
             fields = dict(zip(flat[::2], flat[1::2], strict=True))
-            out.append(_parse_delivery(str(eid), fields, int(n)))
+            out.append(_parse_delivery(str(eid), fields, int(n), self.config.max_job_bytes))
         return out
 
-    async def heartbeat(self, consumer: str, entry_ids: Sequence[str]) -> list[str]:
-        """Keep this worker's running jobs from being taken over; returns the ids it lost."""
-        if not entry_ids:
+    async def heartbeat(self, consumer: str, running: Sequence[Delivery]) -> list[str]:
+        """Keep this worker's running jobs from being taken over (and known to their watchers);
+        returns the entry ids it lost."""
+        if not running:
             return []
         lost = await self._heartbeat(
-            keys=[self.keys.jobs], args=[self.config.group, consumer, *entry_ids]
+            keys=[self.keys.jobs, *(self.keys.live(d.job_id or "-") for d in running)],
+            args=[
+                self.config.group,
+                consumer,
+                _ms(self.config.result_ttl),
+                *(d.entry_id for d in running),
+            ],
         )
         return [str(x) for x in lost]
 
@@ -833,6 +1015,7 @@ class RedisPool:
     ) -> bool:
         job_id = delivery.job_id or "-"
         blob = _blob(event) if event is not None else ""
+        gate = delivery.gate or ""
         stored = await self._finish(
             keys=[
                 self.keys.jobs,
@@ -840,6 +1023,9 @@ class RedisPool:
                 self.keys.events(job_id),
                 self.keys.dead,
                 self.keys.crash(job_id),
+                self.keys.live(job_id),
+                self.keys.active(gate),
+                self.keys.waiting(gate),
             ],
             args=[
                 self.config.group,
@@ -848,10 +1034,13 @@ class RedisPool:
                 _ms(self.config.result_ttl),
                 self.config.events_maxlen,
                 dead_reason,
-                delivery.raw,
+                _dead_copy(delivery.raw, self.config.max_job_bytes) if dead_reason else "",
                 delivery.deliveries,
                 self.config.dead_maxlen,
                 job_id,
+                delivery.cap if gate else 0,
+                gate,
+                self.keys.live(""),
                 *(_blob(p) for p in progress),
             ],
         )
@@ -859,9 +1048,17 @@ class RedisPool:
 
     async def requeue(self, consumer: str, delivery: Delivery) -> bool:
         """Hand a running job back as a fresh entry (False: this worker no longer owned it)."""
+        gate = delivery.gate or ""
         new_id = await self._requeue(
-            keys=[self.keys.jobs],
-            args=[self.config.group, delivery.entry_id, consumer, delivery.raw],
+            keys=[self.keys.jobs, self.keys.active(gate)],
+            args=[
+                self.config.group,
+                delivery.entry_id,
+                consumer,
+                delivery.raw.encode("utf-8", "surrogateescape"),
+                gate,
+                delivery.cap if gate else 0,
+            ],
         )
         return bool(new_id)
 

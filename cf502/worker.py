@@ -128,6 +128,9 @@ class _Running:
     delivery: Delivery
     task: asyncio.Task[None] | None = None
     lost: bool = False  # another worker owns the entry now
+    # Its outcome is known and being stored (or it is being dead-lettered): a heartbeat that
+    # finds the entry gone from then on is seeing this worker's own finish, not a takeover.
+    finishing: bool = False
 
 
 @dataclass
@@ -353,22 +356,28 @@ class Worker:
     async def _heartbeat_loop(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
             await _sleep_unless(stop, self.heartbeat_every)
-            ids = list(self._running)
-            if stop.is_set() or not ids:
+            running = [r.delivery for r in self._running.values()]
+            if stop.is_set() or not running:
                 continue
             try:
-                lost = await self.pool.heartbeat(self.consumer, ids)
+                lost = await self.pool.heartbeat(self.consumer, running)
             except RedisError as exc:
+                if isinstance(exc, ResponseError) and "NOGROUP" in str(exc):
+                    # Redis lost the group (restarted empty): so are these jobs. Recreate it now
+                    # (a full worker does not read), so the next beat finds them lost and stops
+                    # them instead of running them on for nobody.
+                    await self._quietly(self.pool.ensure_group())
                 self.counters.redis_errors += 1
                 log.debug("heartbeat failed", extra={"error": _one_line(exc)})
                 continue
             for entry_id in lost:
                 run = self._running.get(entry_id)
-                if run is not None and run.task is not None and not run.task.done():
-                    # Another worker took it over (we were cut off longer than min_idle) or
-                    # finished it: its result wins, ours would be discarded anyway.
-                    run.lost = True
-                    run.task.cancel()
+                if run is None or run.finishing or run.task is None or run.task.done():
+                    continue  # e.g. our own finish acknowledged it while this heartbeat ran
+                # Another worker took it over (we were cut off longer than min_idle) or
+                # finished it: its result wins, ours would be discarded anyway.
+                run.lost = True
+                run.task.cancel()
 
     # -- jobs --------------------------------------------------------------------------------------
 
@@ -382,7 +391,7 @@ class Worker:
         target = str(d.job.target.get("host", "")) if d.job else None
         try:
             with log_context(job_id=d.job_id, target=target):
-                await self._handle(d)
+                await self._handle(run)
         except asyncio.CancelledError:
             if not run.lost:
                 raise  # a shutdown: `_drain` hands the job back
@@ -394,9 +403,11 @@ class Worker:
             self._room.set()
         await self._notify()
 
-    async def _handle(self, d: Delivery) -> None:
+    async def _handle(self, run: _Running) -> None:
+        d = run.delivery
         job = d.job
         if job is None:
+            run.finishing = True
             await self._dead_letter(
                 d, f"the job could not be read, so it was not run: {d.problem}."
             )
@@ -409,6 +420,7 @@ class Worker:
                 else "the worker running it stopped each time (killed, out of memory or cut off "
                 "from Redis)"
             )
+            run.finishing = True
             await self._dead_letter(
                 d, f"gave up after {d.deliveries - 1} attempts to run this diagnosis: {cause}."
             )
@@ -448,6 +460,7 @@ class Worker:
                 progress.discard()
                 raise
             metrics.observe_job_end(kind, event)
+        run.finishing = True
         rest = await progress.rest()
         stored = await self._until_done(lambda: self.pool.finish(d, event, rest))
         ms = round((time.perf_counter() - started) * 1000)

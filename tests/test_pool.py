@@ -4,6 +4,8 @@ deadlines, crash isolation and bounded memory. Real DNS and TCP origins on loopb
 from __future__ import annotations
 
 import asyncio
+import time
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -205,3 +207,75 @@ async def test_finished_jobs_are_forgotten_after_their_ttl_or_beyond_max_kept() 
     with pytest.raises(QueueError, match="is unknown"):
         await pool.result(ids[4], timeout=0)
     await pool.close()
+
+
+class PerUser:
+    """A job function holding every job until released, counting running jobs per user."""
+
+    def __init__(self) -> None:
+        self.release = asyncio.Event()
+        self.running: dict[str, int] = {}
+        self.most: dict[str, int] = {}
+
+    async def __call__(self, job: Job, engine: EngineSettings, **_: Any) -> JobEvent:
+        user = job.requested_by.get("user", "-")
+        self.running[user] = self.running.get(user, 0) + 1
+        self.most[user] = max(self.most.get(user, 0), self.running[user])
+        try:
+            await self.release.wait()
+        finally:
+            self.running[user] -= 1
+        return JobEvent(job.job_id, EventKind.DONE)
+
+
+async def until(predicate: Callable[[], bool], timeout: float = 5) -> None:
+    async with asyncio.timeout(timeout):
+        while not predicate():
+            await asyncio.sleep(0.005)
+
+
+async def test_one_user_runs_at_most_the_cap_and_the_rest_wait_without_a_slot() -> None:
+    # Given a pool of 4 slots with a cap of 2 running diagnoses per user
+    held = PerUser()
+    pool = LocalPool(
+        EngineSettings(), concurrency=4, limits=Limits(running_per_user=2), run_job=held
+    )
+    # When user A submits 6 jobs, then user B and a job without a user (the CLI's) one each
+    a_ids = [await pool.submit(origin_job(8000 + n, requested_by={"user": "UA"})) for n in range(6)]
+    b_id = await pool.submit(origin_job(9000, requested_by={"user": "UB"}))
+    cli_id = await pool.submit(origin_job(9001, requested_by={"via": "cli"}))
+    # Then B's and the CLI's run at once next to 2 of A's; A's other 4 wait holding no slot
+    await until(lambda: held.running == {"UA": 2, "UB": 1, "-": 1})
+    # And once released, all complete, never more than 2 of A's at once
+    held.release.set()
+    ends = [await pool.result(i, timeout=5) for i in [*a_ids, b_id, cli_id]]
+    assert all(e is not None and e.kind is EventKind.DONE for e in ends)
+    assert held.most == {"UA": 2, "UB": 1, "-": 1}
+    assert pool._users == {}  # white box: idle users are forgotten
+    await pool.close()
+
+
+async def test_one_users_slow_diagnoses_do_not_delay_another_users(dns_world: DnsWorld) -> None:
+    # Given the bot's pool: 8 slots, default cap of 2 running diagnoses per user
+    pool = LocalPool(dns_world.engine(), concurrency=8)
+    try:
+        with black_hole_port(ORIGIN_ADDRESS) as silent, listening_port(ORIGIN_ADDRESS) as healthy:
+            # When user A asks for 8 diagnoses of an origin that never answers (10 s each)
+            alice = {"user": "UA", "channel": "C1"}
+            for n in range(8):
+                job = origin_job(silent, connect_timeout=10, path=f"/{n}", requested_by=alice)
+                await pool.submit(job)
+            # And then user B asks for a diagnosis of a healthy origin
+            started = time.perf_counter()
+            bob = origin_job(
+                healthy, only=("dns.resolve", "tcp.https"), requested_by={"user": "UB"}
+            )
+            end = await pool.result(await pool.submit(bob), timeout=30)
+            took = time.perf_counter() - started
+        # Then B's report is complete within seconds, while A's are still running or waiting
+        assert end is not None and end.report is not None, end
+        assert {c.status for c in end.report.checks} == {Status.PASS}
+        assert took < 5.0, f"user B waited {took:.1f} s"
+        assert pool.running == 8
+    finally:
+        await pool.close()

@@ -4,6 +4,8 @@ dead letters and bounded memory. Real redis-server, real DNS and real TCP origin
 from __future__ import annotations
 
 import asyncio
+import json
+import logging
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -686,3 +688,263 @@ async def test_a_follower_that_stops_reading_holds_a_bounded_backlog(pool: Redis
         assert pool.buffered == 0
     finally:
         await events.aclose()
+
+
+# -- poison entries, fair admission, finish vs heartbeat, vanished jobs ----------------------------
+
+
+def nested_entry(depth: int = 5000) -> str:
+    """A job whose target is nested `depth` levels deep (json.loads raises RecursionError)."""
+    return '{"job_id":"deep1","kind":"diagnose","origin":{},"target":' + (
+        '{"a":' * depth + "1" + "}" * depth + "}"
+    )
+
+
+POISON: dict[str, tuple[bytes | str, str]] = {
+    "nested": (nested_entry(), "malformed job payload (RecursionError"),
+    "oversize": (
+        json.dumps({**origin_job(8443).to_dict(), "pad": "x" * 1_000_000}),
+        f"the job payload is larger than {FAST.max_job_bytes} bytes",
+    ),
+    "not-utf8": (b'{"job_id":"bad\xff\xfe","kind":"diagnose"}', "is not valid UTF-8"),
+}
+
+
+@pytest.mark.parametrize("name", list(POISON))
+async def test_an_entry_that_cannot_be_read_is_dead_lettered_and_the_worker_keeps_serving(
+    pool: RedisPool, redis_server: RedisServer, name: str
+) -> None:
+    # Given a poison entry on the job stream, then a good job
+    entry, reason = POISON[name]
+    calls: list[str] = []
+
+    async def recording(job: Job, engine: EngineSettings, **_: Any) -> JobEvent:
+        calls.append(job.job_id)
+        return JobEvent(job.job_id, EventKind.DONE)
+
+    await pool.redis.xadd(pool.keys.jobs, {"job": entry})
+    good = await pool.submit(origin_job(8443))
+    async with worker(redis_server.url, EngineSettings(), run_job=recording) as w:
+        # When a worker reads them
+        end = await pool.result(good, timeout=10)
+        # Then the good job is served, and the worker is still running
+        assert end is not None and end.kind is EventKind.DONE
+        await w.wait_for(lambda c: c.dead == 1, timeout=5)
+        assert not w.failed
+    # And the poison entry was dead-lettered with the reason, never run, and is gone
+    assert calls == [good]
+    dead = await pool.dead_letters()
+    assert len(dead) == 1 and reason in dead[0]["reason"], dead[0]["reason"]
+    assert len(dead[0]["job"]) <= FAST.max_job_bytes  # an oversize entry is kept as an excerpt
+    assert await pool.depth() == (0, 0)
+
+
+class HeldJobs:
+    """A job function holding every job until released, counting them per user (all workers)."""
+
+    def __init__(self) -> None:
+        self.release = asyncio.Event()
+        self.running: dict[str, int] = {}
+        self.most: dict[str, int] = {}
+        self.done: list[str] = []
+
+    async def __call__(self, job: Job, engine: EngineSettings, **_: Any) -> JobEvent:
+        user = job.requested_by.get("user", "-")
+        self.running[user] = self.running.get(user, 0) + 1
+        self.most[user] = max(self.most.get(user, 0), self.running[user])
+        try:
+            await self.release.wait()
+        finally:
+            self.running[user] -= 1
+        self.done.append(job.job_id)
+        return JobEvent(job.job_id, EventKind.DONE)
+
+
+async def test_one_users_jobs_wait_their_turn_across_workers_and_none_is_dropped(
+    redis_server: RedisServer,
+) -> None:
+    # Given two workers with 8 slots each, and a cap of 2 running jobs per user
+    cfg = QueueConfig(min_idle=0.5, block=0.2, limits=Limits(running_per_user=2))
+    held = HeldJobs()
+    pool = RedisPool(redis_server.url, cfg)
+    try:
+        async with (
+            worker(redis_server.url, EngineSettings(), cfg, run_job=held) as w1,
+            worker(redis_server.url, EngineSettings(), cfg, run_job=held) as w2,
+        ):
+            # When user A submits 6 jobs, then user B one
+            alice = {"user": "UA", "channel": "C1"}
+            a_ids = [await pool.submit(origin_job(8000 + n, requested_by=alice)) for n in range(6)]
+            b_id = await pool.submit(origin_job(9000, requested_by={"user": "UB"}))
+            # Then B's job runs at once, while only 2 of A's run and 4 wait outside the stream
+            await until(lambda: held.running.get("UB") == 1 and held.running.get("UA") == 2)
+            assert w1.running + w2.running == 3
+            assert await pool.redis.xlen(pool.keys.jobs) == 3
+            assert await pool.redis.llen(pool.keys.waiting("UA")) == 4
+            # And once released, every job of A completes, never more than 2 at once
+            held.release.set()
+            ends = [await pool.result(i, timeout=10) for i in [*a_ids, b_id]]
+        assert all(e is not None and e.kind is EventKind.DONE for e in ends)
+        assert held.most == {"UA": 2, "UB": 1}
+        assert sorted(held.done) == sorted([*a_ids, b_id])
+        # And nothing is left: no queued job, no waiting one, no running count
+        assert await pool.depth() == (0, 0)
+        assert not await pool.redis.exists(pool.keys.waiting("UA"), pool.keys.active("UA"))
+    finally:
+        await pool.close()
+
+
+async def test_a_job_handed_back_on_shutdown_keeps_its_users_turn(
+    redis_server: RedisServer,
+) -> None:
+    # Given a cap of 1 per user, user A's first job running on a worker and the second waiting
+    cfg = QueueConfig(min_idle=0.5, block=0.2, limits=Limits(running_per_user=1))
+    held = HeldJobs()
+    pool = RedisPool(redis_server.url, cfg)
+    alice = {"user": "UA"}
+    try:
+        stopping = WorkerSettings(concurrency=4, grace=0)
+        async with worker(redis_server.url, EngineSettings(), cfg, stopping, run_job=held):
+            first = await pool.submit(origin_job(8001, requested_by=alice))
+            second = await pool.submit(origin_job(8002, requested_by=alice))
+            await until(lambda: held.running.get("UA") == 1)
+        # When that worker stops and hands the running job back
+        assert await pool.depth() == (1, 0)
+        # Then the handed-back job still holds A's turn: the second still waits
+        assert await pool.redis.scard(pool.keys.active("UA")) == 1
+        assert await pool.redis.llen(pool.keys.waiting("UA")) == 1
+        # And another worker runs both, one at a time
+        held.release.set()
+        async with worker(redis_server.url, EngineSettings(), cfg, run_job=held):
+            ends = [await pool.result(i, timeout=10) for i in (first, second)]
+        assert all(e is not None and e.kind is EventKind.DONE for e in ends)
+        assert held.most == {"UA": 1}
+    finally:
+        await pool.close()
+
+
+async def test_one_users_slow_diagnoses_do_not_delay_another_users(
+    pool: RedisPool, redis_server: RedisServer, dns_world: DnsWorld
+) -> None:
+    # Given a worker with 8 slots (default cap: 2 running diagnoses per user)
+    settings = WorkerSettings(concurrency=8, grace=0)
+    with black_hole_port(ORIGIN_ADDRESS) as silent, listening_port(ORIGIN_ADDRESS) as healthy:
+        async with worker(redis_server.url, dns_world.engine(), settings=settings) as w:
+            # When user A asks for 8 diagnoses of an origin that never answers (10 s each)
+            alice = {"user": "UA", "channel": "C1"}
+            for n in range(8):
+                job = origin_job(silent, connect_timeout=10, path=f"/{n}", requested_by=alice)
+                await pool.submit(job)
+            await until(lambda: w.counters.started >= 2)
+            # And then user B asks for a diagnosis of a healthy origin
+            started = time.perf_counter()
+            bob = origin_job(
+                healthy, only=("dns.resolve", "tcp.https"), requested_by={"user": "UB"}
+            )
+            end = await pool.result(await pool.submit(bob), timeout=30)
+            took = time.perf_counter() - started
+            # Then B's report is complete within seconds (A's first ones are still running)
+            assert end is not None and end.report is not None, end
+            assert {c.status for c in end.report.checks} == {Status.PASS}
+            assert took < 5.0, f"user B waited {took:.1f} s"
+            # And A's other 6 wait their turn, not dropped
+            await w.wait_for(lambda c: c.done == 1, timeout=5)  # B's
+            assert w.counters.started == 3
+            assert await pool.redis.llen(pool.keys.waiting("UA")) == 6
+
+
+async def test_a_heartbeat_that_meets_the_jobs_own_finish_is_not_a_takeover(
+    redis_server: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Given a heartbeat that carries the running job's entry but reaches Redis only after the
+    # job's own finish script (held with events: the interleaving is forced, not hoped for)
+    caplog.set_level(logging.INFO, logger="cf502.worker")
+    cfg = QueueConfig(min_idle=0.3, block=0.2)
+    beat_has_job, finished, beat_answered = asyncio.Event(), asyncio.Event(), asyncio.Event()
+
+    class RacingPool(RedisPool):
+        async def heartbeat(self, consumer: str, running: Any) -> list[str]:
+            if not running or finished.is_set():
+                return await super().heartbeat(consumer, running)
+            beat_has_job.set()
+            await finished.wait()
+            try:
+                return await super().heartbeat(consumer, running)
+            finally:
+                beat_answered.set()
+
+        async def finish(self, *args: Any, **kwargs: Any) -> bool:
+            stored = await super().finish(*args, **kwargs)
+            finished.set()
+            await beat_answered.wait()  # the heartbeat's answer is handled before the job goes on
+            return stored
+
+    async def job_fn(job: Job, engine: EngineSettings, **_: Any) -> JobEvent:
+        await beat_has_job.wait()
+        return JobEvent(job.job_id, EventKind.DONE)
+
+    w = Worker(RacingPool(redis_server.url, cfg), EngineSettings(), run_job=job_fn)
+    task = asyncio.create_task(w.run())
+    pool = RedisPool(redis_server.url, cfg)
+    try:
+        # When the job runs and finishes
+        job_id = await pool.submit(origin_job(8443))
+        end = await pool.result(job_id, timeout=10)
+        await w.wait_for(lambda c: c.done + c.lost >= 1, timeout=10)
+        # Then it is done, logged and counted as done, not as taken over
+        assert end is not None and end.kind is EventKind.DONE
+        assert (w.counters.done, w.counters.lost) == (1, 0)
+        assert "job done" in caplog.messages
+        assert "job taken over by another worker; stopped here" not in caplog.messages
+    finally:
+        w.stop()
+        async with asyncio.timeout(10):
+            await task
+        await w.pool.close()
+        await pool.close()
+
+
+async def test_watchers_of_jobs_lost_in_a_redis_restart_fail_within_seconds(
+    redis_server: RedisServer,
+) -> None:
+    # Given a worker with 2 slots, both busy; a third job queued behind them; and user A's second
+    # job waiting behind A's running one (cap 1) -- each with a client waiting for its report
+    cfg = QueueConfig(
+        min_idle=0.5, block=0.2, vanished_check=0.5, limits=Limits(running_per_user=1)
+    )
+    held = HeldJobs()
+    client = RedisPool(redis_server.url, cfg)
+    alice = {"user": "UA"}
+    try:
+        async with worker(
+            redis_server.url, EngineSettings(), cfg, WorkerSettings(concurrency=2), run_job=held
+        ) as w:
+            ids = [
+                await client.submit(origin_job(8001, requested_by=alice)),  # running
+                await client.submit(origin_job(8002)),  # running
+                await client.submit(origin_job(8003)),  # queued
+                await client.submit(origin_job(8004, requested_by=alice)),  # waiting for A's turn
+            ]
+            await until(lambda: sum(held.running.values()) == 2)
+            waiting = [asyncio.create_task(client.result(i, timeout=900)) for i in ids]
+            # And they stay waiting while the vanished-job check runs several times
+            reader = client._reader  # white box: the time of its next check
+            first = asyncio.get_running_loop().time()
+            await until(lambda: reader._next_probe > first + 3 * cfg.vanished_check)
+            assert not any(t.done() for t in waiting)
+            # When Redis restarts without persistence (every job is lost)
+            redis_server.kill()
+            redis_server.start()
+            lost_at = time.perf_counter()
+            async with asyncio.timeout(30):
+                outcomes = await asyncio.gather(*waiting, return_exceptions=True)
+            took = time.perf_counter() - lost_at
+            # And the worker stops the lost jobs it was running, rather than running them on
+            await w.wait_for(lambda c: c.lost == 2, timeout=10)
+    finally:
+        await client.close()
+    # Then every waiting client fails within seconds, saying what happened
+    for job_id, outcome in zip(ids, outcomes, strict=True):
+        assert isinstance(outcome, QueueError), outcome
+        assert f"job {job_id} is gone: it is neither queued, running nor finished" in str(outcome)
+    assert took < 5.0, f"took {took:.1f} s"

@@ -121,6 +121,13 @@ async def workers(
             p.stop()
 
 
+async def until(predicate: Callable[[], bool], timeout: float = 15) -> None:
+    """Wait for a condition (checked every few ms), failing the test past `timeout` seconds."""
+    async with asyncio.timeout(timeout):
+        while not predicate():
+            await asyncio.sleep(0.005)
+
+
 async def ends_once(pool: RedisPool, job_id: str) -> int:
     """How many DONE/FAILED entries the job's events stream holds."""
     rows: Any = await pool.redis.xrange(pool.keys.events(job_id))
@@ -359,3 +366,37 @@ def test_the_worker_reads_the_operators_settings_from_the_environment() -> None:
     # And a malformed value is named in one line
     with pytest.raises(ConfigError, match=r"CF502_DNS_PORT 'fifty-three' is malformed"):
         engine_from_env({"CF502_DNS_PORT": "fifty-three"})
+
+
+async def test_two_workers_survive_poison_entries_and_serve_the_next_job(
+    pool: RedisPool, redis_server: RedisServer, dns_world: DnsWorld
+) -> None:
+    # Given two worker processes
+    depth = 5000
+    nested = '{"job_id":"deep1","kind":"diagnose","origin":{},"target":' + (
+        '{"a":' * depth + "1" + "}" * depth + "}"
+    )
+    oversize = json.dumps({**origin_job(8443).to_dict(), "pad": "x" * 2_000_000})
+    poison: list[bytes | str] = [nested, oversize, b'{"job_id":"\xff\xfe\xfd"}', nested]
+    with listening_port(ORIGIN_ADDRESS) as port:
+        async with workers(redis_server.url, dns_world, n=2) as procs:
+            # When the job stream gets entries nested 5,000 deep, of 2 MB, and not UTF-8 (one at
+            # a time: Redis hands each to the worker that has waited longest, so both get some)
+            for n, entry in enumerate(poison, 1):
+                await pool.redis.xadd(pool.keys.jobs, {"job": entry})
+                await until(lambda: sum(p.count("job dead-lettered") for p in procs) >= n)  # noqa: B023
+            # Then each is dead-lettered with its reason, by both workers
+            assert all(p.count("job dead-lettered") >= 1 for p in procs)
+            dead = await pool.dead_letters()
+            assert len(dead) == 4, dead
+            reasons = sorted(d["reason"] for d in dead)
+            assert sum("RecursionError" in r for r in reasons) == 2, reasons
+            assert sum("larger than 65536 bytes" in r for r in reasons) == 1, reasons
+            assert sum("not valid UTF-8" in r for r in reasons) == 1, reasons
+            # And both workers are still running and serve the next jobs
+            ids = [await pool.submit(origin_job(port, path=f"/{n}")) for n in range(4)]
+            ends = await results(pool, ids, timeout=15)
+            assert all(e.kind is EventKind.DONE for e in ends)
+            assert [p.proc.poll() for p in procs] == [None, None]
+            await until(lambda: sum(p.count("job done") for p in procs) == 4)
+    assert await pool.depth() == (0, 0)
