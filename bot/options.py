@@ -17,5 +17,7 @@ def add_bot_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--port", type=int, default=3000, help="HTTP mode: port (3000)")
     parser.add_argument(
-        "--env-file", default=".env", help="read settings from this file when present (.env)"
+        "--env-file",
+        metavar="FILE",
+        help="read settings from FILE, which must exist (default: .env, when present)",
     )

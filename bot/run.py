@@ -258,14 +258,28 @@ def build_parser(prog: str = "cf502 bot") -> OptionParser:
     return parser
 
 
-def start(http: bool, host: str, port: int, env_file: str = ".env") -> int:
-    """Load the settings, then serve; returns the exit status (2: configuration problem)."""
+def _dotenv(env_file: str | None) -> Path:
+    """The settings file: `.env` is optional, but a file the operator names must exist."""
+    if env_file is None:
+        return Path(".env")
+    path = Path(env_file)
+    if not path.exists():
+        raise ConfigError(f"--env-file {env_file!r}: no such file.")
+    if path.is_dir():
+        raise ConfigError(f"--env-file {env_file!r} is a directory, not a settings file.")
+    return path
+
+
+def start(http: bool, host: str, port: int, env_file: str | None = None) -> int:
+    """Load the settings, then serve; returns the exit status (2: configuration problem).
+
+    `env_file` None reads `.env` when there is one; a named file must exist."""
     mode = Mode.HTTP if http else Mode.SOCKET
     if not 0 <= port <= 65535:
         sys.stderr.write(f"cf502 bot: error: --port {port} is not a port number.\n")
         return 2
     try:
-        settings = load_settings(mode, dotenv=Path(env_file))
+        settings = load_settings(mode, dotenv=_dotenv(env_file))
         root = logging.getLogger()
         for handler in list(root.handlers):  # e.g. the CLI's basicConfig: one handler, redacting
             root.removeHandler(handler)

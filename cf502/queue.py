@@ -786,7 +786,10 @@ class RedisPool:
                     retry=Retry(ExponentialBackoff(cap=0.05, base=0.01), 1),
                 )
             except ValueError as exc:
-                raise ConfigError(f"invalid Redis URL {self.where}: {exc}.") from None
+                from cf502.logs import redact
+
+                # As typed (password masked): the parsed form of a broken URL is misleading.
+                raise ConfigError(f"invalid Redis URL {redact(url)!r}: {exc}.") from None
             client = Redis.from_pool(connections)
         self.redis = client
         self._submit = client.register_script(_SUBMIT)
