@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from cf502.checks import BY_ID
 from cf502.errors import Cf502Error
-from cf502.registry import BY_ID
 
 __all__ = ["ActionId", "ButtonValue", "InvalidButtonValue", "Op"]
 

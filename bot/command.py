@@ -12,11 +12,11 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from bot.slacktext import plain_text
+from cf502.checks import BY_ID
 from cf502.config import OriginSettings
 from cf502.engine import selection
 from cf502.errors import Cf502Error
 from cf502.options import OptionParser, UsageError, add_origin_options, origin_from_args
-from cf502.registry import BY_ID
 from cf502.target import Target, parse_target
 
 __all__ = [

@@ -13,13 +13,13 @@ import time
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from datetime import datetime
 
-from cf502.checks import names
+from cf502.checks import ALL_CHECKS, BY_ID
 from cf502.checks.base import Check, result
+from cf502.checks.dns.resolve import resolution
+from cf502.checks.probe import Probe
 from cf502.config import EngineSettings, OriginSettings
 from cf502.errors import InvalidSetting
 from cf502.model import CheckResult, Report, Status
-from cf502.probe import Probe
-from cf502.registry import ALL_CHECKS, BY_ID
 from cf502.safety import vet_addresses
 from cf502.target import Target
 from cf502.verdict import decide
@@ -132,10 +132,10 @@ async def diagnose(
     try:
         # Vet every address before anything connects to the origin; later connections use these
         # addresses, never the name, so a DNS rebind cannot slip a private address in.
-        resolution = await names.resolution(probe)
+        resolved = await resolution(probe)
         # Every address is vetted, but a hostile name can answer thousands: connect to a bounded few.
         probe.addresses = vet_addresses(
-            target.host, resolution.addresses, allow_private=engine.allow_private
+            target.host, resolved.addresses, allow_private=engine.allow_private
         )[:MAX_ADDRESSES]
         results = await run_checks(to_run, to_report, probe, on_result)
     finally:

@@ -1,1 +1,51 @@
-"""The checks, one module per family (names, ports, handshake, certificate, response, edge)."""
+"""The checks, grouped by the family of their contract id, and their explicit registry.
+
+The path of a check's module is its id: `dns.resolve` is in `dns/resolve.py`, `tcp.https` in
+`tcp.py`, every `tls.cert.*` check in `tls/cert.py`, `cloudfront.edge` in `cloudfront.py`. A family
+that outgrows one file is a package with its private (`_`-prefixed) helpers beside its checks.
+`base.py` is what every check is, `probe.py` the observations they share.
+
+`ALL_CHECKS` is in upstream-first order (the verdict relies on that order). Adding a check: one
+class in its family module, one line here, a pass test and a broken-server test.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Final
+
+from cf502.checks import cloudfront, tcp
+from cf502.checks.base import Check
+from cf502.checks.dns import authoritative, resolve
+from cf502.checks.http import headers, latency, redirect, response
+from cf502.checks.tls import cert, handshake
+
+__all__ = ["ALL_CHECKS", "BY_ID", "CHECK_IDS"]
+
+ALL_CHECKS: Final[tuple[Check, ...]] = (
+    # DNS
+    resolve.Resolve(),
+    authoritative.Authoritative(),
+    # TCP
+    tcp.PortOpen("https"),
+    tcp.PortOpen("http"),
+    # TLS
+    handshake.Handshake(),
+    cert.CertExpiry(),
+    cert.CertHostname(),
+    cert.CertTrust(),
+    cert.CertChain(),
+    # HTTP
+    response.Response(),
+    headers.Headers(),
+    latency.Latency(),
+    redirect.Redirect(),
+    # CloudFront edge
+    cloudfront.Edge(),
+)
+
+CHECK_IDS: Final[tuple[str, ...]] = tuple(c.id for c in ALL_CHECKS)
+"""Every check id, in the registry's (upstream-first) order: the contract's list."""
+
+BY_ID: Final[Mapping[str, Check]] = MappingProxyType({c.id: c for c in ALL_CHECKS})

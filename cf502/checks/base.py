@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Protocol
 
+from cf502.checks.probe import Probe
 from cf502.config import OriginSettings
 from cf502.model import CheckResult, Evidence, Status
-from cf502.probe import Probe
 
 __all__ = ["Check", "evidence", "result"]
 

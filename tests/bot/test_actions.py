@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot.actions import MAX_VALUE, ButtonValue, InvalidButtonValue, Op
-from cf502.registry import BY_ID
+from cf502.checks import BY_ID
 
 REPORT = "0123456789abcdef0123456789abcdef"
 

@@ -17,8 +17,8 @@ from bot.blocks import (
     user,
 )
 from bot.state import Note, ReportState, Watch
+from cf502.checks import BY_ID
 from cf502.model import CheckResult, Evidence, Status
-from cf502.registry import BY_ID
 from tests.servers.slack_api import text_of
 
 REPORT = "ab" * 16

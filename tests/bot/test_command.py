@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from bot.command import CommandError, Kind, parse_command, parse_mention
+from cf502.checks import BY_ID
 from cf502.config import ProtocolPolicy
-from cf502.registry import BY_ID
 
 
 def test_target_and_origin_options() -> None:

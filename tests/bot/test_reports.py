@@ -14,9 +14,9 @@ from bot.poster import Poster, make_client
 from bot.reports import CALL_BUDGET, Reports, Requester
 from bot.settings import Settings
 from bot.state import MemoryStore
+from cf502.checks import BY_ID
 from cf502.jobs import EventKind, Job, JobEvent
 from cf502.model import CheckResult, Report, Status
-from cf502.registry import BY_ID
 from cf502.verdict import decide
 from tests.servers.slack_api import BOT_TOKEN, FakeSlack, text_of
 from tests.servers.slack_api import fake_slack_fixture as fake_slack_fixture

@@ -32,8 +32,8 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
+from cf502.checks.probe import Probe
 from cf502.config import EngineSettings, OriginSettings
-from cf502.probe import Probe
 from cf502.target import parse_target
 from tests.certs import PrivateKey, key_pem, pem, pki
 

@@ -21,8 +21,8 @@ import dns.name
 import dns.rdatatype
 import dns.resolver
 
-from cf502.checks._dns_wire import Reply, ServerAnswer, cname_chain, server_answer
-from cf502.probe import Probe
+from cf502.checks.dns._wire import Reply, ServerAnswer, cname_chain, server_answer
+from cf502.checks.probe import Probe
 from cf502.safety import blocked_reason
 
 __all__ = [

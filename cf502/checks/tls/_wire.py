@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Final
 
-from cf502.checks._tls_offer import CLOUDFRONT_CIPHER_CODES
+from cf502.checks.tls._offer import CLOUDFRONT_CIPHER_CODES
 
 __all__ = [
     "ALERTS",

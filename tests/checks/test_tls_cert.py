@@ -18,8 +18,9 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
-from cf502.checks._tls_x509 import TrustStore, matches, trust_store
-from cf502.checks.certificate import (
+from cf502.checks.probe import Probe
+from cf502.checks.tls._x509 import TrustStore, matches, trust_store
+from cf502.checks.tls.cert import (
     CertChain,
     CertExpiry,
     CertHostname,
@@ -29,11 +30,10 @@ from cf502.checks.certificate import (
     judge_hostname,
     judge_trust,
 )
-from cf502.checks.handshake import Handshake
+from cf502.checks.tls.handshake import Handshake
 from cf502.config import OriginSettings
 from cf502.engine import diagnose
 from cf502.model import CheckResult, Status
-from cf502.probe import Probe
 from cf502.target import parse_target
 from tests.certs import DAY, NOW, issue_ca, issue_leaf, pki, self_signed
 from tests.servers.dns import ORIGIN_ADDRESS, DnsWorld, dns_world_fixture

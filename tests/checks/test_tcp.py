@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import time
 
-from cf502.checks.ports import PortOpen
+from cf502.checks.probe import Probe
+from cf502.checks.tcp import PortOpen
 from cf502.config import EngineSettings, OriginSettings, ProtocolPolicy
 from cf502.model import Status
-from cf502.probe import Probe
 from cf502.target import parse_target
 from tests.servers.tcp import black_hole_port, closed_port, listening_port
 

@@ -19,15 +19,10 @@ import dns.rcode
 import dns.rrset
 import pytest
 
-from cf502.checks._dns_wire import Reply, ServerAnswer, aws_endpoint, cname_chain, server_answer
-from cf502.checks.names import (
-    Authoritative,
-    Resolution,
-    Resolve,
-    ZoneSurvey,
-    judge_authoritative,
-    judge_resolution,
-)
+from cf502.checks.dns._lookup import Resolution, ZoneSurvey
+from cf502.checks.dns._wire import Reply, ServerAnswer, aws_endpoint, cname_chain, server_answer
+from cf502.checks.dns.authoritative import Authoritative, judge_authoritative
+from cf502.checks.dns.resolve import Resolve, judge_resolution
 from cf502.config import OriginSettings, ProtocolPolicy
 from cf502.engine import diagnose
 from cf502.errors import TargetNotAllowed

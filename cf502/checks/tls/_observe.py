@@ -18,14 +18,15 @@ from dataclasses import dataclass, replace
 
 from cryptography import x509
 
-from cf502.checks._tls_offer import (
+from cf502.checks.probe import Probe
+from cf502.checks.tls._offer import (
     CLOUDFRONT_CIPHER_CODES,
     LEGACY_CIPHERS,
     OfferUnavailable,
     pyopenssl_context,
 )
-from cf502.checks._tls_probe import Attempt, handshake, hello
-from cf502.checks._tls_wire import (
+from cf502.checks.tls._probe import Attempt, handshake, hello
+from cf502.checks.tls._wire import (
     BROAD_GROUPS,
     BROAD_SIGALGS,
     CLOUDFRONT_GROUP_CODES,
@@ -34,7 +35,6 @@ from cf502.checks._tls_wire import (
     all_suites,
     cipher_code,
 )
-from cf502.probe import Probe
 
 __all__ = ["MAX_LISTED_SUITES", "TlsObservation", "observe", "tls_observations"]
 

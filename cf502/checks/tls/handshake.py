@@ -1,7 +1,8 @@
 """`tls.handshake`: does a handshake with CloudFront's own offer succeed on every address?
 
-The I/O is in `_tls_observe` (shared with the certificate checks); `judge_handshake` is pure and
-turns the observed facts into the cause in words.
+The I/O is in `_observe` (shared with the certificate checks in `cert.py`); `judge_handshake` is
+pure and turns the observed facts into the cause in words. `TlsFinding` and `s_client` are shared
+with `cert.py`.
 """
 
 from __future__ import annotations
@@ -9,8 +10,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from cf502.checks._tls_observe import MAX_LISTED_SUITES, TlsObservation, tls_observations
-from cf502.checks._tls_offer import (
+from cf502.checks.base import result
+from cf502.checks.probe import Probe
+from cf502.checks.tls._observe import MAX_LISTED_SUITES, TlsObservation, tls_observations
+from cf502.checks.tls._offer import (
     CLOUDFRONT_CIPHERS,
     CLOUDFRONT_GROUPS,
     CLOUDFRONT_SIGALGS,
@@ -18,13 +21,11 @@ from cf502.checks._tls_offer import (
     cipher_string,
     openssl_version_flags,
 )
-from cf502.checks.base import result
 from cf502.commands import hostport, sh
 from cf502.config import OriginSettings
 from cf502.model import CheckResult, Status
-from cf502.probe import Probe
 
-__all__ = ["Finding", "Handshake", "judge_address", "judge_handshake", "s_client"]
+__all__ = ["Handshake", "TlsFinding", "judge_address", "judge_handshake", "s_client"]
 
 _MODERN_RSA = "ECDHE-RSA-AES128-GCM-SHA256"
 _MODERN_ECDSA = "ECDHE-ECDSA-AES128-GCM-SHA256"
@@ -43,7 +44,7 @@ def s_client(obs: TlsObservation, *extra: str, offer: bool = True) -> str:
 
 
 @dataclass(frozen=True, slots=True)
-class Finding:
+class TlsFinding:
     """The verdict on one address (or one group of addresses that behave alike).
 
     Attributes:
@@ -75,10 +76,10 @@ def _and(items: Sequence[str]) -> str:
     return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
 
 
-def _connected(obs: TlsObservation) -> Finding:
+def _connected(obs: TlsObservation) -> TlsFinding:
     main, legacy = obs.main, obs.legacy
     if legacy is not None and obs.legacy_only:
-        return Finding(
+        return TlsFinding(
             Status.WARN,
             f"the only suite the origin shares with CloudFront is the legacy {legacy.cipher} "
             f"({legacy.protocol})",
@@ -97,10 +98,10 @@ def _connected(obs: TlsObservation) -> Finding:
             ),
         )
     if main is None:
-        return Finding(Status.ERROR, "no handshake was attempted")
+        return TlsFinding(Status.ERROR, "no handshake was attempted")
     words = f"{main.protocol} with {main.cipher}" + (f" ({main.group})" if main.group else "")
     if main.cipher in LEGACY_CIPHERS:
-        return Finding(
+        return TlsFinding(
             Status.WARN,
             f"negotiates the legacy suite {main.cipher} ({main.protocol})",
             f"Prefer a modern suite on the origin, e.g. {_MODERN_RSA}.",
@@ -108,7 +109,7 @@ def _connected(obs: TlsObservation) -> Finding:
             (s_client(obs),),
         )
     if main.cert_request:
-        return Finding(
+        return TlsFinding(
             Status.WARN,
             f"{words}, but the origin asks for an optional client certificate",
             "CloudFront sends no client certificate unless origin mutual TLS is configured; "
@@ -117,10 +118,10 @@ def _connected(obs: TlsObservation) -> Finding:
             None,
             (s_client(obs),),
         )
-    return Finding(Status.PASS, words, commands=(s_client(obs),))
+    return TlsFinding(Status.PASS, words, commands=(s_client(obs),))
 
 
-def _version_words(obs: TlsObservation) -> Finding | None:
+def _version_words(obs: TlsObservation) -> TlsFinding | None:
     accepted = [v for v, ok in obs.versions if ok]
     if not accepted:
         return None
@@ -128,7 +129,7 @@ def _version_words(obs: TlsObservation) -> Finding | None:
     flag = {"TLSv1.3": "-tls1_3", "TLSv1.2": "-tls1_2", "TLSv1.1": "-tls1_1", "TLSv1": "-tls1"}
     commands = (s_client(obs), s_client(obs, flag[accepted[0]], offer=False))
     if accepted == ["TLSv1.3"]:
-        return Finding(
+        return TlsFinding(
             Status.FAIL,
             "origin accepts only TLS 1.3, which CloudFront does not use to origins "
             f"(CloudFront offers {offered})",
@@ -139,7 +140,7 @@ def _version_words(obs: TlsObservation) -> Finding | None:
         )
     older = [v for v in accepted if v != "TLSv1.3"]
     which = "which CloudFront is not" if len(accepted) == 1 else "none of which CloudFront is"
-    return Finding(
+    return TlsFinding(
         Status.FAIL,
         f"origin accepts only {_and(accepted)}, {which} set to offer ({offered})",
         f"Enable TLS 1.2 on the origin, or add {_and(older)} to the origin's SSL protocols in "
@@ -149,7 +150,7 @@ def _version_words(obs: TlsObservation) -> Finding | None:
     )
 
 
-def _suite_words(obs: TlsObservation) -> Finding | None:
+def _suite_words(obs: TlsObservation) -> TlsFinding | None:
     broad = obs.broad
     if broad is None or not broad.ok or not broad.cipher or broad.protocol not in obs.offered:
         return None
@@ -165,7 +166,7 @@ def _suite_words(obs: TlsObservation) -> Finding | None:
         ),
     )
     if broad.cipher in CLOUDFRONT_CIPHERS:
-        return Finding(
+        return TlsFinding(
             Status.FAIL,
             f"origin picks {broad.cipher}, which CloudFront offers, but rejects CloudFront's "
             f"handshake ({obs.main.detail if obs.main else 'no detail'}): it needs a curve or "
@@ -178,7 +179,7 @@ def _suite_words(obs: TlsObservation) -> Finding | None:
         )
     more = " (at least)" if len(suites) >= MAX_LISTED_SUITES else ""
     verb = "offers only" if not more else "offers"
-    return Finding(
+    return TlsFinding(
         Status.FAIL,
         f"origin {verb} {_and(suites)}{more}, none of which CloudFront offers",
         _fix_suites(suites),
@@ -230,9 +231,9 @@ _FINAL_WORDS = {
 }
 
 
-def _final(obs: TlsObservation, failure: str, detail: str) -> Finding:
+def _final(obs: TlsObservation, failure: str, detail: str) -> TlsFinding:
     words, fix, status = _FINAL_WORDS[failure]
-    return Finding(
+    return TlsFinding(
         Status.FAIL,
         words.format(detail=detail),
         fix.format(port=obs.port),
@@ -241,19 +242,19 @@ def _final(obs: TlsObservation, failure: str, detail: str) -> Finding:
     )
 
 
-def judge_address(obs: TlsObservation) -> Finding:
+def judge_address(obs: TlsObservation) -> TlsFinding:
     """Pure verdict for one address from its observation."""
     if obs.unavailable:
-        return Finding(Status.ERROR, obs.unavailable.rstrip("."))
+        return TlsFinding(Status.ERROR, obs.unavailable.rstrip("."))
     if obs.connected:
         return _connected(obs)
     main = obs.main
     if main is None:
-        return Finding(Status.ERROR, "no handshake was attempted")
+        return TlsFinding(Status.ERROR, "no handshake was attempted")
     if main.failure in _FINAL_WORDS and obs.legacy is None:  # no follow-ups were made
         return _final(obs, main.failure, main.detail)
     if main.cert_request:
-        return Finding(
+        return TlsFinding(
             Status.FAIL,
             "origin requires a client certificate, which CloudFront does not send",
             "Stop requiring client certificates on this port (e.g. nginx `ssl_verify_client "
@@ -262,7 +263,7 @@ def judge_address(obs: TlsObservation) -> Finding:
             (s_client(obs),),
         )
     if main.alert == "unrecognized_name":
-        return Finding(
+        return TlsFinding(
             Status.FAIL,
             f"origin does not recognise the server name {obs.sni} (TLS alert unrecognized_name)",
             f"Configure a TLS virtual host for {obs.sni} on the origin: CloudFront sends it as "
@@ -276,7 +277,7 @@ def judge_address(obs: TlsObservation) -> Finding:
     if main.failure in _FINAL_WORDS:
         return _final(obs, main.failure, main.detail)
     partial = " (the follow-up probes ran out of time)" if obs.incomplete else ""
-    return Finding(
+    return TlsFinding(
         Status.FAIL,
         f"handshake fails ({main.detail}) and the origin also refused every other suite and "
         f"protocol tried{partial}",
@@ -310,8 +311,10 @@ def _evidence(obs: TlsObservation) -> list[tuple[str, str]]:
     return ev
 
 
-def _group(findings: Sequence[tuple[TlsObservation, Finding]]) -> list[tuple[list[str], Finding]]:
-    groups: dict[tuple[Status, str], tuple[list[str], Finding]] = {}
+def _group(
+    findings: Sequence[tuple[TlsObservation, TlsFinding]],
+) -> list[tuple[list[str], TlsFinding]]:
+    groups: dict[tuple[Status, str], tuple[list[str], TlsFinding]] = {}
     for obs, finding in findings:
         key = (finding.status, finding.words)
         groups.setdefault(key, ([], finding))[0].append(obs.address)

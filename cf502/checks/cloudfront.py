@@ -6,7 +6,7 @@ resolves to a private address is refused (an operator allows it with --allow-pri
 do for a loopback fake edge).
 
 That request is an ordinary viewer request, so httpx makes it (the direct origin request needs the
-raw bytes and stays on h11, in `_http_exchange`). It goes to the vetted IP, never to a name httpx
+raw bytes and stays on h11, in `http/_exchange`). It goes to the vetted IP, never to a name httpx
 would resolve itself, with the domain as Host and SNI, and verifies the edge's certificate like a
 browser: against Mozilla's roots plus the operator's --ca-file.
 """
@@ -30,15 +30,15 @@ import dns.resolver
 import httpx
 
 from cf502 import __version__
-from cf502.checks._http_exchange import Exchange, origin_exchange
-from cf502.checks._http_report import direct_curl, ms
 from cf502.checks.base import result
-from cf502.checks.names import make_resolver
+from cf502.checks.dns._lookup import make_resolver
+from cf502.checks.http._exchange import Exchange, origin_exchange
+from cf502.checks.http._report import direct_curl, ms
+from cf502.checks.probe import Probe
 from cf502.commands import hostport, sh
 from cf502.config import OriginSettings, ProtocolPolicy
 from cf502.errors import TargetNotAllowed
 from cf502.model import CheckResult, Status
-from cf502.probe import Probe
 from cf502.safety import vet_addresses
 
 __all__ = [

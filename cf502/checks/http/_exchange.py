@@ -2,7 +2,7 @@
 under a deadline; and the origin observation the `http.*` checks share (one per protocol and
 address, via `Probe.once`).
 
-asyncio streams carry the bytes and `_http_wire.ResponseParser` (h11) reads them; see that module
+asyncio streams carry the bytes and `_wire.ResponseParser` (h11) reads them; see that module
 for why this goes below httpx.
 """
 
@@ -13,13 +13,13 @@ import ssl
 import time
 from dataclasses import dataclass, field
 
-from cf502.checks._http_wire import ResponseObservation, ResponseParser, build_request
-from cf502.checks._http_wire import new_request_id as new_request_id
-from cf502.checks._http_wire import new_via as new_via
-from cf502.checks._tls_offer import OfferUnavailable, cloudfront_ssl_context
+from cf502.checks.http._wire import ResponseObservation, ResponseParser, build_request
+from cf502.checks.http._wire import new_request_id as new_request_id
+from cf502.checks.http._wire import new_via as new_via
+from cf502.checks.probe import Probe
+from cf502.checks.tls._offer import OfferUnavailable, cloudfront_ssl_context
 from cf502.config import ProtocolPolicy
 from cf502.net import ConnectOutcome, tcp_connect
-from cf502.probe import Probe
 
 __all__ = [
     "Exchange",

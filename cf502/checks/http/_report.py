@@ -6,13 +6,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from cf502.checks._http_exchange import Exchange
 from cf502.checks.base import Check, result
+from cf502.checks.http._exchange import Exchange
 from cf502.commands import hostport, sh
 from cf502.model import CheckResult, Status
 
 __all__ = [
-    "Finding",
+    "ExchangeFinding",
+    "cap",
     "combine",
     "direct_curl",
     "exchange_evidence",
@@ -28,7 +29,7 @@ _CURL_TIMINGS = (
 
 
 @dataclass(frozen=True, slots=True)
-class Finding:
+class ExchangeFinding:
     """One check's judgement of one exchange, before the exchanges are merged."""
 
     status: Status
@@ -47,6 +48,11 @@ def ms(value: float | None) -> str:
     return f"{value:.0f} ms" if value < 1000 else f"{value / 1000:.2f} s"
 
 
+def cap(text: str) -> str:
+    """`text` with its first letter capitalised, to start a sentence."""
+    return text[:1].upper() + text[1:]
+
+
 def status_line(ex: Exchange) -> str:
     r = ex.response
     if r.status is None:
@@ -54,16 +60,16 @@ def status_line(ex: Exchange) -> str:
     return f"HTTP/{r.http_version} {r.status} {r.reason}".rstrip()
 
 
-def not_reached(ex: Exchange) -> Finding | None:
+def not_reached(ex: Exchange) -> ExchangeFinding | None:
     """A SKIP finding when the request never got to be sent (the tcp/tls checks explain why)."""
     if ex.connect.status != "open":
         why = ex.connect.detail or ex.connect.status
-        return Finding(
+        return ExchangeFinding(
             Status.SKIP,
             f"Not checked: the connection to {ex.label} failed ({why}); see tcp.{ex.scheme}.",
         )
     if ex.tls_error is not None:
-        return Finding(Status.SKIP, f"Not checked: {ex.tls_error}; see tls.handshake.")
+        return ExchangeFinding(Status.SKIP, f"Not checked: {ex.tls_error}; see tls.handshake.")
     return None
 
 
@@ -81,7 +87,7 @@ def exchange_evidence(ex: Exchange, prefix: str = "") -> list[tuple[str, object]
 
 def combine(
     check: Check,
-    pairs: Sequence[tuple[Exchange, Finding]],
+    pairs: Sequence[tuple[Exchange, ExchangeFinding]],
     *,
     evidence: Sequence[tuple[str, object]],
     commands: Sequence[str],

@@ -13,9 +13,9 @@ from contextlib import asynccontextmanager
 import h11
 import pytest
 
-from cf502.checks._http_exchange import Exchange, Limits
-from cf502.checks._http_report import Finding, combine
-from cf502.checks._http_wire import (
+from cf502.checks.http._exchange import Exchange, Limits
+from cf502.checks.http._report import ExchangeFinding, combine
+from cf502.checks.http._wire import (
     BODY_CAP,
     EVENT_CAP,
     HEAD_CAP,
@@ -24,19 +24,14 @@ from cf502.checks._http_wire import (
     ResponseObservation,
     ResponseParser,
 )
-from cf502.checks.response import (
-    Headers,
-    Latency,
-    Redirect,
-    Response,
-    judge_headers,
-    judge_latency,
-    judge_redirect,
-)
+from cf502.checks.http.headers import Headers, judge_headers
+from cf502.checks.http.latency import Latency, judge_latency
+from cf502.checks.http.redirect import Redirect, judge_redirect
+from cf502.checks.http.response import Response
+from cf502.checks.probe import Probe
 from cf502.config import EngineSettings, OriginSettings, ProtocolPolicy
 from cf502.model import CheckResult, Status
 from cf502.net import ConnectOutcome
-from cf502.probe import Probe
 from cf502.target import parse_target
 from tests.servers.http import (
     EARLY_HINTS,
@@ -730,8 +725,8 @@ def test_combine_names_only_the_failing_exchanges() -> None:
     good = _exchange()
     bad = _exchange(scheme="https")
     pairs = [
-        (good, Finding(Status.PASS, "fine.")),
-        (bad, Finding(Status.FAIL, "broken.", "fix it", 502, "OriginReadError")),
+        (good, ExchangeFinding(Status.PASS, "fine.")),
+        (bad, ExchangeFinding(Status.FAIL, "broken.", "fix it", 502, "OriginReadError")),
     ]
     # When merged
     res = combine(Response(), pairs, evidence=[], commands=[])

@@ -1,7 +1,7 @@
 """tls.handshake against real TLS servers on loopback, each broken in one way CloudFront minds.
 
 Every server is a real listener on 127.0.0.x; the handshake is CloudFront's own offer from
-`_tls_offer`. The wire helpers (ClientHello builder, server-flight parser) get plain unit tests.
+`tls/_offer`. The wire helpers (ClientHello builder, server-flight parser) get plain unit tests.
 """
 
 from __future__ import annotations
@@ -18,18 +18,18 @@ from collections.abc import Callable
 import pytest
 from cryptography import x509
 
-from cf502.checks._tls_offer import (
+from cf502.checks.probe import Probe
+from cf502.checks.tls._offer import (
     CLOUDFRONT_CIPHERS,
     OfferUnavailable,
     cloudfront_ssl_context,
     openssl_version_flags,
 )
-from cf502.checks._tls_wire import MAX_CERTS, MAX_MESSAGE, ServerFlight, build_client_hello
-from cf502.checks.certificate import CertExpiry
-from cf502.checks.handshake import Handshake
+from cf502.checks.tls._wire import MAX_CERTS, MAX_MESSAGE, ServerFlight, build_client_hello
+from cf502.checks.tls.cert import CertExpiry
+from cf502.checks.tls.handshake import Handshake
 from cf502.config import OriginSettings, ProtocolPolicy
 from cf502.model import CheckResult, Status
-from cf502.probe import Probe
 from tests.certs import issue_leaf, pem, pki
 from tests.servers.tls import (
     GarbageServer,

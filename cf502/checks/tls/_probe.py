@@ -7,7 +7,7 @@ Two kinds of attempt, both over asyncio streams:
   signature schemes, and it is the PyCA-maintained binding to the same OpenSSL `cryptography` uses.
   Memory BIOs keep all socket I/O in asyncio, so every read sits under `asyncio.timeout`, no thread
   can be left blocked, and we see (and cap) every byte the server sends.
-* `hello`: a hand-made ClientHello, read up to the server's ServerHelloDone (see `_tls_wire`), for
+* `hello`: a hand-made ClientHello, read up to the server's ServerHelloDone (see `_wire`), for
   follow-up probes that must offer suites OpenSSL no longer has.
 """
 
@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from OpenSSL import SSL, crypto
 
-from cf502.checks._tls_wire import (
+from cf502.checks.tls._wire import (
     CLOUDFRONT_GROUP_CODES,
     CLOUDFRONT_SIGALG_CODES,
     MAX_CERTS,

@@ -1,7 +1,7 @@
 """Reading DNS answers: CNAME chains, answers in words, one name server's replies judged. Pure.
 
 Everything here takes dnspython messages and returns plain data, so it is unit-tested with
-messages built in memory; the I/O lives in `_dns_lookup`.
+messages built in memory; the I/O lives in `_lookup`.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """The certificate checks: `tls.cert.expiry`, `tls.cert.hostname`, `tls.cert.trust`, `tls.cert.chain`.
 
-All four judge the chain each address served during the shared handshake (`_tls_observe`), never
+All four judge the chain each address served during the shared handshake (`_observe`), never
 fetching anything: CloudFront validates only what the origin serves, against Mozilla's roots, and
-does not follow AIA links. Each `judge_*` is pure (x509 objects in, a Finding out); the check
+does not follow AIA links. Each `judge_*` is pure (x509 objects in, a TlsFinding out); the check
 classes group addresses that serve the same chain, so one node with an old certificate shows up
 as a difference between addresses.
 """
@@ -18,9 +18,11 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
 from cryptography.x509 import verification
 
-from cf502.checks._tls_observe import TlsObservation, tls_observations
-from cf502.checks._tls_wire import MAX_CERTS
-from cf502.checks._tls_x509 import (
+from cf502.checks.base import result
+from cf502.checks.probe import Probe
+from cf502.checks.tls._observe import TlsObservation, tls_observations
+from cf502.checks.tls._wire import MAX_CERTS
+from cf502.checks.tls._x509 import (
     TrustStore,
     TrustStoreError,
     aia_issuer_url,
@@ -34,12 +36,10 @@ from cf502.checks._tls_x509 import (
     matches,
     trust_store,
 )
-from cf502.checks.base import result
-from cf502.checks.handshake import Finding, s_client
+from cf502.checks.tls.handshake import TlsFinding, s_client
 from cf502.commands import sh
 from cf502.config import OriginSettings
 from cf502.model import CheckResult, Status
-from cf502.probe import Probe
 
 __all__ = [
     "MAX_RSA_BITS",
@@ -78,7 +78,7 @@ def _sentence(words: str) -> str:
 # --- tls.cert.expiry -------------------------------------------------------------------------
 
 
-def judge_expiry(chain: Chain, *, now: dt.datetime, warn_days: int) -> Finding:
+def judge_expiry(chain: Chain, *, now: dt.datetime, warn_days: int) -> TlsFinding:
     """Leaf and served intermediates must be within their validity dates at `now`."""
     leaf = chain[0]
     nb, na = leaf.not_valid_before_utc, leaf.not_valid_after_utc
@@ -88,7 +88,7 @@ def judge_expiry(chain: Chain, *, now: dt.datetime, warn_days: int) -> Finding:
         "drops connections to origins whose certificate is not currently valid (502)."
     )
     if now < nb:
-        return Finding(
+        return TlsFinding(
             Status.FAIL,
             f"certificate {describe(leaf)} is not valid yet: it starts on {_when(nb)}, "
             f"in {format_age(nb - now)}",
@@ -98,7 +98,7 @@ def judge_expiry(chain: Chain, *, now: dt.datetime, warn_days: int) -> Finding:
             evidence=tuple(ev),
         )
     if now > na:
-        return Finding(
+        return TlsFinding(
             Status.FAIL,
             f"certificate {describe(leaf)} expired on {_when(na)}, {format_age(now - na)} ago",
             renew,
@@ -115,7 +115,7 @@ def judge_expiry(chain: Chain, *, now: dt.datetime, warn_days: int) -> Finding:
                 if now > cert.not_valid_after_utc
                 else f"is not valid before {_when(cert.not_valid_before_utc)}"
             )
-            return Finding(
+            return TlsFinding(
                 Status.FAIL,
                 f"the served intermediate {describe(cert)} {state}",
                 "Serve your CA's current intermediate certificate with the leaf.",
@@ -124,14 +124,14 @@ def judge_expiry(chain: Chain, *, now: dt.datetime, warn_days: int) -> Finding:
             )
     left = na - now
     if left <= dt.timedelta(days=warn_days):
-        return Finding(
+        return TlsFinding(
             Status.WARN,
             f"certificate {describe(leaf)} expires on {_when(na)}, in {format_age(left)}",
             renew.replace("Renew", "Renew soon", 1),
             None,
             evidence=tuple(ev),
         )
-    return Finding(
+    return TlsFinding(
         Status.PASS,
         f"certificate {describe(leaf)} is valid until {_when(na)} ({format_age(left)} left)",
         evidence=tuple(ev),
@@ -149,7 +149,7 @@ def _listed(names: Sequence[str]) -> str:
 
 def judge_hostname(
     leaf: x509.Certificate, *, name: str, origin_host: str, forwarded: bool
-) -> Finding:
+) -> TlsFinding:
     """RFC 6125: SAN dNSNames (CN only without SAN); `name` is the forwarded Host, else origin."""
     sans, cn = dns_names(leaf)
     names = list(sans) if sans else ([cn] if cn else [])
@@ -160,7 +160,7 @@ def judge_hostname(
     hit = next((p for p in names if matches(p, name)), None)
     if hit is not None:
         via = f" (via {hit})" if hit.lower() != name.lower() else ""
-        return Finding(Status.PASS, f"certificate covers {name}{via}", evidence=tuple(ev))
+        return TlsFinding(Status.PASS, f"certificate covers {name}{via}", evidence=tuple(ev))
     role = (
         f"the forwarded Host header {name}, which CloudFront sends as SNI and checks"
         if forwarded
@@ -186,7 +186,7 @@ def judge_hostname(
         if forwarded
         else "."
     )
-    return Finding(Status.FAIL, words, fix, 502, evidence=tuple(ev))
+    return TlsFinding(Status.FAIL, words, fix, 502, evidence=tuple(ev))
 
 
 def _has_san_extension(cert: x509.Certificate) -> bool:
@@ -280,14 +280,14 @@ def _served_path(chain: Chain) -> list[int]:
     return path
 
 
-def _why_untrusted(chain: Chain, store: TrustStore, error: str) -> Finding:
+def _why_untrusted(chain: Chain, store: TrustStore, error: str) -> TlsFinding:
     leaf = chain[0]
     fix_ca = (
         "Use a certificate from a CA in Mozilla's root program (e.g. ACM for a load balancer, "
         "Let's Encrypt, DigiCert) and serve it with its intermediates."
     )
     if is_self_signed(leaf) and not store.contains(leaf):
-        return Finding(
+        return TlsFinding(
             Status.FAIL,
             f"certificate {describe(leaf)} is self-signed; CloudFront never accepts self-signed "
             "origin certificates",
@@ -297,7 +297,7 @@ def _why_untrusted(chain: Chain, store: TrustStore, error: str) -> Finding:
     path = _served_path(chain)
     top = chain[path[-1]]
     if len(path) > 1 and is_self_signed(top) and not store.contains(top):
-        return Finding(
+        return TlsFinding(
             Status.FAIL,
             f"the chain ends at the root {describe(top)}, which is not a trusted root "
             "(not in Mozilla's list nor the CA file)",
@@ -307,14 +307,14 @@ def _why_untrusted(chain: Chain, store: TrustStore, error: str) -> Finding:
     anchors = store.issuers_of(top)
     if not is_self_signed(top) and not anchors:
         if not is_ca(top):
-            return Finding(
+            return TlsFinding(
                 Status.WARN,
                 f"not judged: the issuer of {describe(top)}, {_issuer(top)}, is missing from the "
                 "served chain (see tls.cert.chain)",
                 "Serve the intermediate certificate(s) with the leaf, then check trust again.",
                 502,
             )
-        return Finding(
+        return TlsFinding(
             Status.FAIL,
             f"unknown issuer {_issuer(top)} (issuer of {describe(top)}): it is not served and "
             "is not a trusted root",
@@ -322,14 +322,14 @@ def _why_untrusted(chain: Chain, store: TrustStore, error: str) -> Finding:
             502,
         )
     if anchors and not any(issued_by(top, a) for a in anchors):
-        return Finding(
+        return TlsFinding(
             Status.FAIL,
             f"{describe(top)} names the trusted root {describe(anchors[0])} as its issuer, but "
             "its signature does not verify with that root's key",
             "Serve the intermediate your CA issued (its current version) with the leaf.",
             502,
         )
-    return Finding(
+    return TlsFinding(
         Status.FAIL,
         f"the served chain is rejected: {_NOISE.sub('', error)}",
         fix_ca,
@@ -342,7 +342,7 @@ def _issuer(cert: x509.Certificate) -> str:
     return f"'{cns[0].value!s}'" if cns else f"'{cert.issuer.rfc4514_string()}'"
 
 
-def judge_trust(chain: Chain, store: TrustStore, *, now: dt.datetime) -> Finding:
+def judge_trust(chain: Chain, store: TrustStore, *, now: dt.datetime) -> TlsFinding:
     """The served chain (no AIA fetching) must reach a root of `store` with acceptable keys."""
     problems = [p for i, c in enumerate(chain, 1) if (p := _key_problem(i, c)) is not None]
     when, shifted = _verification_time(chain, now)
@@ -355,7 +355,7 @@ def judge_trust(chain: Chain, store: TrustStore, *, now: dt.datetime) -> Finding
         found = _why_untrusted(chain, store, str(exc))
     else:
         ev.append(("root", f"{describe(root)} ({store.source(root)})"))
-        found = Finding(
+        found = TlsFinding(
             Status.PASS,
             f"the served chain reaches the trusted root {describe(root)} ({store.source(root)})",
         )
@@ -369,8 +369,8 @@ def judge_trust(chain: Chain, store: TrustStore, *, now: dt.datetime) -> Finding
             "or better."
         )
         fix = f"{found.remediation} {key_fix}" if found.remediation else key_fix
-        found = Finding(status, words, fix)
-    return Finding(
+        found = TlsFinding(status, words, fix)
+    return TlsFinding(
         found.status,
         found.words,
         found.remediation,
@@ -391,7 +391,7 @@ def _anchored(cert: x509.Certificate, store: TrustStore) -> bool:
     return store.contains(cert) or any(issued_by(cert, a) for a in store.issuers_of(cert))
 
 
-def judge_chain(chain: Chain, served_count: int, store: TrustStore) -> Finding:
+def judge_chain(chain: Chain, served_count: int, store: TrustStore) -> TlsFinding:
     """The chain as served: each certificate issued by the next, nothing missing or extra."""
     served = ", ".join(f"{i} {describe(c)}" for i, c in enumerate(chain, 1))
     ev = [
@@ -445,7 +445,7 @@ def judge_chain(chain: Chain, served_count: int, store: TrustStore) -> Finding:
             )
     if fails or warns:
         status = Status.FAIL if fails else Status.WARN
-        return Finding(
+        return TlsFinding(
             status,
             "; ".join(fails + warns),
             " ".join(fix),
@@ -458,7 +458,7 @@ def judge_chain(chain: Chain, served_count: int, store: TrustStore) -> Finding:
         words = "served in order: " + " <- ".join(describe(chain[i]) for i in path)
         if not is_self_signed(top) and _anchored(top, store):
             words += " <- a trusted root"
-    return Finding(Status.PASS, words, evidence=tuple(ev))
+    return TlsFinding(Status.PASS, words, evidence=tuple(ev))
 
 
 # --- the checks --------------------------------------------------------------------------------
@@ -492,7 +492,7 @@ class _CertCheck:
     def prerequisites(self, origin: OriginSettings) -> tuple[str, ...]:
         return ("tls.handshake",)
 
-    def judge(self, chain: Chain, served_count: int, probe: Probe) -> Finding:
+    def judge(self, chain: Chain, served_count: int, probe: Probe) -> TlsFinding:
         raise NotImplementedError
 
     def commands(self, obs: TlsObservation, probe: Probe) -> list[str]:
@@ -557,7 +557,7 @@ class CertExpiry(_CertCheck):
     id = "tls.cert.expiry"
     title = "Certificate validity dates"
 
-    def judge(self, chain: Chain, served_count: int, probe: Probe) -> Finding:
+    def judge(self, chain: Chain, served_count: int, probe: Probe) -> TlsFinding:
         return judge_expiry(chain, now=probe.now(), warn_days=probe.origin.expiry_warn_days)
 
     def commands(self, obs: TlsObservation, probe: Probe) -> list[str]:
@@ -570,7 +570,7 @@ class CertHostname(_CertCheck):
     id = "tls.cert.hostname"
     title = "Certificate names the origin"
 
-    def judge(self, chain: Chain, served_count: int, probe: Probe) -> Finding:
+    def judge(self, chain: Chain, served_count: int, probe: Probe) -> TlsFinding:
         return judge_hostname(
             chain[0],
             name=probe.host_header,
@@ -597,7 +597,7 @@ class CertTrust(_CertCheck):
     id = "tls.cert.trust"
     title = "Certificate chain is trusted"
 
-    def judge(self, chain: Chain, served_count: int, probe: Probe) -> Finding:
+    def judge(self, chain: Chain, served_count: int, probe: Probe) -> TlsFinding:
         return judge_trust(chain, trust_store(probe.engine.ca_file), now=probe.now())
 
     def commands(self, obs: TlsObservation, probe: Probe) -> list[str]:
@@ -628,7 +628,7 @@ class CertChain(_CertCheck):
     id = "tls.cert.chain"
     title = "Certificate chain is complete and in order"
 
-    def judge(self, chain: Chain, served_count: int, probe: Probe) -> Finding:
+    def judge(self, chain: Chain, served_count: int, probe: Probe) -> TlsFinding:
         return judge_chain(chain, served_count, trust_store(probe.engine.ca_file))
 
     def commands(self, obs: TlsObservation, probe: Probe) -> list[str]:
