@@ -34,7 +34,7 @@ from bot.poster import NOT_POSTABLE, Poster, PostError
 from bot.settings import Settings
 from bot.state import Note, ReportState, StateStore, Watch, new_report_id
 from cf502.config import OriginSettings
-from cf502.engine import check_deadline
+from cf502.deadlines import Deadlines
 from cf502.errors import Cf502Error, QueueError
 from cf502.jobs import EventKind, Job, JobEvent, JobKind, Pool, RateLimited
 from cf502.model import CheckResult, Report, Status
@@ -200,7 +200,7 @@ class Reports:
 
     def _deadline(self, state: ReportState) -> float:
         origin = OriginSettings.from_dict(state.origin)
-        return QUEUE_WAIT + check_deadline(origin, self.settings.engine) * 2
+        return QUEUE_WAIT + Deadlines.of(origin, self.settings.engine).check * 2
 
     def _job(self, state: ReportState, kind: JobKind, only: tuple[str, ...], user: str) -> Job:
         # Reruns name their checks explicitly (RERUN): they never coalesce with the original

@@ -24,7 +24,7 @@ from cf502.safety import vet_addresses
 from cf502.target import Target
 from cf502.verdict import decide
 
-__all__ = ["OnResult", "check_deadline", "diagnose", "run_checks", "selection"]
+__all__ = ["OnResult", "diagnose", "run_checks", "selection"]
 
 log = logging.getLogger(__name__)
 
@@ -32,17 +32,6 @@ OnResult = Callable[[CheckResult], Awaitable[None] | None]
 
 _OK = (Status.PASS, Status.WARN)
 MAX_ADDRESSES = 16
-
-
-def check_deadline(origin: OriginSettings, engine: EngineSettings) -> float:
-    """The longest one check may take before the engine gives up on it (a backstop: every check
-    has tighter deadlines of its own)."""
-    return (
-        origin.connect_timeout * origin.connection_attempts
-        + origin.read_timeout
-        + 3 * engine.dns_timeout
-        + 5.0
-    )
 
 
 def selection(only: Collection[str] | None, origin: OriginSettings) -> tuple[list[Check], set[str]]:
@@ -164,7 +153,7 @@ async def run_checks(
     loop = asyncio.get_running_loop()
     done: dict[str, asyncio.Future[CheckResult]] = {c.id: loop.create_future() for c in to_run}
     if deadline is None:
-        deadline = check_deadline(probe.origin, probe.engine)
+        deadline = probe.deadlines.check
     limit = asyncio.Semaphore(probe.engine.max_concurrency)
 
     async def run(check: Check) -> None:

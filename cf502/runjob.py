@@ -14,7 +14,8 @@ import asyncio
 from collections.abc import Awaitable, Callable
 
 from cf502.config import EngineSettings, OriginSettings
-from cf502.engine import check_deadline, diagnose, selection
+from cf502.deadlines import Deadlines
+from cf502.engine import diagnose, selection
 from cf502.errors import Cf502Error, InvalidSetting, InvalidTarget
 from cf502.jobs import EventKind, Job, JobEvent, JobKind
 from cf502.model import CheckResult
@@ -34,7 +35,7 @@ def job_deadline(origin: OriginSettings, engine: EngineSettings, cap: float | No
     per-check deadline; two of those cover DNS + connect + handshake + response chains with room to
     spare. `cap` is the operator's upper bound (`--job-timeout`).
     """
-    bound = 2 * check_deadline(origin, engine) + 10.0
+    bound = Deadlines.of(origin, engine).diagnosis
     return min(bound, cap) if cap is not None else bound
 
 

@@ -37,6 +37,7 @@ from cf502.checks.http._report import direct_curl, ms
 from cf502.checks.probe import Probe
 from cf502.commands import hostport, sh
 from cf502.config import OriginSettings, ProtocolPolicy
+from cf502.deadlines import Deadlines
 from cf502.errors import TargetNotAllowed
 from cf502.model import CheckResult, Status
 from cf502.safety import vet_addresses
@@ -148,7 +149,7 @@ async def _lookup(probe: Probe, domain: str) -> tuple[tuple[str, ...], str | Non
         except dns.resolver.NoAnswer:
             return [], None
         except dns.exception.Timeout:
-            return [], f"no answer for {domain} within {probe.engine.dns_timeout:g} s"
+            return [], f"no answer for {domain} within {probe.deadlines.dns:g} s"
         except dns.exception.DNSException as exc:
             return [], f"{domain} could not be resolved: {exc}"
         return [rd.to_text() for rd in answer], None
@@ -178,16 +179,11 @@ def viewer_ssl_context(ca_file: str | None) -> ssl.SSLContext:
     return ctx
 
 
-def _timeouts(origin: OriginSettings) -> tuple[httpx.Timeout, float]:
-    """httpx's timeouts and the budget of the whole request.
-
-    CloudFront answers fast itself; it is slow only while it waits on the origin, so the first
-    byte may take the origin's response timeout: a second more lets its own 504 arrive.
-    """
-    connect = origin.connect_timeout  # httpcore applies it to the TCP connect and to the handshake
-    read = origin.read_timeout + 1.0
-    timeout = httpx.Timeout(connect=connect, read=read, write=connect, pool=connect)
-    return timeout, 2 * connect + read
+def _timeouts(deadlines: Deadlines) -> httpx.Timeout:
+    """httpx's timeouts for the viewer request (its whole budget is `Deadlines.edge_request`)."""
+    connect = deadlines.connect  # httpcore applies it to the TCP connect and to the handshake
+    read = deadlines.edge_first_byte
+    return httpx.Timeout(connect=connect, read=read, write=connect, pool=connect)
 
 
 # Printable ASCII but "#": what a browser sends as is; the rest is percent-encoded (UTF-8).
@@ -228,19 +224,19 @@ async def _read_capped(chunks: AsyncIterator[bytes]) -> bytes:
 
 
 async def viewer_request(
-    *, address: str, port: int, domain: str, target: str, origin: OriginSettings, ca: ssl.SSLContext
+    *, address: str, port: int, domain: str, target: str, deadlines: Deadlines, ca: ssl.SSLContext
 ) -> ViewerReply:
     """GET `target` from the edge at `address` like a viewer, bounded in time and memory.
 
     Never raises for anything the peer does; the returned ViewerReply says how far it got.
     """
-    timeout, budget = _timeouts(origin)
+    timeout = _timeouts(deadlines)
     reply = ViewerReply(address, port, timeout.connect or 0.0, timeout.read or 0.0)
     started = time.perf_counter()
     try:
         url = httpx.URL(scheme="https", host=address, port=port, raw_path=_wire_target(target))
         async with (
-            asyncio.timeout(budget),
+            asyncio.timeout(deadlines.edge_request),
             # trust_env=False: no proxy and no SSL_CERT_FILE from the environment; the request
             # goes to this vetted address and is verified against these roots, nothing else.
             httpx.AsyncClient(
@@ -325,7 +321,7 @@ async def edge_observation(probe: Probe, domain: str) -> EdgeObservation:
             port=port,
             domain=domain,
             target=target,
-            origin=probe.origin,
+            deadlines=probe.deadlines,
             ca=ca,
         )
         return EdgeObservation(domain, url, vetted, trust=trust, reply=reply)
@@ -394,7 +390,7 @@ def _direct_state(direct: Sequence[Exchange]) -> tuple[str, str]:
         if ex.tls_error:
             return "broken", f"{ex.label}: {ex.tls_error}"
         if ex.timeout in ("first-byte", "stall"):
-            return "broken", f"{ex.label} does not answer within {ex.limits.read:g} s"
+            return "broken", f"{ex.label} does not answer within {ex.timeouts.response:g} s"
         if r.error:
             return "broken", f"{ex.label}: {r.error}"
         if r.status is not None and r.status >= 500:

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from cf502.config import EngineSettings, OriginSettings
+from cf502.deadlines import Deadlines
 from cf502.target import Target
 
 __all__ = ["Probe"]
@@ -26,6 +27,8 @@ class Probe:
         target: the parsed target.
         origin: the CloudFront origin settings being reproduced.
         engine: the operator's settings (safety, resolver, CA file).
+        deadlines: every time limit of this diagnosis, derived once from both settings; checks
+            take their deadlines from here, never from the settings.
         addresses: the vetted addresses; every connection goes to one of these, never to the name,
             so a DNS rebind between checks cannot swap the address.
     """
@@ -41,6 +44,7 @@ class Probe:
         self.target = target
         self.origin = origin
         self.engine = engine
+        self.deadlines = Deadlines.of(origin, engine)
         self.addresses: tuple[str, ...] = ()
         self._now = now or (lambda: datetime.now(UTC))
         self._memo: dict[Hashable, asyncio.Task[Any]] = {}

@@ -9,6 +9,7 @@ from cf502.checks.base import result
 from cf502.checks.probe import Probe
 from cf502.commands import sh
 from cf502.config import OriginSettings
+from cf502.deadlines import Deadlines
 from cf502.model import CheckResult, Status
 from cf502.net import ConnectOutcome, connect
 
@@ -27,7 +28,7 @@ async def port_outcomes(probe: Probe, scheme: str) -> tuple[ConnectOutcome, ...]
     async def observe() -> tuple[ConnectOutcome, ...]:
         return tuple(
             await asyncio.gather(
-                *(connect(a, port, probe.origin.connect_timeout) for a in probe.addresses)
+                *(connect(a, port, probe.deadlines.connect) for a in probe.addresses)
             )
         )
 
@@ -57,7 +58,7 @@ class PortOpen:
                 f"Not used: the origin protocol policy is {probe.origin.protocol_policy.value}.",
             )
         outcomes = await port_outcomes(probe, self.scheme)
-        return judge_ports(self, probe.host, outcomes, probe.origin)
+        return judge_ports(self, probe.host, outcomes, probe.origin, probe.deadlines)
 
 
 def _commands(
@@ -86,10 +87,14 @@ def _commands(
 
 
 def judge_ports(
-    check: PortOpen, host: str, outcomes: Sequence[ConnectOutcome], origin: OriginSettings
+    check: PortOpen,
+    host: str,
+    outcomes: Sequence[ConnectOutcome],
+    origin: OriginSettings,
+    deadlines: Deadlines,
 ) -> CheckResult:
     """Pure verdict over the per-address connection outcomes."""
-    commands = _commands(check, host, outcomes, origin.connect_timeout)
+    commands = _commands(check, host, outcomes, deadlines.connect)
     ev = [
         (
             f"{o.address} port {o.port}",
@@ -118,18 +123,17 @@ def judge_ports(
     if timed_out:
         parts.append(
             f"{', '.join(o.address for o in timed_out)} did not answer on port {port} "
-            f"within {origin.connect_timeout:g} s"
+            f"within {deadlines.connect:g} s"
         )
     summary = "; ".join(parts)
-    total_wait = origin.connect_timeout * origin.connection_attempts
     if timed_out and not refused:
         cf_status, cf_error = 504, "OriginCommError"
         fix = (
             f"Allow CloudFront's origin-facing IP ranges (managed prefix list "
             f"com.amazonaws.global.cloudfront.origin-facing) to port {port} in the origin's "
             f"firewall/security group. Dropped connections make CloudFront wait "
-            f"{origin.connect_timeout:g} s x {origin.connection_attempts} attempts "
-            f"= {total_wait:g} s, then answer 504."
+            f"{deadlines.connect:g} s x {origin.connection_attempts} attempts "
+            f"= {deadlines.connect_total:g} s, then answer 504."
         )
     else:
         cf_status, cf_error = 502, "OriginConnectError"

@@ -13,7 +13,7 @@ from contextlib import asynccontextmanager
 import h11
 import pytest
 
-from cf502.checks.http._exchange import Exchange, Limits
+from cf502.checks.http._exchange import Exchange, ExchangeTimeouts
 from cf502.checks.http._report import ExchangeFinding, combine
 from cf502.checks.http._wire import (
     BODY_CAP,
@@ -648,7 +648,7 @@ def _exchange(
         target=target,
         request_id="id",
         connect=ConnectOutcome("192.0.2.10", 80, "open", "", connect_ms),
-        limits=Limits(connect=10, tls=10, read=30, budget=50),
+        timeouts=ExchangeTimeouts(connect=10, tls=10, response=30, gap=30, budget=50),
         ttfb_ms=ttfb_ms,
         total_ms=(ttfb_ms or 0) + 2,
         response=ResponseObservation(

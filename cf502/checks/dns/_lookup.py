@@ -74,8 +74,8 @@ def make_resolver(probe: Probe) -> dns.asyncresolver.Resolver:
         res = dns.asyncresolver.Resolver(configure=False)
         res.nameservers = [address[0]]
         res.port = address[1]
-    res.timeout = probe.engine.dns_timeout
-    res.lifetime = probe.engine.dns_timeout
+    res.timeout = probe.deadlines.dns
+    res.lifetime = probe.deadlines.dns
     res.cache = None
     return res
 
@@ -281,7 +281,7 @@ def _zone_error(exc: dns.exception.DNSException, timeout: float) -> str:
 async def survey_zone(probe: Probe, types: Sequence[str]) -> ZoneSurvey:
     """Find the origin's zone and its name servers, then ask each server address directly."""
     engine = probe.engine
-    timeout = engine.dns_timeout
+    timeout = probe.deadlines.dns
     base = ZoneSurvey(probe.host, None, port=engine.dns_port, timeout=timeout, types=tuple(types))
     try:
         res = make_resolver(probe)

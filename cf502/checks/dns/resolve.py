@@ -46,7 +46,7 @@ class Resolve:
             self,
             res,
             server=probe.engine.resolver,
-            timeout=probe.engine.dns_timeout,
+            timeout=probe.deadlines.dns,
             policy=probe.origin.protocol_policy,
             host_header=probe.origin.host_header,
         )

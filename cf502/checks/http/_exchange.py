@@ -19,36 +19,38 @@ from cf502.checks.http._wire import new_via as new_via
 from cf502.checks.probe import Probe
 from cf502.checks.tls._offer import OfferUnavailable, cloudfront_ssl_context
 from cf502.config import ProtocolPolicy
+from cf502.deadlines import Deadlines
 from cf502.net import ConnectOutcome, tcp_connect
 
 __all__ = [
     "Exchange",
-    "Limits",
+    "ExchangeTimeouts",
     "exchange",
     "origin_exchanges",
-    "origin_limits",
     "origin_schemes",
+    "origin_timeouts",
 ]
 
 _READ_SIZE = 64 * 1024
 
 
 @dataclass(frozen=True, slots=True)
-class Limits:
-    """Deadlines of one exchange, in seconds.
+class ExchangeTimeouts:
+    """Deadlines of one exchange, in seconds (`origin_timeouts`: from the diagnosis's Deadlines).
 
     Attributes:
         connect: TCP connect (CloudFront's connection timeout).
         tls: TLS handshake.
-        read: wait for the first byte after the request, and for each later packet (CloudFront's
-            response timeout applies to both); the status line and headers must also be complete
-            within it.
+        response: wait for the first byte after the request; the status line and headers must
+            also be complete within it (CloudFront's response timeout).
+        gap: wait for each later packet (the same response timeout, restarted per packet).
         budget: the whole exchange; reading stops there even if bytes still trickle in.
     """
 
     connect: float
     tls: float
-    read: float
+    response: float
+    gap: float
     budget: float
 
 
@@ -62,7 +64,7 @@ class Exchange:
         method / target: the request line's method and target (path and query).
         request_id: the X-Amz-Cf-Id sent, so the origin's logs can be searched ("" for none).
         connect: how the TCP connection went.
-        tls_ms / tls_version / cipher / tls_error: the handshake (https only).
+        tls_ms / cipher / tls_error: the handshake (https only).
         ttfb_ms: from the request written to the first byte of the reply.
         last_byte_ms: from the request written to the last byte read.
         total_ms: from the start of the connection to the end of reading.
@@ -72,7 +74,7 @@ class Exchange:
             None.
         io_error: an error writing the request or reading the reply (e.g. connection reset).
         response: the parsed reply.
-        limits: the deadlines used.
+        timeouts: the deadlines used.
     """
 
     scheme: str
@@ -84,9 +86,8 @@ class Exchange:
     target: str
     request_id: str
     connect: ConnectOutcome
-    limits: Limits
+    timeouts: ExchangeTimeouts
     tls_ms: float | None = None
-    tls_version: str | None = None
     cipher: str | None = None
     tls_error: str | None = None
     ttfb_ms: float | None = None
@@ -114,7 +115,6 @@ def _ms(since: float) -> float:
 @dataclass(frozen=True, slots=True)
 class _Tls:
     ms: float
-    version: str | None = None
     cipher: str | None = None
     error: str | None = None
 
@@ -137,7 +137,7 @@ async def exchange(
     method: str,
     target: str,
     headers: list[tuple[str, str]],
-    limits: Limits,
+    timeouts: ExchangeTimeouts,
     request_id: str = "",
     context: ssl.SSLContext | None = None,
     context_error: str | None = None,
@@ -149,7 +149,7 @@ async def exchange(
     """
     started = time.perf_counter()
     request, conn = build_request(method, target, headers)
-    outcome, streams = await tcp_connect(address, port, limits.connect)
+    outcome, streams = await tcp_connect(address, port, timeouts.connect)
     tls: _Tls | None = None
     read = _Read()
     parser = ResponseParser(method, conn)
@@ -157,9 +157,9 @@ async def exchange(
         reader, writer = streams
         try:
             if scheme == "https":
-                tls = await _handshake(writer, sni, limits.tls, context, context_error)
+                tls = await _handshake(writer, sni, timeouts.tls, context, context_error)
             if tls is None or tls.error is None:
-                read = await _send_and_read(reader, writer, request, parser, limits, started)
+                read = await _send_and_read(reader, writer, request, parser, timeouts, started)
         finally:
             writer.transport.abort()  # one request per connection; never wait on a hostile peer
     return Exchange(
@@ -172,9 +172,8 @@ async def exchange(
         target=target,
         request_id=request_id,
         connect=outcome,
-        limits=limits,
+        timeouts=timeouts,
         tls_ms=tls.ms if tls else None,
-        tls_version=tls.version if tls else None,
         cipher=tls.cipher if tls else None,
         tls_error=tls.error if tls else None,
         ttfb_ms=read.ttfb_ms,
@@ -204,12 +203,11 @@ async def _handshake(
     except (ssl.SSLError, OSError) as exc:
         return _Tls(_ms(started), error=f"TLS handshake failed: {_words(exc)}")
     ssl_object = writer.get_extra_info("ssl_object")
-    version = cipher = None
+    cipher = None
     if isinstance(ssl_object, ssl.SSLObject):
-        version = ssl_object.version()
         suite = ssl_object.cipher()
         cipher = suite[0] if suite else None
-    return _Tls(_ms(started), version, cipher)
+    return _Tls(_ms(started), cipher)
 
 
 async def _send_and_read(
@@ -217,13 +215,13 @@ async def _send_and_read(
     writer: asyncio.StreamWriter,
     request: bytes,
     parser: ResponseParser,
-    limits: Limits,
+    timeouts: ExchangeTimeouts,
     started: float,
 ) -> _Read:
     """Write the request, then read under the response timeout (first byte, then every gap)."""
-    end = started + limits.budget
+    end = started + timeouts.budget
     try:
-        async with asyncio.timeout(max(0.0, min(limits.read, end - time.perf_counter()))):
+        async with asyncio.timeout(max(0.0, min(timeouts.response, end - time.perf_counter()))):
             writer.write(request)
             await writer.drain()
     except (TimeoutError, OSError, ssl.SSLError) as exc:
@@ -232,13 +230,13 @@ async def _send_and_read(
     # CloudFront's response timeout: no status line and headers by then, and viewers have had
     # nothing for that long, however steadily the head drips (each byte restarting a per-packet
     # timer would let a dripping origin hold the diagnosis until the budget).
-    head_end = sent_at + limits.read
+    head_end = sent_at + timeouts.response
     ttfb: float | None = None
     last: float | None = None
     while not parser.done:
         now = time.perf_counter()
         left = end - now
-        wait = min(limits.read, left)
+        wait = min(timeouts.gap, left)
         if not parser.head_done:
             wait = min(wait, head_end - now)
         try:
@@ -247,7 +245,7 @@ async def _send_and_read(
             async with asyncio.timeout(wait):
                 data = await reader.read(_READ_SIZE)
         except TimeoutError:
-            return _Read(ttfb, last, timeout=_timeout_kind(parser, limits, left))
+            return _Read(ttfb, last, timeout=_timeout_kind(parser, timeouts, left))
         except (OSError, ssl.SSLError) as exc:  # e.g. reset by the peer: the reply ends here
             parser.feed_eof()
             await _parse_rest(parser)
@@ -264,12 +262,12 @@ async def _send_and_read(
     return _Read(ttfb, last)
 
 
-def _timeout_kind(parser: ResponseParser, limits: Limits, left: float) -> str:
+def _timeout_kind(parser: ResponseParser, timeouts: ExchangeTimeouts, left: float) -> str:
     """Which deadline ended the read (`left`: what was left of the budget when it started)."""
     if not parser.head_done:
         # Whichever deadline struck, an unfinished head is CloudFront's timeout, not the budget's.
         return "head" if parser.started else "first-byte"
-    if limits.read > left:
+    if timeouts.gap > left:
         return "budget"
     return "stall"
 
@@ -301,16 +299,16 @@ def origin_schemes(policy: ProtocolPolicy) -> tuple[str, ...]:
     return ("http", "https")
 
 
-def origin_limits(probe: Probe) -> Limits:
-    """CloudFront's deadlines: connect and handshake within the connection timeout, each packet
-    within the response timeout. One attempt only: the tcp.* checks already cover retries, and
-    the whole exchange must fit well inside the engine's per-check deadline."""
-    o = probe.origin
-    return Limits(
-        connect=o.connect_timeout,
-        tls=o.connect_timeout,
-        read=o.read_timeout,
-        budget=2 * o.connect_timeout + o.read_timeout,
+def origin_timeouts(deadlines: Deadlines) -> ExchangeTimeouts:
+    """CloudFront's deadlines for one origin request: connect and handshake within the connection
+    timeout, the head and each packet within the response timeout. One attempt only: the tcp.*
+    checks already cover retries, and the whole exchange fits well inside the per-check backstop."""
+    return ExchangeTimeouts(
+        connect=deadlines.connect,
+        tls=deadlines.handshake,
+        response=deadlines.response,
+        gap=deadlines.packet_gap,
+        budget=deadlines.request,
     )
 
 
@@ -351,7 +349,7 @@ async def origin_exchange(probe: Probe, scheme: str, address: str) -> Exchange:
             method=probe.origin.method,
             target=probe.origin.path,
             headers=origin_headers(probe, request_id),
-            limits=origin_limits(probe),
+            timeouts=origin_timeouts(probe.deadlines),
             request_id=request_id,
             context=context,
             context_error=context_error,

@@ -149,9 +149,9 @@ def direct_curl(ex: Exchange) -> str:
     ]
     argv += [
         "--connect-timeout",
-        f"{ex.limits.connect:g}",
+        f"{ex.timeouts.connect:g}",
         "--max-time",
-        f"{ex.limits.budget:g}",
+        f"{ex.timeouts.budget:g}",
         "-w",
         _CURL_TIMINGS,
         f"{ex.scheme}://{netloc}{ex.target}",

@@ -63,7 +63,7 @@ def judge_latency(ex: Exchange, origin: OriginSettings) -> ExchangeFinding:
     if skipped is not None:
         return skipped
     r = ex.response
-    read = origin.read_timeout
+    read = ex.timeouts.response
     tries = _retries(origin)
     slow_fix = (
         f"Make the origin answer {ex.target} faster (CloudFront's access logs show "
@@ -112,7 +112,7 @@ def judge_latency(ex: Exchange, origin: OriginSettings) -> ExchangeFinding:
         + (f", TLS {ms(ex.tls_ms)}" if ex.scheme == "https" else "")
         + f", first byte {ms(ex.ttfb_ms)}, total {ms(ex.total_ms)}"
     )
-    connect_share = ex.connect.elapsed_ms / (origin.connect_timeout * 1000)
+    connect_share = ex.connect.elapsed_ms / (ex.timeouts.connect * 1000)
     ttfb_share = ex.ttfb_ms / (read * 1000)
     if ttfb_share > NEAR:
         return ExchangeFinding(
@@ -127,7 +127,7 @@ def judge_latency(ex: Exchange, origin: OriginSettings) -> ExchangeFinding:
         return ExchangeFinding(
             Status.WARN,
             f"Connecting took {ms(ex.connect.elapsed_ms)}, {connect_share:.0%} of the "
-            f"{origin.connect_timeout:g} s connection timeout ({timings}).",
+            f"{ex.timeouts.connect:g} s connection timeout ({timings}).",
             "Find out why connections to the origin are slow (overloaded accept queue, "
             "distant region, packet loss), or raise the connection timeout (at most 10 s).",
             504,
@@ -141,7 +141,7 @@ def judge_latency(ex: Exchange, origin: OriginSettings) -> ExchangeFinding:
 
 def _unfinished_head_words(ex: Exchange) -> str:
     """Why an unfinished head predicts 504, for the evidence."""
-    read = ex.limits.read
+    read = ex.timeouts.response
     quiet = read - (ex.last_byte_ms or 0) / 1000
     return (
         f"{ex.response.raw_bytes:,} bytes in {read:g} s, the last {quiet:.1f} s before the "

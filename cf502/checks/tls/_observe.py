@@ -35,6 +35,7 @@ from cf502.checks.tls._wire import (
     all_suites,
     cipher_code,
 )
+from cf502.deadlines import Deadlines
 
 __all__ = ["MAX_LISTED_SUITES", "TlsObservation", "observe", "tls_observations"]
 
@@ -106,9 +107,9 @@ def _with_chain(obs: TlsObservation, attempt: Attempt) -> TlsObservation:
 class _FollowUp:
     """The follow-up probes of one address; keeps what it learnt even if stopped by a deadline."""
 
-    def __init__(self, obs: TlsObservation, timeout: float) -> None:
+    def __init__(self, obs: TlsObservation, deadlines: Deadlines) -> None:
         self.obs = obs
-        self.timeout = timeout
+        self.deadlines = deadlines
         self.version = VERSIONS[[p for p in VERSIONS if p in obs.offered][-1]]
 
     async def _hello(self, suites: tuple[int, ...], version: int, *, broad: bool) -> Attempt:
@@ -118,8 +119,8 @@ class _FollowUp:
             self.obs.sni,
             suites,
             version=version,
-            connect_timeout=self.timeout,
-            timeout=self.timeout,
+            connect_timeout=self.deadlines.connect,
+            timeout=self.deadlines.handshake,
             groups=BROAD_GROUPS if broad else CLOUDFRONT_GROUP_CODES,
             sigalgs=BROAD_SIGALGS if broad else CLOUDFRONT_SIGALG_CODES,
         )
@@ -162,8 +163,8 @@ class _FollowUp:
                 self.obs.port,
                 self.obs.sni,
                 ctx,
-                connect_timeout=self.timeout,
-                timeout=self.timeout,
+                connect_timeout=self.deadlines.connect,
+                timeout=self.deadlines.handshake,
             )
         else:
             attempt = await self._hello(all_suites(), VERSIONS[version], broad=True)
@@ -174,28 +175,32 @@ class _FollowUp:
 async def observe(probe: Probe, address: str) -> TlsObservation:
     """CloudFront's handshake to `address`, plus follow-ups when it fails (all deadline-bound).
 
-    The handshake gets the connection timeout: CloudFront counts the TLS handshake as part of
-    establishing the connection (its exact split is undocumented).
+    The connect and the handshake get the diagnosis's deadlines (`Deadlines.connect`,
+    `Deadlines.handshake`); the follow-ups share `Deadlines.tls_follow_ups`.
     """
     origin = probe.origin
-    timeout = origin.connect_timeout
+    deadlines = probe.deadlines
     obs = TlsObservation(address, origin.https_port, probe.sni, origin.ssl_protocols)
     try:
         ctx = pyopenssl_context(origin.ssl_protocols)
     except OfferUnavailable as exc:
         return replace(obs, unavailable=str(exc))
     main = await handshake(
-        address, origin.https_port, probe.sni, ctx, connect_timeout=timeout, timeout=timeout
+        address,
+        origin.https_port,
+        probe.sni,
+        ctx,
+        connect_timeout=deadlines.connect,
+        timeout=deadlines.handshake,
     )
     obs = replace(obs, main=main)
     if main.ok:
         return _with_chain(obs, main)
     if main.failure in _FINAL or main.cert_request:
         return obs
-    follow = _FollowUp(obs, timeout)
+    follow = _FollowUp(obs, deadlines)
     try:
-        # A budget for all follow-ups together: they explain a failure, they must not hang.
-        async with asyncio.timeout(4 * timeout):
+        async with asyncio.timeout(deadlines.tls_follow_ups):
             await follow.run()
     except TimeoutError:
         return replace(follow.obs, incomplete=True)
