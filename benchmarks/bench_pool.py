@@ -6,7 +6,7 @@ Everything runs on this machine, on loopback: a fresh redis-server (tests/server
 a separate process the tests' DNS world (a resolver and three name servers) plus a healthy HTTPS
 origin on 127.0.0.10 with the tests' throwaway PKI, so their CPU is not counted as the workers'.
 Each job is a FULL diagnosis (every check in the registry; 12 pass, 2 skip) of that origin, run by
-`python -m cf502.worker` processes with the operator settings a deployment would use for it
+`python -m cf502 worker` processes with the operator settings a deployment would use for it
 (--allow-private, --resolver, --ca-file).
 
 Figures:
@@ -42,13 +42,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from cf502.cli.worker import loop_factory
 from cf502.config import EngineSettings, OriginSettings
 from cf502.jobs import EventKind, Job, JobKind
 from cf502.limits import Limits
 from cf502.queue import QueueConfig, RedisPool
 from cf502.runjob import run_job
 from cf502.target import parse_target
-from cf502.worker import loop_factory
 from tests.certs import PrivateKey, issue_leaf, key_pem, pem, pki
 from tests.servers.dns import ORIGIN_ADDRESS, DnsWorld
 from tests.servers.http import HttpServer
@@ -161,12 +161,12 @@ def cpu_seconds(pid: int) -> float:
 
 
 class WorkerProc:
-    """`python -m cf502.worker`, ready once it logs "worker ready"."""
+    """`python -m cf502 worker`, ready once it logs "worker ready"."""
 
     def __init__(self, url: str, servers: Servers, concurrency: int) -> None:
         self.proc = subprocess.Popen(
             [
-                sys.executable, "-m", "cf502.worker",
+                sys.executable, "-m", "cf502", "worker",
                 "--redis-url", url,
                 "--concurrency", str(concurrency),
                 "--allow-private",

@@ -5,7 +5,7 @@ the resource requests in deploy/kubernetes/ and the limits in deploy/systemd and
 
 Everything is local: a real redis-server (temporary directory, free port), the loopback DNS world
 of the tests (resolver + name servers), a healthy TLS origin on 127.0.0.10 (test PKI: root, intermediate, RSA leaf),
-and the worker as a separate process (`python -m cf502.worker`) whose /proc entries are read:
+and the worker as a separate process (`python -m cf502 worker`) whose /proc entries are read:
 resident memory when idle and at peak, CPU seconds per diagnosis, diagnoses per second.
 """
 
@@ -199,7 +199,7 @@ def main() -> int:
         ctx.load_cert_chain(chain, key)
         with DnsWorld() as world, Origin(ctx) as origin:
             cmd = [
-                sys.executable, "-m", "cf502.worker",
+                sys.executable, "-m", "cf502", "worker",
                 "--redis-url", redis.url,
                 "--allow-private",
                 "--resolver", f"127.0.0.1:{world.port}",

@@ -8,39 +8,15 @@ not configured for it refuses.
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Callable
 from contextlib import aclosing
 
-from cf502.config import OriginSettings
 from cf502.errors import QueueError
-from cf502.jobs import EventKind, Job, JobKind
+from cf502.jobs import EventKind, Job
 from cf502.model import CheckResult, Report
-from cf502.options import UsageError
 from cf502.queue import QueueConfig, RedisPool
-from cf502.target import Target
 
-__all__ = ["job_from_args", "remote_check", "wait_for_report"]
-
-_WORKER_ONLY = ("resolver", "ca_file", "dns_port", "dns_timeout")
-
-
-def job_from_args(args: argparse.Namespace, target: Target, origin: OriginSettings) -> Job:
-    """The job `cf502 check --redis-url` submits; refuses the operator-only options."""
-    for name in _WORKER_ONLY:
-        if getattr(args, name, None) is not None:
-            flag = "--" + name.replace("_", "-")
-            raise UsageError(
-                f"{flag} is a worker setting: with --redis-url the workers' own settings apply."
-            )
-    return Job(
-        JobKind.DIAGNOSE,
-        target=target.to_dict(),
-        origin=origin.to_dict(),
-        only=tuple(args.only or ()),
-        allow_private=True if getattr(args, "allow_private", None) else None,
-        requested_by={"via": "cli"},
-    )
+__all__ = ["remote_check", "wait_for_report"]
 
 
 async def wait_for_report(

@@ -15,7 +15,7 @@ from cf502.errors import QueueError
 from cf502.jobs import EventKind, Job, JobEvent, RateLimited
 from cf502.limits import Limits
 from cf502.model import Status
-from cf502.pool import LocalPool
+from cf502.pool.local import LocalPool
 from tests.servers.dns import (
     ORIGIN_ADDRESS,
     DnsWorld,

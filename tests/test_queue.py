@@ -19,8 +19,8 @@ from cf502.errors import ConfigError, QueueError
 from cf502.jobs import EventKind, Job, JobEvent, RateLimited
 from cf502.limits import Limits
 from cf502.model import CheckResult, Status
+from cf502.pool.worker import Worker, WorkerSettings
 from cf502.queue import QueueConfig, RedisPool
-from cf502.worker import Worker, WorkerSettings
 from tests.servers.dns import (
     ORIGIN_ADDRESS,
     DnsWorld,

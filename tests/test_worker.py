@@ -16,11 +16,11 @@ from typing import Any
 
 import pytest
 
+from cf502.cli.worker import engine_from_env
 from cf502.errors import ConfigError, QueueError
 from cf502.jobs import EventKind, JobEvent
 from cf502.model import Status
 from cf502.queue import QueueConfig, RedisPool
-from cf502.worker import engine_from_env
 from tests.servers.dns import (
     ORIGIN_ADDRESS,
     DnsWorld,
@@ -37,11 +37,11 @@ CFG = QueueConfig(block=0.2)
 
 
 class WorkerProcess:
-    """`python -m cf502.worker` with JSON log lines collected from stderr as they come."""
+    """`python -m cf502 worker` with JSON log lines collected from stderr as they come."""
 
     def __init__(self, url: str, world: DnsWorld, *options: str, safe: bool = False) -> None:
         cmd = [
-            sys.executable, "-m", "cf502.worker",
+            sys.executable, "-m", "cf502", "worker",
             "--redis-url", url,
             "--resolver", f"127.0.0.1:{world.port}",
             "--dns-port", str(world.port),

@@ -49,14 +49,14 @@ def _free_port() -> int:
 
 
 class WorkerProcess:
-    """`python -m cf502.worker` with a metrics port; keeps its stderr lines."""
+    """`python -m cf502 worker` with a metrics port; keeps its stderr lines."""
 
     def __init__(self, redis_url: str, world: DnsWorld) -> None:
         self.metrics_port = _free_port()
         self.lines: list[str] = []
         self._ready = threading.Event()
         cmd = [
-            sys.executable, "-m", "cf502.worker",
+            sys.executable, "-m", "cf502", "worker",
             "--redis-url", redis_url,
             "--allow-private",
             "--resolver", f"127.0.0.1:{world.port}",
@@ -238,7 +238,7 @@ def _count(name: str, **labels: str) -> float:
 
 
 async def test_embedded_pool_counts_its_jobs_like_a_worker(world: DnsWorld) -> None:
-    from cf502.pool import LocalPool
+    from cf502.pool.local import LocalPool
 
     # Given the bot's in-process pool (no Redis) and an origin that refuses connections
     pool = LocalPool(world.engine())

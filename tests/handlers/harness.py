@@ -25,7 +25,7 @@ from bot.settings import Settings
 from bot.state import StateStore
 from cf502.jobs import Job, JobEvent, Pool
 from cf502.limits import Limits
-from cf502.pool import LocalPool
+from cf502.pool.local import LocalPool
 from tests.servers.dns import DnsWorld
 from tests.servers.slack_api import APP_TOKEN, BOT_TOKEN, BOT_USER, TEAM, FakeSlack
 

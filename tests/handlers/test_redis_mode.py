@@ -6,8 +6,8 @@ from __future__ import annotations
 import asyncio
 
 from bot.actions import ActionId, ButtonValue
+from cf502.pool.worker import Worker, WorkerSettings
 from cf502.queue import QueueConfig, RedisPool
-from cf502.worker import Worker, WorkerSettings
 from tests.handlers.harness import CHANNEL, harness
 from tests.servers.dns import ORIGIN_ADDRESS, DnsWorld
 from tests.servers.dns import dns_world_fixture as dns_world_fixture

@@ -11,7 +11,7 @@ from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
 from bot.app import Bot, build_bot
 from cf502.limits import Limits
-from cf502.pool import LocalPool
+from cf502.pool.local import LocalPool
 from tests.handlers.harness import CHANNEL, command_payload, mention_payload, settings_for
 from tests.servers.dns import ORIGIN_ADDRESS, DnsWorld
 from tests.servers.dns import dns_world_fixture as dns_world_fixture

@@ -1,4 +1,4 @@
-"""`cf502 worker`: run diagnoses from the Redis queue, many at once, losing none.
+"""The worker loop: run diagnoses from the Redis queue, many at once, losing none.
 
 One asyncio process runs up to `concurrency` jobs at a time. Three loops share the Redis queue:
 
@@ -12,46 +12,33 @@ SIGTERM the worker stops taking jobs, gives the running ones `grace` seconds, th
 back to the queue. When Redis goes away every loop retries with capped, jittered backoff; a
 finished job's result waits in memory until Redis takes it.
 
-The operator's EngineSettings (from options or the environment) decide safety, never the job.
+The operator's EngineSettings decide safety, never the job. `cf502 worker` (`cf502.cli.worker`)
+runs this loop in a process of its own.
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import logging
 import os
 import random
-import signal
 import socket
-import sys
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
-from typing import Any, TypeVar
-from urllib.parse import urlsplit
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import TypeVar
 
 from redis.exceptions import RedisError, ResponseError
 
 from cf502.config import EngineSettings
-from cf502.errors import Cf502Error, ConfigError
+from cf502.errors import ConfigError
 from cf502.jobs import EventKind, JobEvent
-from cf502.limits import Limits
-from cf502.logs import log_context, setup_logging
-from cf502.options import OptionParser, UsageError, add_engine_options, engine_from_args
-from cf502.queue import Delivery, QueueConfig, RedisPool, redacted_url
+from cf502.logs import log_context
+from cf502.queue import Delivery, RedisPool
 from cf502.runjob import RunJob, run_job
 
-__all__ = [
-    "Worker",
-    "WorkerSettings",
-    "add_worker_options",
-    "engine_from_env",
-    "loop_factory",
-    "main",
-    "run_worker",
-]
+__all__ = ["Counters", "Worker", "WorkerSettings"]
 
 log = logging.getLogger("cf502.worker")
 
@@ -598,244 +585,3 @@ class _Progress:
     def discard(self) -> None:
         if self._task is not None and not self._sending:
             self._task.cancel()
-
-
-# -- command line ---------------------------------------------------------------------------------
-
-_ENV_ENGINE: Mapping[str, tuple[str, Callable[[str], Any]]] = {
-    "CF502_RESOLVER": ("resolver", str),
-    "CF502_CA_FILE": ("ca_file", str),
-    "CF502_ALLOW_PRIVATE": (
-        "allow_private",
-        lambda v: v.strip().lower() in ("1", "true", "yes", "on"),
-    ),
-    "CF502_DNS_PORT": ("dns_port", int),
-    "CF502_DNS_TIMEOUT": ("dns_timeout", float),
-    "CF502_MAX_CONNECT_TIMEOUT": ("max_connect_timeout", float),
-    "CF502_MAX_READ_TIMEOUT": ("max_read_timeout", float),
-}
-
-
-def engine_from_env(environ: Mapping[str, str]) -> EngineSettings:
-    """The operator's EngineSettings from the same variables the bot reads (see .env.example)."""
-    changes: dict[str, Any] = {}
-    for name, (attr, parse) in _ENV_ENGINE.items():
-        raw = environ.get(name, "").strip()
-        if not raw:
-            continue
-        try:
-            changes[attr] = parse(raw)
-        except ValueError:
-            raise ConfigError(f"{name} {raw[:40]!r} is malformed.") from None
-    return replace(EngineSettings(), **changes)
-
-
-def add_worker_options(parser: argparse.ArgumentParser) -> None:
-    """The `cf502 worker` options (the engine's safety options are added separately)."""
-    g = parser.add_argument_group("worker")
-    g.add_argument("--redis-url", metavar="URL", help="the job queue (default $REDIS_URL)")
-    g.add_argument("--concurrency", type=int, metavar="N", default=16, help="jobs at once (16)")
-    g.add_argument(
-        "--job-timeout",
-        type=float,
-        metavar="S",
-        help="upper bound on one diagnosis (from its timeouts)",
-    )
-    g.add_argument(
-        "--grace",
-        type=float,
-        metavar="S",
-        default=10.0,
-        help="on SIGTERM, seconds running jobs get before they are handed back (10)",
-    )
-    g.add_argument(
-        "--min-idle",
-        type=float,
-        metavar="S",
-        default=30.0,
-        help="seconds a silent worker's jobs wait before another worker takes them (30)",
-    )
-    g.add_argument(
-        "--max-deliveries",
-        type=int,
-        metavar="N",
-        default=3,
-        help="attempts before a job that keeps crashing is dead-lettered (3)",
-    )
-    g.add_argument(
-        "--result-ttl",
-        type=float,
-        metavar="S",
-        default=3600.0,
-        help="seconds results and progress are kept (3600)",
-    )
-    g.add_argument(
-        "--queue-prefix", metavar="NAME", default="cf502", help="Redis key prefix (cf502)"
-    )
-    g.add_argument(
-        "--max-connect-timeout",
-        type=float,
-        metavar="S",
-        help="upper bound on a job's connection timeout (10)",
-    )
-    g.add_argument(
-        "--max-read-timeout",
-        type=float,
-        metavar="S",
-        help="upper bound on a job's response timeout (180)",
-    )
-    g.add_argument(
-        "--metrics-port",
-        type=int,
-        metavar="N",
-        help="serve /metrics, /healthz, /readyz on this port (default $CF502_METRICS_PORT)",
-    )
-    g.add_argument(
-        "--burst", action="store_true", help="exit once the queue is empty (batch runs, tests)"
-    )
-    g.add_argument("--log-format", choices=("json", "text", "auto"), help="log lines (auto)")
-
-
-def _settings_from_args(
-    args: argparse.Namespace, environ: Mapping[str, str]
-) -> tuple[str, QueueConfig, EngineSettings, WorkerSettings, int | None]:
-    url = args.redis_url or environ.get("REDIS_URL", "")
-    if not url:
-        raise UsageError("Give --redis-url URL (or set REDIS_URL): the worker needs the job queue.")
-    engine = engine_from_args(args, engine_from_env(environ))
-    bounds = {
-        k: v
-        for k, v in (
-            ("max_connect_timeout", args.max_connect_timeout),
-            ("max_read_timeout", args.max_read_timeout),
-        )
-        if v is not None
-    }
-    engine = replace(engine, **bounds)
-    queue = QueueConfig(
-        prefix=args.queue_prefix,
-        min_idle=args.min_idle,
-        max_deliveries=args.max_deliveries,
-        result_ttl=args.result_ttl,
-        limits=Limits(),
-        # Every running job may need a connection to store its result at the same moment.
-        max_connections=max(64, args.concurrency + 8),
-    )
-    worker = WorkerSettings(
-        concurrency=args.concurrency,
-        job_timeout=args.job_timeout,
-        grace=args.grace,
-        burst=args.burst,
-    )
-    port_text = environ.get("CF502_METRICS_PORT", "")
-    port = args.metrics_port
-    if port is None and port_text.strip():
-        if not port_text.strip().isdigit():
-            raise ConfigError(f"CF502_METRICS_PORT {port_text[:20]!r} is not a port number.")
-        port = int(port_text)
-    return url, queue, engine, worker, port
-
-
-async def _serve(
-    url: str,
-    queue: QueueConfig,
-    engine: EngineSettings,
-    settings: WorkerSettings,
-    metrics_port: int | None,
-) -> Counters:
-    from cf502 import metrics
-    from cf502.health import redis_ready
-
-    pool = RedisPool(url, queue)
-    worker = Worker(pool, engine, settings)
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, worker.stop)
-    server = None
-    try:
-        if metrics_port is not None:
-            server = await metrics.start_metrics_server(
-                metrics_port, ready=redis_ready(pool.redis), refresh=_queue_stats(pool)
-            )
-        counters = await worker.run()
-        if worker.failed:
-            raise WorkerCrashed("a worker loop crashed (see the log); stopped")
-        return counters
-    finally:
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.remove_signal_handler(sig)
-        if server is not None:
-            await server.close()
-        await pool.close()
-
-
-def _queue_stats(pool: RedisPool) -> Callable[[], Awaitable[Any]]:
-    from cf502 import metrics
-
-    async def refresh() -> metrics.QueueStats:
-        depth, oldest = await pool.queue_stats()
-        return metrics.QueueStats(depth, oldest)
-
-    return refresh
-
-
-def _url_password(url: str) -> str | None:
-    try:
-        return urlsplit(url).password
-    except ValueError:
-        return None
-
-
-def run_worker(args: argparse.Namespace, environ: Mapping[str, str] | None = None) -> int:
-    """Run the worker from parsed `cf502 worker` options; returns the exit status."""
-    env = os.environ if environ is None else environ
-    url, queue, engine, settings, port = _settings_from_args(args, env)
-    # The worker owns this process's logging: replace any earlier handler (e.g. the CLI's).
-    root = logging.getLogger()
-    for handler in list(root.handlers):
-        root.removeHandler(handler)
-    password = _url_password(url)
-    setup_logging(fmt=args.log_format, secrets=[password] if password else [])
-    log.info("worker configuration", extra={"redis": redacted_url(url)})
-    with asyncio.Runner(loop_factory=loop_factory()) as runner:
-        try:
-            runner.run(_serve(url, queue, engine, settings, port))
-        except WorkerCrashed:
-            return 1
-    return 0
-
-
-class WorkerCrashed(Exception):
-    """A worker loop died of a bug; the process exits with status 1."""
-
-
-def loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
-    """uvloop when installed: diagnoses are asyncio-heavy, and it cuts the CPU each one costs."""
-    try:
-        import uvloop
-    except ImportError:
-        return None
-    return uvloop.new_event_loop
-
-
-def build_parser() -> OptionParser:
-    parser = OptionParser(
-        prog="cf502 worker",
-        description="Run CloudFront origin diagnoses from the Redis job queue.",
-    )
-    add_worker_options(parser)
-    add_engine_options(parser)
-    return parser
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """`python -m cf502.worker`: same options as `cf502 worker`."""
-    try:
-        return run_worker(build_parser().parse_args(argv))
-    except Cf502Error as exc:
-        sys.stderr.write(f"cf502 worker: error: {' '.join(str(exc).split())}\n")
-        return 2
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

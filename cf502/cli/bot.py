@@ -1,0 +1,19 @@
+"""`cf502 bot`: run the Slack app (`bot.run`), in Socket Mode or HTTP mode."""
+
+from __future__ import annotations
+
+import argparse
+
+__all__ = ["add_options", "run"]
+
+
+def add_options(parser: argparse.ArgumentParser) -> None:
+    from bot.options import add_bot_options
+
+    add_bot_options(parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    from bot.run import start
+
+    return start(args.http, args.host, args.port, args.env_file)

@@ -1,0 +1,108 @@
+"""`cf502 check TARGET`: diagnose one origin here, or on the worker pool with `--redis-url`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+
+from cf502.config import EngineSettings, OriginSettings
+from cf502.engine import diagnose, selection
+from cf502.jobs import Job, JobKind
+from cf502.model import CheckResult, Report
+from cf502.options import (
+    UsageError,
+    add_engine_options,
+    add_origin_options,
+    engine_from_args,
+    origin_from_args,
+)
+from cf502.render.json_output import report_json
+from cf502.render.text import progress_line, report_text
+from cf502.target import Target, parse_target
+
+__all__ = ["add_options", "job_from_args", "run"]
+
+EXIT_OK, EXIT_FAILED = 0, 1
+
+_WORKER_ONLY = ("resolver", "ca_file", "dns_port", "dns_timeout")
+
+
+def add_options(check: argparse.ArgumentParser) -> None:
+    check.add_argument("target", help="origin host, host:port or URL (https://host:8443/path)")
+    check.add_argument("--json", action="store_true", help="print one JSON report on stdout")
+    check.add_argument("-v", "--verbose", action="store_true", help="show evidence for every check")
+    check.add_argument("--no-color", action="store_true", help="no colours in the human report")
+    check.add_argument(
+        "--redis-url",
+        metavar="URL",
+        help="run the diagnosis on the worker pool at URL (the workers' safety settings apply)",
+    )
+    add_origin_options(check)
+    add_engine_options(check)
+
+
+def _use_color(args: argparse.Namespace) -> bool:
+    return (
+        not args.no_color
+        and sys.stdout.isatty()
+        and "NO_COLOR" not in os.environ
+        and os.environ.get("TERM") != "dumb"
+    )
+
+
+def job_from_args(args: argparse.Namespace, target: Target, origin: OriginSettings) -> Job:
+    """The job `cf502 check --redis-url` submits; refuses the operator-only options."""
+    for name in _WORKER_ONLY:
+        if getattr(args, name, None) is not None:
+            flag = "--" + name.replace("_", "-")
+            raise UsageError(
+                f"{flag} is a worker setting: with --redis-url the workers' own settings apply."
+            )
+    return Job(
+        JobKind.DIAGNOSE,
+        target=target.to_dict(),
+        origin=origin.to_dict(),
+        only=tuple(args.only or ()),
+        allow_private=True if getattr(args, "allow_private", None) else None,
+        requested_by={"via": "cli"},
+    )
+
+
+async def _run_check(args: argparse.Namespace) -> Report:
+    target = parse_target(args.target)
+    origin = origin_from_args(target, args)
+    engine = engine_from_args(args, EngineSettings())
+    _, to_report = selection(args.only, origin)
+    show_progress = sys.stderr.isatty() and not args.json
+    done = 0
+
+    def progress(res: CheckResult) -> None:
+        nonlocal done
+        done += 1
+        if show_progress:
+            line = progress_line(done, len(to_report), res)
+            sys.stderr.write(f"\r\x1b[2K{line}")
+            sys.stderr.flush()
+
+    try:
+        if args.redis_url:
+            from cf502.remote import remote_check  # Redis only for --redis-url (see cf502.cli)
+
+            job = job_from_args(args, target, origin)
+            return await remote_check(args.redis_url, job, progress)
+        return await diagnose(target, origin, engine, only=args.only, on_result=progress)
+    finally:
+        if show_progress:
+            sys.stderr.write("\r\x1b[2K")
+            sys.stderr.flush()
+
+
+def run(args: argparse.Namespace) -> int:
+    report = asyncio.run(_run_check(args))
+    if args.json:
+        sys.stdout.write(report_json(report) + "\n")
+    else:
+        sys.stdout.write(report_text(report, color=_use_color(args), verbose=args.verbose))
+    return EXIT_FAILED if report.failed else EXIT_OK

@@ -1,0 +1,260 @@
+"""`cf502 worker`: its options, the operator's settings from the environment, and the process
+around the worker loop (logging, signals, the metrics port). The loop is `cf502.pool.worker`.
+
+Redis, aiohttp and prometheus_client are imported inside the functions that run the worker (see
+`cf502.cli`), so building the `cf502` parser stays light.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from cf502.config import EngineSettings
+from cf502.errors import ConfigError
+from cf502.options import UsageError, add_engine_options, engine_from_args
+
+if TYPE_CHECKING:
+    from cf502.pool.worker import Counters, WorkerSettings
+    from cf502.queue import QueueConfig, RedisPool
+
+__all__ = ["add_options", "add_worker_options", "engine_from_env", "loop_factory", "run_worker"]
+
+log = logging.getLogger("cf502.worker")
+
+
+_ENV_ENGINE: Mapping[str, tuple[str, Callable[[str], Any]]] = {
+    "CF502_RESOLVER": ("resolver", str),
+    "CF502_CA_FILE": ("ca_file", str),
+    "CF502_ALLOW_PRIVATE": (
+        "allow_private",
+        lambda v: v.strip().lower() in ("1", "true", "yes", "on"),
+    ),
+    "CF502_DNS_PORT": ("dns_port", int),
+    "CF502_DNS_TIMEOUT": ("dns_timeout", float),
+    "CF502_MAX_CONNECT_TIMEOUT": ("max_connect_timeout", float),
+    "CF502_MAX_READ_TIMEOUT": ("max_read_timeout", float),
+}
+
+
+def engine_from_env(environ: Mapping[str, str]) -> EngineSettings:
+    """The operator's EngineSettings from the same variables the bot reads (see .env.example)."""
+    changes: dict[str, Any] = {}
+    for name, (attr, parse) in _ENV_ENGINE.items():
+        raw = environ.get(name, "").strip()
+        if not raw:
+            continue
+        try:
+            changes[attr] = parse(raw)
+        except ValueError:
+            raise ConfigError(f"{name} {raw[:40]!r} is malformed.") from None
+    return replace(EngineSettings(), **changes)
+
+
+def add_options(parser: argparse.ArgumentParser) -> None:
+    add_worker_options(parser)
+    add_engine_options(parser)
+
+
+def add_worker_options(parser: argparse.ArgumentParser) -> None:
+    """The `cf502 worker` options (the engine's safety options are added separately)."""
+    g = parser.add_argument_group("worker")
+    g.add_argument("--redis-url", metavar="URL", help="the job queue (default $REDIS_URL)")
+    g.add_argument("--concurrency", type=int, metavar="N", default=16, help="jobs at once (16)")
+    g.add_argument(
+        "--job-timeout",
+        type=float,
+        metavar="S",
+        help="upper bound on one diagnosis (from its timeouts)",
+    )
+    g.add_argument(
+        "--grace",
+        type=float,
+        metavar="S",
+        default=10.0,
+        help="on SIGTERM, seconds running jobs get before they are handed back (10)",
+    )
+    g.add_argument(
+        "--min-idle",
+        type=float,
+        metavar="S",
+        default=30.0,
+        help="seconds a silent worker's jobs wait before another worker takes them (30)",
+    )
+    g.add_argument(
+        "--max-deliveries",
+        type=int,
+        metavar="N",
+        default=3,
+        help="attempts before a job that keeps crashing is dead-lettered (3)",
+    )
+    g.add_argument(
+        "--result-ttl",
+        type=float,
+        metavar="S",
+        default=3600.0,
+        help="seconds results and progress are kept (3600)",
+    )
+    g.add_argument(
+        "--queue-prefix", metavar="NAME", default="cf502", help="Redis key prefix (cf502)"
+    )
+    g.add_argument(
+        "--max-connect-timeout",
+        type=float,
+        metavar="S",
+        help="upper bound on a job's connection timeout (10)",
+    )
+    g.add_argument(
+        "--max-read-timeout",
+        type=float,
+        metavar="S",
+        help="upper bound on a job's response timeout (180)",
+    )
+    g.add_argument(
+        "--metrics-port",
+        type=int,
+        metavar="N",
+        help="serve /metrics, /healthz, /readyz on this port (default $CF502_METRICS_PORT)",
+    )
+    g.add_argument(
+        "--burst", action="store_true", help="exit once the queue is empty (batch runs, tests)"
+    )
+    g.add_argument("--log-format", choices=("json", "text", "auto"), help="log lines (auto)")
+
+
+def _settings_from_args(
+    args: argparse.Namespace, environ: Mapping[str, str]
+) -> tuple[str, QueueConfig, EngineSettings, WorkerSettings, int | None]:
+    from cf502.limits import Limits
+    from cf502.pool.worker import WorkerSettings
+    from cf502.queue import QueueConfig
+
+    url = args.redis_url or environ.get("REDIS_URL", "")
+    if not url:
+        raise UsageError("Give --redis-url URL (or set REDIS_URL): the worker needs the job queue.")
+    engine = engine_from_args(args, engine_from_env(environ))
+    bounds = {
+        k: v
+        for k, v in (
+            ("max_connect_timeout", args.max_connect_timeout),
+            ("max_read_timeout", args.max_read_timeout),
+        )
+        if v is not None
+    }
+    engine = replace(engine, **bounds)
+    queue = QueueConfig(
+        prefix=args.queue_prefix,
+        min_idle=args.min_idle,
+        max_deliveries=args.max_deliveries,
+        result_ttl=args.result_ttl,
+        limits=Limits(),
+        # Every running job may need a connection to store its result at the same moment.
+        max_connections=max(64, args.concurrency + 8),
+    )
+    worker = WorkerSettings(
+        concurrency=args.concurrency,
+        job_timeout=args.job_timeout,
+        grace=args.grace,
+        burst=args.burst,
+    )
+    port_text = environ.get("CF502_METRICS_PORT", "")
+    port = args.metrics_port
+    if port is None and port_text.strip():
+        if not port_text.strip().isdigit():
+            raise ConfigError(f"CF502_METRICS_PORT {port_text[:20]!r} is not a port number.")
+        port = int(port_text)
+    return url, queue, engine, worker, port
+
+
+async def _serve(
+    url: str,
+    queue: QueueConfig,
+    engine: EngineSettings,
+    settings: WorkerSettings,
+    metrics_port: int | None,
+) -> Counters:
+    from cf502 import metrics
+    from cf502.health import redis_ready
+    from cf502.pool.worker import Worker
+    from cf502.queue import RedisPool
+
+    pool = RedisPool(url, queue)
+    worker = Worker(pool, engine, settings)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, worker.stop)
+    server = None
+    try:
+        if metrics_port is not None:
+            server = await metrics.start_metrics_server(
+                metrics_port, ready=redis_ready(pool.redis), refresh=_queue_stats(pool)
+            )
+        counters = await worker.run()
+        if worker.failed:
+            raise WorkerCrashed("a worker loop crashed (see the log); stopped")
+        return counters
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)
+        if server is not None:
+            await server.close()
+        await pool.close()
+
+
+def _queue_stats(pool: RedisPool) -> Callable[[], Awaitable[Any]]:
+    from cf502 import metrics
+
+    async def refresh() -> metrics.QueueStats:
+        depth, oldest = await pool.queue_stats()
+        return metrics.QueueStats(depth, oldest)
+
+    return refresh
+
+
+def _url_password(url: str) -> str | None:
+    try:
+        return urlsplit(url).password
+    except ValueError:
+        return None
+
+
+def run_worker(args: argparse.Namespace, environ: Mapping[str, str] | None = None) -> int:
+    """Run the worker from parsed `cf502 worker` options; returns the exit status."""
+    from cf502.logs import setup_logging
+    from cf502.queue import redacted_url
+
+    env = os.environ if environ is None else environ
+    url, queue, engine, settings, port = _settings_from_args(args, env)
+    # The worker owns this process's logging: replace any earlier handler (e.g. the CLI's).
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+    password = _url_password(url)
+    setup_logging(fmt=args.log_format, secrets=[password] if password else [])
+    log.info("worker configuration", extra={"redis": redacted_url(url)})
+    with asyncio.Runner(loop_factory=loop_factory()) as runner:
+        try:
+            runner.run(_serve(url, queue, engine, settings, port))
+        except WorkerCrashed:
+            return 1
+    return 0
+
+
+class WorkerCrashed(Exception):
+    """A worker loop died of a bug; the process exits with status 1."""
+
+
+def loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop when installed: diagnoses are asyncio-heavy, and it cuts the CPU each one costs."""
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop.new_event_loop
