@@ -44,10 +44,12 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from cf502.cli.worker import loop_factory
 from cf502.config import EngineSettings, OriginSettings
-from cf502.jobs import EventKind, Job, JobKind
-from cf502.limits import Limits
-from cf502.queue import QueueConfig, RedisPool
-from cf502.runjob import run_job
+from cf502.pool.jobs import EventKind, Job, JobKind
+from cf502.pool.limits import Limits
+from cf502.pool.queue.client import QueueClient
+from cf502.pool.queue.config import QueueConfig
+from cf502.pool.queue.consumer import QueueConsumer
+from cf502.pool.runjob import run_job
 from cf502.target import parse_target
 from tests.certs import PrivateKey, issue_leaf, key_pem, pem, pki
 from tests.servers.dns import ORIGIN_ADDRESS, DnsWorld
@@ -216,7 +218,7 @@ def fresh(job: Job) -> Job:
     return Job.from_dict({**job.to_dict(), "job_id": os.urandom(16).hex()})
 
 
-async def wait_done(pool: RedisPool, job_id: str, timeout: float = 60) -> tuple[float, str]:
+async def wait_done(pool: QueueClient, job_id: str, timeout: float = 60) -> tuple[float, str]:
     """(perf_counter() when the job's DONE event is seen, the event's JSON); raises if it failed."""
     stored: Any = await pool.redis.get(pool.keys.result(job_id))  # str: responses are decoded
     blob: str | None = stored
@@ -245,7 +247,7 @@ async def direct_once(job: Job, engine: EngineSettings) -> float:
     return elapsed
 
 
-async def pooled_once(pool: RedisPool, job: Job) -> tuple[float, float]:
+async def pooled_once(pool: QueueClient, job: Job) -> tuple[float, float]:
     """(submit -> DONE seen, that minus the diagnosis's own duration in the worker), seconds."""
     started = time.perf_counter()
     job_id = await pool.submit(fresh(job))
@@ -255,7 +257,7 @@ async def pooled_once(pool: RedisPool, job: Job) -> tuple[float, float]:
 
 
 async def paired(
-    pool: RedisPool, job: Job, engine: EngineSettings, runs: int
+    pool: QueueClient, job: Job, engine: EngineSettings, runs: int
 ) -> tuple[list[float], list[float], list[float]]:
     """Direct and pooled runs alternated, so both see the same machine load: (direct, pooled,
     pooled minus the worker's own diagnosis time), seconds each."""
@@ -269,7 +271,7 @@ async def paired(
 
 
 async def throughput(
-    pool: RedisPool, job: Job, n: int, workers: Sequence[WorkerProc], others: dict[str, int]
+    pool: QueueClient, job: Job, n: int, workers: Sequence[WorkerProc], others: dict[str, int]
 ) -> tuple[float, dict[str, float]]:
     """(diagnoses per second, CPU ms per diagnosis of the workers and of each other process)."""
     pids = {"workers": [w.proc.pid for w in workers]} | {k: [v] for k, v in others.items()}
@@ -300,7 +302,7 @@ async def bench(args: argparse.Namespace, servers: Servers, redis: RedisServer) 
         ca_file=servers.ca_file,
     )
     out: dict[str, float] = {}
-    pool = RedisPool(redis.url, QueueConfig(limits=Limits(coalesce=0), max_backlog=0))
+    pool = QueueClient(redis.url, QueueConfig(limits=Limits(coalesce=0), max_backlog=0))
     workers = [WorkerProc(redis.url, servers, args.concurrency)]
     assert redis.proc is not None
     others = {"servers": servers.proc.pid, "redis": redis.proc.pid, "client": os.getpid()}
@@ -324,7 +326,7 @@ async def bench(args: argparse.Namespace, servers: Servers, redis: RedisServer) 
             # What this machine could do if every CPU were busy with this work and nothing else.
             out[f"ceiling_{n}"] = (os.cpu_count() or 1) * 1000 / total
         out["scaling"] = out["rate_2"] / out["rate_1"]
-        depth = await pool.depth()
+        depth = await QueueConsumer(pool.where, pool.config, client=pool.redis).depth()
         if depth != (0, 0):
             raise RuntimeError(f"jobs left in the queue: {depth}")
     finally:

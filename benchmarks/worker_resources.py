@@ -27,8 +27,8 @@ from pathlib import Path
 
 from cf502.checks import ALL_CHECKS
 from cf502.config import OriginSettings
-from cf502.jobs import EventKind, Job, JobKind
-from cf502.queue import RedisPool
+from cf502.pool.jobs import EventKind, Job, JobKind
+from cf502.pool.queue.client import QueueClient
 from cf502.target import parse_target
 from tests.certs import issue_leaf, key_pem, pki, write_pem
 from tests.servers.dns import ORIGIN_ADDRESS, DnsWorld
@@ -152,7 +152,7 @@ def _wait_for_line(proc: subprocess.Popen[str], needle: str, timeout: float) -> 
 
 
 async def _submit_and_wait(url: str, jobs: list[Job]) -> tuple[float, int, Counter[str]]:
-    pool = RedisPool(url)
+    pool = QueueClient(url)
     verdicts: Counter[str] = Counter()
     try:
         started = time.perf_counter()

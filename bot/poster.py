@@ -22,7 +22,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot.blocks import Block
-from cf502.metrics import record_slack_call
+from cf502.ops.metrics import record_slack_call
 
 __all__ = [
     "NOT_POSTABLE",

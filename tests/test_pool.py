@@ -12,9 +12,9 @@ import pytest
 
 from cf502.config import EngineSettings
 from cf502.errors import QueueError
-from cf502.jobs import EventKind, Job, JobEvent, RateLimited
-from cf502.limits import Limits
 from cf502.model import Status
+from cf502.pool.jobs import EventKind, Job, JobEvent, RateLimited
+from cf502.pool.limits import Limits
 from cf502.pool.local import LocalPool
 from tests.servers.dns import (
     ORIGIN_ADDRESS,

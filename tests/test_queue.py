@@ -16,11 +16,13 @@ import pytest
 
 from cf502.config import EngineSettings
 from cf502.errors import ConfigError, QueueError
-from cf502.jobs import EventKind, Job, JobEvent, RateLimited
-from cf502.limits import Limits
 from cf502.model import CheckResult, Status
+from cf502.pool.jobs import EventKind, Job, JobEvent, RateLimited
+from cf502.pool.limits import Limits
+from cf502.pool.queue.client import QueueClient
+from cf502.pool.queue.config import QueueConfig
+from cf502.pool.queue.consumer import Delivery, QueueConsumer
 from cf502.pool.worker import Worker, WorkerSettings
-from cf502.queue import QueueConfig, RedisPool
 from tests.servers.dns import (
     ORIGIN_ADDRESS,
     DnsWorld,
@@ -36,6 +38,17 @@ from tests.servers.tcp import black_hole_port, closed_port, listening_port
 FAST = QueueConfig(min_idle=0.5, block=0.2, result_ttl=600)
 
 
+class CountingQueue(QueueConsumer):
+    """Counts the worker's looks for abandoned jobs, so a test can wait for a number of them."""
+
+    reclaims = 0
+
+    async def reclaim(self, consumer: str, count: int) -> list[Delivery]:
+        found = await super().reclaim(consumer, count)
+        self.reclaims += 1
+        return found
+
+
 @asynccontextmanager
 async def worker(
     url: str,
@@ -45,7 +58,9 @@ async def worker(
     **kwargs: Any,
 ) -> AsyncIterator[Worker]:
     """An in-process Worker running in the background for the duration of the block."""
-    w = Worker(RedisPool(url, config), engine, settings or WorkerSettings(concurrency=8), **kwargs)
+    w = Worker(
+        CountingQueue(url, config), engine, settings or WorkerSettings(concurrency=8), **kwargs
+    )
     task = asyncio.create_task(w.run())
     async with asyncio.timeout(5):
         await w.ready.wait()
@@ -55,18 +70,23 @@ async def worker(
         w.stop()
         async with asyncio.timeout(15):
             await task
-        await w.pool.close()
+        await w.queue.close()
+
+
+def worker_side(client: QueueClient) -> QueueConsumer:
+    """The worker's API on the client's connection, for tests that play the worker's part."""
+    return QueueConsumer(client.where, client.config, client=client.redis)
 
 
 @pytest.fixture
-async def pool(redis_server: RedisServer) -> AsyncIterator[RedisPool]:
-    p = RedisPool(redis_server.url, FAST)
+async def pool(redis_server: RedisServer) -> AsyncIterator[QueueClient]:
+    p = QueueClient(redis_server.url, FAST)
     yield p
     await p.close()
 
 
 async def test_enqueue_runs_a_real_diagnosis_and_a_late_subscriber_sees_everything(
-    pool: RedisPool, redis_server: RedisServer, dns_world: DnsWorld
+    pool: QueueClient, redis_server: RedisServer, dns_world: DnsWorld
 ) -> None:
     # Given a worker and a healthy origin on loopback
     with listening_port(ORIGIN_ADDRESS) as port:
@@ -88,7 +108,7 @@ async def test_enqueue_runs_a_real_diagnosis_and_a_late_subscriber_sees_everythi
 
 
 async def test_a_broken_origin_is_diagnosed_as_failing_through_the_pool(
-    pool: RedisPool, redis_server: RedisServer, dns_world: DnsWorld
+    pool: QueueClient, redis_server: RedisServer, dns_world: DnsWorld
 ) -> None:
     # Given a worker and an origin port that refuses connections
     port = closed_port(ORIGIN_ADDRESS)
@@ -103,7 +123,7 @@ async def test_a_broken_origin_is_diagnosed_as_failing_through_the_pool(
 
 
 async def test_submitting_while_redis_is_down_fails_at_once(
-    pool: RedisPool, redis_server: RedisServer
+    pool: QueueClient, redis_server: RedisServer
 ) -> None:
     # Given Redis stopped
     redis_server.stop()
@@ -115,7 +135,7 @@ async def test_submitting_while_redis_is_down_fails_at_once(
     assert time.perf_counter() - started < 1.0
 
 
-async def test_duplicate_submissions_become_one_job(pool: RedisPool) -> None:
+async def test_duplicate_submissions_become_one_job(pool: QueueClient) -> None:
     # Given two identical requests (different job ids, e.g. a button clicked twice)
     first, second = origin_job(8443), origin_job(8443)
     assert first.job_id != second.job_id
@@ -135,7 +155,7 @@ async def test_rate_limits_refuse_users_and_channels_with_a_clear_message(
 ) -> None:
     # Given limits of 2 jobs per user and 3 per channel per minute
     cfg = QueueConfig(limits=Limits(per_user=2, per_channel=3, window=60))
-    pool = RedisPool(redis_server.url, cfg)
+    pool = QueueClient(redis_server.url, cfg)
     try:
         alice = {"user": "U1", "channel": "C1"}
         for port in (8001, 8002):
@@ -158,7 +178,7 @@ async def test_rate_limits_refuse_users_and_channels_with_a_clear_message(
 
 async def test_a_full_backlog_refuses_new_jobs(redis_server: RedisServer) -> None:
     # Given a queue bounded to 3 jobs, full
-    pool = RedisPool(redis_server.url, QueueConfig(max_backlog=3))
+    pool = QueueClient(redis_server.url, QueueConfig(max_backlog=3))
     try:
         for port in (8001, 8002, 8003):
             await pool.submit(origin_job(port))
@@ -170,7 +190,7 @@ async def test_a_full_backlog_refuses_new_jobs(redis_server: RedisServer) -> Non
 
 
 async def test_a_job_asking_for_private_targets_is_refused_by_a_worker_not_allowing_them(
-    pool: RedisPool, redis_server: RedisServer, dns_world: DnsWorld
+    pool: QueueClient, redis_server: RedisServer, dns_world: DnsWorld
 ) -> None:
     # Given a worker whose operator does not allow private targets
     engine = dns_world.engine(allow_private=False)
@@ -184,7 +204,7 @@ async def test_a_job_asking_for_private_targets_is_refused_by_a_worker_not_allow
 
 
 async def test_the_workers_own_safety_blocks_a_loopback_target(
-    pool: RedisPool, redis_server: RedisServer, dns_world: DnsWorld
+    pool: QueueClient, redis_server: RedisServer, dns_world: DnsWorld
 ) -> None:
     # Given a worker not allowing private targets, and a job with no safety wish
     async with worker(redis_server.url, dns_world.engine(allow_private=False)):
@@ -196,7 +216,7 @@ async def test_the_workers_own_safety_blocks_a_loopback_target(
 
 
 async def test_a_job_may_make_safety_stricter(
-    pool: RedisPool, redis_server: RedisServer, dns_world: DnsWorld
+    pool: QueueClient, redis_server: RedisServer, dns_world: DnsWorld
 ) -> None:
     # Given a worker allowing private targets
     async with worker(redis_server.url, dns_world.engine(allow_private=True)):
@@ -208,7 +228,7 @@ async def test_a_job_may_make_safety_stricter(
 
 
 async def test_job_settings_are_validated_and_clamped_by_the_worker(
-    pool: RedisPool, redis_server: RedisServer, dns_world: DnsWorld
+    pool: QueueClient, redis_server: RedisServer, dns_world: DnsWorld
 ) -> None:
     # Given a worker bounding connection timeouts to 2 s
     engine = dns_world.engine(max_connect_timeout=2.0)
@@ -227,7 +247,7 @@ async def test_job_settings_are_validated_and_clamped_by_the_worker(
 
 
 async def test_a_job_past_its_deadline_reports_a_timeout(
-    pool: RedisPool, redis_server: RedisServer, dns_world: DnsWorld
+    pool: QueueClient, redis_server: RedisServer, dns_world: DnsWorld
 ) -> None:
     # Given a worker with a 1 s job deadline and an origin that drops SYNs (10 s connect timeout)
     with black_hole_port(ORIGIN_ADDRESS) as port:
@@ -254,7 +274,7 @@ async def test_a_job_that_always_crashes_is_dead_lettered_after_n_tries(
         calls.append(job.job_id)
         raise RuntimeError("boom")
 
-    pool = RedisPool(redis_server.url, cfg)
+    pool = QueueClient(redis_server.url, cfg)
     try:
         async with worker(redis_server.url, EngineSettings(), cfg, run_job=crashing) as w:
             # When it is submitted
@@ -266,7 +286,7 @@ async def test_a_job_that_always_crashes_is_dead_lettered_after_n_tries(
             assert "last error: RuntimeError: boom" in (end.error or "")
             assert calls == [job_id, job_id]
             assert (w.counters.crashed, w.counters.dead) == (2, 1)
-        dead = await pool.dead_letters()
+        dead = await worker_side(pool).dead_letters()
         assert [d["job_id"] for d in dead] == [job_id]
         assert dead[0]["reason"] == end.error and dead[0]["deliveries"] == "3"
         assert await pool.redis.xlen(pool.keys.jobs) == 0
@@ -275,7 +295,7 @@ async def test_a_job_that_always_crashes_is_dead_lettered_after_n_tries(
 
 
 async def test_a_malformed_payload_is_dead_lettered_without_running(
-    pool: RedisPool, redis_server: RedisServer
+    pool: QueueClient, redis_server: RedisServer
 ) -> None:
     # Given a job function that records calls, and garbage on the job stream
     calls: list[Job] = []
@@ -289,20 +309,20 @@ async def test_a_malformed_payload_is_dead_lettered_without_running(
         # When a worker reads it
         await w.wait_for(lambda c: c.dead == 1, timeout=10)
     # Then it is dead-lettered with the reason, and never run
-    dead = await pool.dead_letters()
+    dead = await worker_side(pool).dead_letters()
     assert len(dead) == 1 and "could not be read" in dead[0]["reason"]
     assert calls == []
     assert await pool.redis.xlen(pool.keys.jobs) == 0
 
 
-async def test_a_rerun_reporting_a_check_twice_yields_it_once(pool: RedisPool) -> None:
+async def test_a_rerun_reporting_a_check_twice_yields_it_once(pool: QueueClient) -> None:
     # Given a job whose check was published by two runs (a worker died after publishing it)
     job_id = origin_job(8443).job_id
     check = CheckResult("tcp.https", "Port", Status.PASS, "Port 8443 is open.")
     for _ in range(2):
-        await pool.publish(JobEvent(job_id, EventKind.CHECK, check=check))
+        await worker_side(pool).publish(JobEvent(job_id, EventKind.CHECK, check=check))
     await pool.redis.xadd(pool.keys.events(job_id), {"e": "not an event"})  # and some garbage
-    await pool.publish(JobEvent(job_id, EventKind.DONE))
+    await worker_side(pool).publish(JobEvent(job_id, EventKind.DONE))
     # When a subscriber reads the events
     events = [e async for e in pool.events(job_id)]
     # Then the check comes once, then the end (the garbage is skipped)
@@ -322,7 +342,7 @@ async def test_a_live_long_job_is_not_taken_over(redis_server: RedisServer) -> N
         await release.wait()
         return JobEvent(job.job_id, EventKind.DONE)
 
-    pool = RedisPool(redis_server.url, cfg)
+    pool = QueueClient(redis_server.url, cfg)
     try:
         async with worker(redis_server.url, EngineSettings(), cfg, run_job=long_job) as a:
             job_id = await pool.submit(origin_job(8443))
@@ -330,8 +350,10 @@ async def test_a_live_long_job_is_not_taken_over(redis_server: RedisServer) -> N
                 await started.wait()
             async with worker(redis_server.url, EngineSettings(), cfg, run_job=long_job) as b:
                 # When B looks for abandoned jobs for > 8 x min-idle
-                base = b.counters.reclaim_rounds
-                await b.wait_for(lambda c: c.reclaim_rounds >= base + 8, timeout=10)
+                queue = b.queue
+                assert isinstance(queue, CountingQueue)
+                base = queue.reclaims
+                await b.wait_for(lambda _: queue.reclaims >= base + 8, timeout=10)
                 # Then it took nothing over: A's heartbeat kept the job
                 assert b.counters.reclaimed == 0
                 release.set()
@@ -343,7 +365,7 @@ async def test_a_live_long_job_is_not_taken_over(redis_server: RedisServer) -> N
 
 
 async def test_workers_recover_when_redis_restarts_empty(
-    pool: RedisPool,
+    pool: QueueClient,
     redis_server: RedisServer,
     dns_world: DnsWorld,
     caplog: pytest.LogCaptureFixture,
@@ -367,7 +389,7 @@ async def test_ten_thousand_jobs_leave_the_stream_empty_and_every_key_expiring(
 ) -> None:
     # Given 10,000 queued jobs and a job function that finishes at once
     cfg = QueueConfig(result_ttl=600, block=0.2)
-    pool = RedisPool(redis_server.url, cfg)
+    pool = QueueClient(redis_server.url, cfg)
 
     async def instant(job: Job, engine: EngineSettings, **_: Any) -> JobEvent:
         return JobEvent(job.job_id, EventKind.DONE)
@@ -381,17 +403,17 @@ async def test_ten_thousand_jobs_leave_the_stream_empty_and_every_key_expiring(
         assert await pool.redis.xlen(pool.keys.jobs) == 10_000
         # When a worker drains the queue
         w = Worker(
-            RedisPool(redis_server.url, cfg),
+            QueueConsumer(redis_server.url, cfg),
             EngineSettings(),
             WorkerSettings(concurrency=200, burst=True),
             run_job=instant,
         )
         async with asyncio.timeout(120):
             counters = await w.run()
-        await w.pool.close()
+        await w.queue.close()
         # Then every job finished once, and the stream holds nothing
         assert counters.done == 10_000
-        assert await pool.depth() == (0, 0)
+        assert await worker_side(pool).depth() == (0, 0)
         assert int(await pool.redis.memory_usage(pool.keys.jobs) or 0) < 16_384
         # And every other key expires within the result TTL
         ttls = await _ttls(pool)
@@ -403,7 +425,7 @@ async def test_ten_thousand_jobs_leave_the_stream_empty_and_every_key_expiring(
         await pool.close()
 
 
-async def _ttls(pool: RedisPool) -> dict[str, int]:
+async def _ttls(pool: QueueClient) -> dict[str, int]:
     keys = [k async for k in pool.redis.scan_iter(count=1000) if k != pool.keys.jobs]
     out: dict[str, int] = {}
     for chunk in (keys[i : i + 1000] for i in range(0, len(keys), 1000)):
@@ -424,7 +446,7 @@ async def test_a_job_taken_over_elsewhere_is_stopped_here(redis_server: RedisSer
         await asyncio.Event().wait()  # only a cancellation ends it
         raise AssertionError("unreachable")
 
-    pool = RedisPool(redis_server.url, cfg)
+    pool = QueueClient(redis_server.url, cfg)
     try:
         async with worker(redis_server.url, EngineSettings(), cfg, run_job=long_job) as a:
             await pool.submit(origin_job(8443))
@@ -442,7 +464,7 @@ async def test_a_job_taken_over_elsewhere_is_stopped_here(redis_server: RedisSer
         await pool.close()
 
 
-async def test_a_watcher_of_a_lost_job_gets_a_clear_error(pool: RedisPool) -> None:
+async def test_a_watcher_of_a_lost_job_gets_a_clear_error(pool: QueueClient) -> None:
     # Given a job id nobody will ever finish (e.g. Redis restarted without persistence)
     # When its events are awaited with a short idle timeout
     # Then the watcher gets a clear error rather than waiting forever
@@ -454,7 +476,7 @@ async def test_a_watcher_of_a_lost_job_gets_a_clear_error(pool: RedisPool) -> No
 def test_a_bad_redis_url_is_a_configuration_error() -> None:
     # Given a URL that is not a Redis URL, When a pool is made, Then the error names it
     with pytest.raises(ConfigError, match=r"invalid Redis URL 'http://user:\[redacted\]@") as err:
-        RedisPool("http://user:secret@example.com:8080")
+        QueueClient("http://user:secret@example.com:8080")
     # And the password is not in it
     assert "secret" not in str(err.value)
 
@@ -463,15 +485,15 @@ async def test_a_worker_whose_loop_dies_of_a_bug_stops_instead_of_idling(
     redis_server: RedisServer, caplog: pytest.LogCaptureFixture
 ) -> None:
     # Given a queue whose read of new jobs hits a bug
-    class BuggyPool(RedisPool):
+    class BuggyQueue(QueueConsumer):
         async def read_new(self, consumer: str, count: int) -> list[Any]:
             raise RuntimeError("bug")
 
-    w = Worker(BuggyPool(redis_server.url, FAST), EngineSettings())
+    w = Worker(BuggyQueue(redis_server.url, FAST), EngineSettings())
     # When the worker runs, Then it stops by itself and says why
     async with asyncio.timeout(10):
         await w.run()
-    await w.pool.close()
+    await w.queue.close()
     assert w.failed
     assert "worker loop crashed; stopping" in caplog.messages
 
@@ -486,7 +508,7 @@ async def until(predicate: Callable[[], bool], timeout: float = 5) -> None:
             await asyncio.sleep(0.005)
 
 
-async def follow(pool: RedisPool, job_id: str, **kwargs: Any) -> list[JobEvent]:
+async def follow(pool: QueueClient, job_id: str, **kwargs: Any) -> list[JobEvent]:
     return [e async for e in pool.events(job_id, **kwargs)]
 
 
@@ -499,17 +521,17 @@ def ids_of(events: list[JobEvent]) -> list[str]:
     return [e.check.id if e.check else e.kind.value for e in events]
 
 
-async def clients_named(pool: RedisPool, name: str) -> int:
+async def clients_named(pool: QueueClient, name: str) -> int:
     return sum(1 for c in await pool.redis.client_list() if c.get("name") == name)
 
 
 @pytest.mark.parametrize("batch", [256, 50], ids=["one-read", "pipelined-reads"])
 async def test_two_hundred_followers_share_a_few_connections(
-    pool: RedisPool, redis_server: RedisServer, batch: int
+    pool: QueueClient, redis_server: RedisServer, batch: int
 ) -> None:
     # Given a client with at most 16 Redis connections following 200 running jobs
     cfg = QueueConfig(block=0.2, max_connections=16, events_batch=batch)
-    client = RedisPool(f"{redis_server.url}?client_name=followers", cfg)
+    client = QueueClient(f"{redis_server.url}?client_name=followers", cfg)
     ids = [uuid.uuid4().hex for _ in range(200)]
     tasks = [asyncio.create_task(follow(client, i)) for i in ids]
     try:
@@ -521,7 +543,7 @@ async def test_two_hundred_followers_share_a_few_connections(
         assert time.perf_counter() - started < 1.0
         # When every job reports a check, then its end
         for i in ids:
-            await pool.publish(progress(i), JobEvent(i, EventKind.DONE))
+            await worker_side(pool).publish(progress(i), JobEvent(i, EventKind.DONE))
         # Then all 200 followers see both
         async with asyncio.timeout(10):
             seen = await asyncio.gather(*tasks)
@@ -535,16 +557,16 @@ async def test_two_hundred_followers_share_a_few_connections(
 
 
 async def test_a_late_follower_of_a_running_job_gets_its_history_at_once(
-    pool: RedisPool, redis_server: RedisServer
+    pool: QueueClient, redis_server: RedisServer
 ) -> None:
     # Given a client whose reads block for 1.5 s, following a running job with two checks done
-    client = RedisPool(redis_server.url, QueueConfig(block=1.5, socket_timeout=2.0))
+    client = QueueClient(redis_server.url, QueueConfig(block=1.5, socket_timeout=2.0))
     job = uuid.uuid4().hex
     early, late = client.events(job), client.events(job)
     try:
-        await pool.publish(progress(job, "dns.resolve"))
+        await worker_side(pool).publish(progress(job, "dns.resolve"))
         assert ids_of([await anext(early)]) == ["dns.resolve"]
-        await pool.publish(progress(job, "tcp.https"))
+        await worker_side(pool).publish(progress(job, "tcp.https"))
         assert ids_of([await anext(early)]) == ["tcp.https"]
         # When another follower of that job starts (the reader has just begun a new read)
         started = time.perf_counter()
@@ -553,7 +575,7 @@ async def test_a_late_follower_of_a_running_job_gets_its_history_at_once(
         assert time.perf_counter() - started < 0.75  # (the read in flight blocks for 1.5 s)
         assert ids_of(history) == ["dns.resolve", "tcp.https"]
         # And when the job ends, both followers get the end
-        await pool.publish(JobEvent(job, EventKind.DONE))
+        await worker_side(pool).publish(JobEvent(job, EventKind.DONE))
         async with asyncio.timeout(5):
             ends = [[e async for e in early], [e async for e in late]]
         assert [ids_of(e) for e in ends] == [["done"], ["done"]]
@@ -564,14 +586,14 @@ async def test_a_late_follower_of_a_running_job_gets_its_history_at_once(
         await client.close()
 
 
-async def test_followers_of_jobs_that_never_finish_hit_the_idle_timeout(pool: RedisPool) -> None:
+async def test_followers_of_jobs_that_never_finish_hit_the_idle_timeout(pool: QueueClient) -> None:
     # Given three followers of jobs that never report anything, and one of a job that finishes
     silent = [uuid.uuid4().hex for _ in range(3)]
     finished = uuid.uuid4().hex
     tasks = [asyncio.create_task(follow(pool, i, idle_timeout=0.5)) for i in [*silent, finished]]
     await until(lambda: pool.followers == 4)
     # When the one job reports and ends
-    await pool.publish(progress(finished), JobEvent(finished, EventKind.DONE))
+    await worker_side(pool).publish(progress(finished), JobEvent(finished, EventKind.DONE))
     async with asyncio.timeout(5):
         outcomes = await asyncio.gather(*tasks, return_exceptions=True)
     # Then its follower gets everything, and the others get a clear error after 0.5 s of silence
@@ -583,21 +605,21 @@ async def test_followers_of_jobs_that_never_finish_hit_the_idle_timeout(pool: Re
 
 
 async def test_followers_carry_on_after_redis_restarts(
-    pool: RedisPool, redis_server: RedisServer
+    pool: QueueClient, redis_server: RedisServer
 ) -> None:
     # Given a follower of a running job that has reported one check
-    client = RedisPool(redis_server.url, QueueConfig(block=0.2, reconnect_for=10))
+    client = QueueClient(redis_server.url, QueueConfig(block=0.2, reconnect_for=10))
     job = uuid.uuid4().hex
     events = client.events(job)
     try:
-        await pool.publish(progress(job, "dns.resolve"))
+        await worker_side(pool).publish(progress(job, "dns.resolve"))
         assert ids_of([await anext(events)]) == ["dns.resolve"]
         # When Redis goes away long enough for the reader to notice, then comes back with its data
         redis_server.stop(save=True)
         await until(lambda: client._reader.failing_since is not None)  # white box: it noticed
         redis_server.start()
         # And the job reports another check and ends
-        await pool.publish(progress(job, "tcp.https"), JobEvent(job, EventKind.DONE))
+        await worker_side(pool).publish(progress(job, "tcp.https"), JobEvent(job, EventKind.DONE))
         # Then the follower gets the rest, once each
         async with asyncio.timeout(10):
             rest = [e async for e in events]
@@ -609,7 +631,7 @@ async def test_followers_carry_on_after_redis_restarts(
 
 async def test_followers_give_up_when_redis_stays_unreachable(redis_server: RedisServer) -> None:
     # Given a follower that keeps retrying for 0.5 s while Redis is unreachable
-    client = RedisPool(redis_server.url, QueueConfig(block=0.2, reconnect_for=0.5))
+    client = QueueClient(redis_server.url, QueueConfig(block=0.2, reconnect_for=0.5))
     job = uuid.uuid4().hex
     task = asyncio.create_task(follow(client, job))
     try:
@@ -626,10 +648,10 @@ async def test_followers_give_up_when_redis_stays_unreachable(redis_server: Redi
 
 
 async def test_closing_a_client_ends_its_followers_and_removes_its_wake_up_stream(
-    pool: RedisPool, redis_server: RedisServer
+    pool: QueueClient, redis_server: RedisServer
 ) -> None:
     # Given a client following one job, then a second (which wakes the read in flight)
-    client = RedisPool(redis_server.url, FAST)
+    client = QueueClient(redis_server.url, FAST)
     tasks = [asyncio.create_task(follow(client, uuid.uuid4().hex))]
     await until(lambda: client.followers == 1)
     tasks.append(asyncio.create_task(follow(client, uuid.uuid4().hex)))
@@ -647,14 +669,14 @@ async def test_closing_a_client_ends_its_followers_and_removes_its_wake_up_strea
 
 
 async def test_an_events_key_that_is_not_a_stream_fails_only_its_own_follower(
-    pool: RedisPool,
+    pool: QueueClient,
 ) -> None:
     # Given a job whose events key holds a string (not ours), and a healthy job
     bad, good = uuid.uuid4().hex, uuid.uuid4().hex
     await pool.redis.set(pool.keys.events(bad), "garbage")
     tasks = [asyncio.create_task(follow(pool, i)) for i in (bad, good)]
     # When the healthy job reports and ends
-    await pool.publish(progress(good), JobEvent(good, EventKind.DONE))
+    await worker_side(pool).publish(progress(good), JobEvent(good, EventKind.DONE))
     async with asyncio.timeout(5):
         outcomes = await asyncio.gather(*tasks, return_exceptions=True)
     # Then only the bad job's follower fails, saying why
@@ -664,11 +686,11 @@ async def test_an_events_key_that_is_not_a_stream_fails_only_its_own_follower(
     assert isinstance(outcomes[1], list) and ids_of(outcomes[1]) == ["tcp.https", "done"]
 
 
-async def test_a_follower_that_stops_reading_holds_a_bounded_backlog(pool: RedisPool) -> None:
+async def test_a_follower_that_stops_reading_holds_a_bounded_backlog(pool: QueueClient) -> None:
     # Given a finished job with 200 checks, whose follower reads one event and then stalls
     stalled = uuid.uuid4().hex
     checks = [progress(stalled, f"check.{n}") for n in range(200)]
-    await pool.publish(*checks, JobEvent(stalled, EventKind.DONE))
+    await worker_side(pool).publish(*checks, JobEvent(stalled, EventKind.DONE))
     events = pool.events(stalled)
     try:
         first = await anext(events)
@@ -677,7 +699,7 @@ async def test_a_follower_that_stops_reading_holds_a_bounded_backlog(pool: Redis
         # Then another follower of another job is served meanwhile
         other = uuid.uuid4().hex
         task = asyncio.create_task(follow(pool, other))
-        await pool.publish(progress(other), JobEvent(other, EventKind.DONE))
+        await worker_side(pool).publish(progress(other), JobEvent(other, EventKind.DONE))
         async with asyncio.timeout(5):
             assert ids_of(await task) == ["tcp.https", "done"]
         # And nothing more was buffered for the stalled one
@@ -712,7 +734,7 @@ POISON: dict[str, tuple[bytes | str, str]] = {
 
 @pytest.mark.parametrize("name", list(POISON))
 async def test_an_entry_that_cannot_be_read_is_dead_lettered_and_the_worker_keeps_serving(
-    pool: RedisPool, redis_server: RedisServer, name: str
+    pool: QueueClient, redis_server: RedisServer, name: str
 ) -> None:
     # Given a poison entry on the job stream, then a good job
     entry, reason = POISON[name]
@@ -733,10 +755,10 @@ async def test_an_entry_that_cannot_be_read_is_dead_lettered_and_the_worker_keep
         assert not w.failed
     # And the poison entry was dead-lettered with the reason, never run, and is gone
     assert calls == [good]
-    dead = await pool.dead_letters()
+    dead = await worker_side(pool).dead_letters()
     assert len(dead) == 1 and reason in dead[0]["reason"], dead[0]["reason"]
     assert len(dead[0]["job"]) <= FAST.max_job_bytes  # an oversize entry is kept as an excerpt
-    assert await pool.depth() == (0, 0)
+    assert await worker_side(pool).depth() == (0, 0)
 
 
 class HeldJobs:
@@ -766,7 +788,7 @@ async def test_one_users_jobs_wait_their_turn_across_workers_and_none_is_dropped
     # Given two workers with 8 slots each, and a cap of 2 running jobs per user
     cfg = QueueConfig(min_idle=0.5, block=0.2, limits=Limits(running_per_user=2))
     held = HeldJobs()
-    pool = RedisPool(redis_server.url, cfg)
+    pool = QueueClient(redis_server.url, cfg)
     try:
         async with (
             worker(redis_server.url, EngineSettings(), cfg, run_job=held) as w1,
@@ -788,7 +810,7 @@ async def test_one_users_jobs_wait_their_turn_across_workers_and_none_is_dropped
         assert held.most == {"UA": 2, "UB": 1}
         assert sorted(held.done) == sorted([*a_ids, b_id])
         # And nothing is left: no queued job, no waiting one, no running count
-        assert await pool.depth() == (0, 0)
+        assert await worker_side(pool).depth() == (0, 0)
         assert not await pool.redis.exists(pool.keys.waiting("UA"), pool.keys.active("UA"))
     finally:
         await pool.close()
@@ -800,7 +822,7 @@ async def test_a_job_handed_back_on_shutdown_keeps_its_users_turn(
     # Given a cap of 1 per user, user A's first job running on a worker and the second waiting
     cfg = QueueConfig(min_idle=0.5, block=0.2, limits=Limits(running_per_user=1))
     held = HeldJobs()
-    pool = RedisPool(redis_server.url, cfg)
+    pool = QueueClient(redis_server.url, cfg)
     alice = {"user": "UA"}
     try:
         stopping = WorkerSettings(concurrency=4, grace=0)
@@ -809,7 +831,7 @@ async def test_a_job_handed_back_on_shutdown_keeps_its_users_turn(
             second = await pool.submit(origin_job(8002, requested_by=alice))
             await until(lambda: held.running.get("UA") == 1)
         # When that worker stops and hands the running job back
-        assert await pool.depth() == (1, 0)
+        assert await worker_side(pool).depth() == (1, 0)
         # Then the handed-back job still holds A's turn: the second still waits
         assert await pool.redis.scard(pool.keys.active("UA")) == 1
         assert await pool.redis.llen(pool.keys.waiting("UA")) == 1
@@ -824,7 +846,7 @@ async def test_a_job_handed_back_on_shutdown_keeps_its_users_turn(
 
 
 async def test_one_users_slow_diagnoses_do_not_delay_another_users(
-    pool: RedisPool, redis_server: RedisServer, dns_world: DnsWorld
+    pool: QueueClient, redis_server: RedisServer, dns_world: DnsWorld
 ) -> None:
     # Given a worker with 8 slots (default cap: 2 running diagnoses per user)
     settings = WorkerSettings(concurrency=8, grace=0)
@@ -862,7 +884,7 @@ async def test_a_heartbeat_that_meets_the_jobs_own_finish_is_not_a_takeover(
     cfg = QueueConfig(min_idle=0.3, block=0.2)
     beat_has_job, finished, beat_answered = asyncio.Event(), asyncio.Event(), asyncio.Event()
 
-    class RacingPool(RedisPool):
+    class RacingQueue(QueueConsumer):
         async def heartbeat(self, consumer: str, running: Any) -> list[str]:
             if not running or finished.is_set():
                 return await super().heartbeat(consumer, running)
@@ -883,9 +905,9 @@ async def test_a_heartbeat_that_meets_the_jobs_own_finish_is_not_a_takeover(
         await beat_has_job.wait()
         return JobEvent(job.job_id, EventKind.DONE)
 
-    w = Worker(RacingPool(redis_server.url, cfg), EngineSettings(), run_job=job_fn)
+    w = Worker(RacingQueue(redis_server.url, cfg), EngineSettings(), run_job=job_fn)
     task = asyncio.create_task(w.run())
-    pool = RedisPool(redis_server.url, cfg)
+    pool = QueueClient(redis_server.url, cfg)
     try:
         # When the job runs and finishes
         job_id = await pool.submit(origin_job(8443))
@@ -900,7 +922,7 @@ async def test_a_heartbeat_that_meets_the_jobs_own_finish_is_not_a_takeover(
         w.stop()
         async with asyncio.timeout(10):
             await task
-        await w.pool.close()
+        await w.queue.close()
         await pool.close()
 
 
@@ -913,7 +935,7 @@ async def test_watchers_of_jobs_lost_in_a_redis_restart_fail_within_seconds(
         min_idle=0.5, block=0.2, vanished_check=0.5, limits=Limits(running_per_user=1)
     )
     held = HeldJobs()
-    client = RedisPool(redis_server.url, cfg)
+    client = QueueClient(redis_server.url, cfg)
     alice = {"user": "UA"}
     try:
         async with worker(

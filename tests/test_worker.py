@@ -18,9 +18,11 @@ import pytest
 
 from cf502.cli.worker import engine_from_env
 from cf502.errors import ConfigError, QueueError
-from cf502.jobs import EventKind, JobEvent
 from cf502.model import Status
-from cf502.queue import QueueConfig, RedisPool
+from cf502.pool.jobs import EventKind, JobEvent
+from cf502.pool.queue.client import QueueClient
+from cf502.pool.queue.config import QueueConfig
+from cf502.pool.queue.consumer import QueueConsumer
 from tests.servers.dns import (
     ORIGIN_ADDRESS,
     DnsWorld,
@@ -128,14 +130,19 @@ async def until(predicate: Callable[[], bool], timeout: float = 15) -> None:
             await asyncio.sleep(0.005)
 
 
-async def ends_once(pool: RedisPool, job_id: str) -> int:
+def worker_side(client: QueueClient) -> QueueConsumer:
+    """The worker's API on the client's connection, to look at the queue as a worker does."""
+    return QueueConsumer(client.where, client.config, client=client.redis)
+
+
+async def ends_once(pool: QueueClient, job_id: str) -> int:
     """How many DONE/FAILED entries the job's events stream holds."""
     rows: Any = await pool.redis.xrange(pool.keys.events(job_id))
     kinds = [json.loads(fields["e"])["kind"] for _, fields in rows]
     return len([k for k in kinds if k != EventKind.CHECK.value])
 
 
-async def results(pool: RedisPool, ids: list[str], timeout: float) -> list[JobEvent]:
+async def results(pool: QueueClient, ids: list[str], timeout: float) -> list[JobEvent]:
     ends = await asyncio.gather(*(pool.result(i, timeout) for i in ids))
     missing = [i for i, e in zip(ids, ends, strict=True) if e is None]
     assert not missing, f"{len(missing)} jobs never finished"
@@ -143,15 +150,15 @@ async def results(pool: RedisPool, ids: list[str], timeout: float) -> list[JobEv
 
 
 @pytest.fixture
-async def pool(redis_server: RedisServer) -> AsyncIterator[RedisPool]:
-    p = RedisPool(redis_server.url, CFG)
+async def pool(redis_server: RedisServer) -> AsyncIterator[QueueClient]:
+    p = QueueClient(redis_server.url, CFG)
     yield p
     await p.close()
 
 
 @pytest.mark.slow
 async def test_a_worker_killed_mid_job_loses_none_of_20_diagnoses(
-    pool: RedisPool, redis_server: RedisServer, dns_world: DnsWorld
+    pool: QueueClient, redis_server: RedisServer, dns_world: DnsWorld
 ) -> None:
     # Given 20 slow diagnoses (the origin drops SYNs: 3 s each) running on worker A
     url = redis_server.url
@@ -177,13 +184,13 @@ async def test_a_worker_killed_mid_job_loses_none_of_20_diagnoses(
         assert tcp is not None and tcp.status is Status.FAIL and tcp.cloudfront_status == 504
     # And each has exactly one result, and nothing is left queued or dead
     assert [await ends_once(pool, i) for i in ids] == [1] * 20
-    assert await pool.depth() == (0, 0)
-    assert await pool.dead_letters() == []
+    assert await worker_side(pool).depth() == (0, 0)
+    assert await worker_side(pool).dead_letters() == []
 
 
 @pytest.mark.slow
 async def test_sigterm_lets_running_jobs_finish(
-    pool: RedisPool, redis_server: RedisServer, dns_world: DnsWorld
+    pool: QueueClient, redis_server: RedisServer, dns_world: DnsWorld
 ) -> None:
     # Given a worker with a 10 s grace running 5 diagnoses of about 1 s
     with black_hole_port(ORIGIN_ADDRESS) as port:
@@ -199,12 +206,12 @@ async def test_sigterm_lets_running_jobs_finish(
     assert (stopped["done"], stopped["requeued"]) == (5, 0)
     ends = await results(pool, ids, timeout=1)
     assert all(e.kind is EventKind.DONE for e in ends)
-    assert await pool.depth() == (0, 0)
+    assert await worker_side(pool).depth() == (0, 0)
 
 
 @pytest.mark.slow
 async def test_sigterm_hands_back_jobs_that_outlast_the_grace(
-    pool: RedisPool, redis_server: RedisServer, dns_world: DnsWorld
+    pool: QueueClient, redis_server: RedisServer, dns_world: DnsWorld
 ) -> None:
     # Given a worker with a 0.2 s grace running 5 diagnoses of 5 s
     with black_hole_port(ORIGIN_ADDRESS) as port:
@@ -217,7 +224,7 @@ async def test_sigterm_hands_back_jobs_that_outlast_the_grace(
             assert await w.exit_code() == 0
             # Then it stops at once and hands all 5 back: queued afresh, none pending, no result
             assert w.last("worker stopped")["requeued"] == 5
-        assert await pool.depth() == (5, 0)
+        assert await worker_side(pool).depth() == (5, 0)
         assert [await pool.redis.exists(pool.keys.result(i)) for i in ids] == [0] * 5
     # And another worker completes them (the port is closed now: refused at once)
     async with workers(redis_server.url, dns_world):
@@ -228,7 +235,7 @@ async def test_sigterm_hands_back_jobs_that_outlast_the_grace(
 
 @pytest.mark.slow
 async def test_redis_restarted_under_load_loses_no_job(
-    pool: RedisPool, redis_server: RedisServer, dns_world: DnsWorld
+    pool: QueueClient, redis_server: RedisServer, dns_world: DnsWorld
 ) -> None:
     # Given two workers busy with 30 diagnoses of about 1 s, 5 at a time each
     url = redis_server.url
@@ -256,7 +263,7 @@ async def test_redis_restarted_under_load_loses_no_job(
             ends = await results(pool, ids, timeout=40)
             assert all(e.kind is EventKind.DONE for e in ends)
             assert [await ends_once(pool, i) for i in ids] == [1] * 30
-    assert await pool.depth() == (0, 0)
+    assert await worker_side(pool).depth() == (0, 0)
 
 
 def cf502(*args: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
@@ -369,7 +376,7 @@ def test_the_worker_reads_the_operators_settings_from_the_environment() -> None:
 
 
 async def test_two_workers_survive_poison_entries_and_serve_the_next_job(
-    pool: RedisPool, redis_server: RedisServer, dns_world: DnsWorld
+    pool: QueueClient, redis_server: RedisServer, dns_world: DnsWorld
 ) -> None:
     # Given two worker processes
     depth = 5000
@@ -387,7 +394,7 @@ async def test_two_workers_survive_poison_entries_and_serve_the_next_job(
                 await until(lambda: sum(p.count("job dead-lettered") for p in procs) >= n)  # noqa: B023
             # Then each is dead-lettered with its reason, by both workers
             assert all(p.count("job dead-lettered") >= 1 for p in procs)
-            dead = await pool.dead_letters()
+            dead = await worker_side(pool).dead_letters()
             assert len(dead) == 4, dead
             reasons = sorted(d["reason"] for d in dead)
             assert sum("RecursionError" in r for r in reasons) == 2, reasons
@@ -399,4 +406,4 @@ async def test_two_workers_survive_poison_entries_and_serve_the_next_job(
             assert all(e.kind is EventKind.DONE for e in ends)
             assert [p.proc.poll() for p in procs] == [None, None]
             await until(lambda: sum(p.count("job done") for p in procs) == 4)
-    assert await pool.depth() == (0, 0)
+    assert await worker_side(pool).depth() == (0, 0)

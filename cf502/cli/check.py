@@ -9,7 +9,6 @@ import sys
 
 from cf502.config import EngineSettings, OriginSettings
 from cf502.engine import diagnose, selection
-from cf502.jobs import Job, JobKind
 from cf502.model import CheckResult, Report
 from cf502.options import (
     UsageError,
@@ -18,6 +17,7 @@ from cf502.options import (
     engine_from_args,
     origin_from_args,
 )
+from cf502.pool.jobs import Job, JobKind
 from cf502.render.json_output import report_json
 from cf502.render.text import progress_line, report_text
 from cf502.target import Target, parse_target
@@ -88,7 +88,8 @@ async def _run_check(args: argparse.Namespace) -> Report:
 
     try:
         if args.redis_url:
-            from cf502.remote import remote_check  # Redis only for --redis-url (see cf502.cli)
+            # Redis only for --redis-url (see cf502.cli)
+            from cf502.pool.queue.client import remote_check
 
             job = job_from_args(args, target, origin)
             return await remote_check(args.redis_url, job, progress)

@@ -22,8 +22,9 @@ from cf502.errors import ConfigError
 from cf502.options import UsageError, add_engine_options, engine_from_args
 
 if TYPE_CHECKING:
+    from cf502.pool.queue.config import QueueConfig
+    from cf502.pool.queue.consumer import QueueConsumer
     from cf502.pool.worker import Counters, WorkerSettings
-    from cf502.queue import QueueConfig, RedisPool
 
 __all__ = ["add_options", "add_worker_options", "engine_from_env", "loop_factory", "run_worker"]
 
@@ -132,9 +133,9 @@ def add_worker_options(parser: argparse.ArgumentParser) -> None:
 def _settings_from_args(
     args: argparse.Namespace, environ: Mapping[str, str]
 ) -> tuple[str, QueueConfig, EngineSettings, WorkerSettings, int | None]:
-    from cf502.limits import Limits
+    from cf502.pool.limits import Limits
+    from cf502.pool.queue.config import QueueConfig
     from cf502.pool.worker import WorkerSettings
-    from cf502.queue import QueueConfig
 
     url = args.redis_url or environ.get("REDIS_URL", "")
     if not url:
@@ -180,13 +181,13 @@ async def _serve(
     settings: WorkerSettings,
     metrics_port: int | None,
 ) -> Counters:
-    from cf502 import metrics
-    from cf502.health import redis_ready
+    from cf502.ops import metrics
+    from cf502.ops.health import redis_ready
+    from cf502.pool.queue.consumer import QueueConsumer
     from cf502.pool.worker import Worker
-    from cf502.queue import RedisPool
 
-    pool = RedisPool(url, queue)
-    worker = Worker(pool, engine, settings)
+    pool = QueueConsumer(url, queue)
+    worker = Worker(pool, engine, settings, observer=metrics.JOB_METRICS)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, worker.stop)
@@ -208,8 +209,8 @@ async def _serve(
         await pool.close()
 
 
-def _queue_stats(pool: RedisPool) -> Callable[[], Awaitable[Any]]:
-    from cf502 import metrics
+def _queue_stats(pool: QueueConsumer) -> Callable[[], Awaitable[Any]]:
+    from cf502.ops import metrics
 
     async def refresh() -> metrics.QueueStats:
         depth, oldest = await pool.queue_stats()
@@ -227,8 +228,8 @@ def _url_password(url: str) -> str | None:
 
 def run_worker(args: argparse.Namespace, environ: Mapping[str, str] | None = None) -> int:
     """Run the worker from parsed `cf502 worker` options; returns the exit status."""
-    from cf502.logs import setup_logging
-    from cf502.queue import redacted_url
+    from cf502.ops.logs import setup_logging
+    from cf502.pool.queue.config import redacted_url
 
     env = os.environ if environ is None else environ
     url, queue, engine, settings, port = _settings_from_args(args, env)

@@ -1,7 +1,7 @@
 """The embedded pool: diagnoses run in this process with bounded concurrency (no Redis needed).
 
-Implements `cf502.jobs.Pool` with the same job function as the Redis workers (`cf502.runjob`), the
-same coalescing and rate limits (`cf502.limits`) and the same events, so the Slack app behaves the
+Implements `cf502.pool.jobs.Pool` with the same job function as the Redis workers (`cf502.pool.runjob`), the
+same coalescing and rate limits (`cf502.pool.limits`) and the same events, so the Slack app behaves the
 same with or without Redis. Admission is fair: one user runs at most `Limits.running_per_user`
 diagnoses at once, and their others wait without holding one of the `concurrency` slots, so one
 user's slow diagnoses cannot delay everyone else's. What it cannot do is survive a restart or spread work over machines:
@@ -20,13 +20,12 @@ from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
-from cf502 import metrics
 from cf502.config import EngineSettings
 from cf502.errors import QueueError
-from cf502.jobs import EventKind, Job, JobEvent
-from cf502.limits import Limits, LocalAdmission
-from cf502.logs import log_context
-from cf502.runjob import RunJob, run_job
+from cf502.logcontext import log_context
+from cf502.pool.jobs import UNOBSERVED, EventKind, Job, JobEvent, JobObserver
+from cf502.pool.limits import Limits, LocalAdmission
+from cf502.pool.runjob import RunJob, run_job
 
 __all__ = ["LocalPool"]
 
@@ -60,7 +59,7 @@ class _UserGate:
 
 
 class LocalPool:
-    """Runs jobs in this process, at most `concurrency` at once (implements `cf502.jobs.Pool`)."""
+    """Runs jobs in this process, at most `concurrency` at once (implements `cf502.pool.jobs.Pool`)."""
 
     def __init__(
         self,
@@ -74,6 +73,7 @@ class LocalPool:
         job_timeout: float | None = None,
         run_job: RunJob = run_job,
         clock: Callable[[], float] = time.monotonic,
+        observer: JobObserver = UNOBSERVED,
     ) -> None:
         if concurrency < 1:
             raise QueueError("the in-process pool needs a concurrency of at least 1.")
@@ -85,6 +85,7 @@ class LocalPool:
         self.job_timeout = job_timeout
         self._run_job = run_job
         self._clock = clock
+        self._observer = observer
         self._admission = LocalAdmission(limits or Limits(), clock)
         self._per_user = self._admission.limits.running_per_user
         self._slots = asyncio.Semaphore(concurrency)
@@ -113,7 +114,7 @@ class LocalPool:
         state = _State(job)
         self._jobs[job.job_id] = state
         state.task = asyncio.create_task(self._run(state), name=f"job-{job.job_id}")
-        metrics.job_queued(job.kind.value)
+        self._observer.queued(job.kind.value)
         return job.job_id
 
     async def _run(self, state: _State) -> None:
@@ -123,7 +124,7 @@ class LocalPool:
             async with self._user_turn(job.requested_by.get("user", "")), self._slots:
                 with (
                     log_context(job_id=job.job_id, target=str(job.target.get("host", ""))),
-                    metrics.job_running(job.kind.value),
+                    self._observer.running(job.kind.value),
                 ):
                     try:
                         end = await self._run_job(
@@ -137,7 +138,7 @@ class LocalPool:
                             error=f"cf502 failed while diagnosing: {type(exc).__name__}: "
                             f"{str(exc)[:200]}",
                         )
-                    metrics.observe_job_end(job.kind.value, end)
+                    self._observer.ended(job.kind.value, end)
         except asyncio.CancelledError:
             end = JobEvent(
                 job.job_id, EventKind.FAILED, error="the diagnosis was stopped (shutting down)."

@@ -33,10 +33,10 @@ from redis.exceptions import RedisError, ResponseError
 
 from cf502.config import EngineSettings
 from cf502.errors import ConfigError
-from cf502.jobs import EventKind, JobEvent
-from cf502.logs import log_context
-from cf502.queue import Delivery, RedisPool
-from cf502.runjob import RunJob, run_job
+from cf502.logcontext import log_context
+from cf502.pool.jobs import UNOBSERVED, EventKind, JobEvent, JobObserver
+from cf502.pool.queue.consumer import Delivery, QueueConsumer
+from cf502.pool.runjob import RunJob, run_job
 
 __all__ = ["Counters", "Worker", "WorkerSettings"]
 
@@ -131,10 +131,7 @@ class Counters:
     dead: int = 0
     reclaimed: int = 0
     requeued: int = 0
-    duplicate: int = 0
     lost: int = 0
-    redis_errors: int = 0
-    reclaim_rounds: int = 0
 
 
 class Worker:
@@ -142,21 +139,23 @@ class Worker:
 
     def __init__(
         self,
-        pool: RedisPool,
+        queue: QueueConsumer,
         engine: EngineSettings,
         settings: WorkerSettings | None = None,
         *,
         run_job: RunJob = run_job,
+        observer: JobObserver = UNOBSERVED,
     ) -> None:
-        self.pool = pool
+        self.queue = queue
         self.engine = engine
         self.settings = s = settings or WorkerSettings()
-        min_idle = pool.config.min_idle
+        min_idle = queue.config.min_idle
         self.heartbeat_every = s.heartbeat or max(0.05, min_idle / 3)
         self.reclaim_every = s.reclaim_every or max(0.05, min_idle / 2)
         self.consumer = s.name or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         self.counters = Counters()
         self._run_job = run_job
+        self._observer = observer
         self._running: dict[str, _Running] = {}
         self._stopping = asyncio.Event()
         self._room = asyncio.Event()
@@ -192,7 +191,7 @@ class Worker:
             "worker starting",
             extra={
                 "consumer": self.consumer,
-                "redis": self.pool.where,
+                "redis": self.queue.where,
                 "concurrency": self.settings.concurrency,
                 "allow_private": self.engine.allow_private,
             },
@@ -246,7 +245,7 @@ class Worker:
         backoff = _Backoff(self._stopping)
         while not self._stopping.is_set():
             try:
-                await self.pool.ensure_group()
+                await self.queue.ensure_group()
                 self._redis_ok()
                 return True
             except RedisError as exc:
@@ -255,20 +254,19 @@ class Worker:
         return False
 
     def _redis_trouble(self, what: str, exc: RedisError) -> None:
-        """Count a failed Redis call; log the first one of an outage as a warning."""
-        self.counters.redis_errors += 1
+        """Log the first failed Redis call of an outage as a warning."""
         level = logging.DEBUG if self._redis_down else logging.WARNING
         self._redis_down = True
         log.log(
             level,
             "redis unavailable, retrying with backoff",
-            extra={"redis": self.pool.where, "doing": what, "error": _one_line(exc)},
+            extra={"redis": self.queue.where, "doing": what, "error": _one_line(exc)},
         )
 
     def _redis_ok(self) -> None:
         if self._redis_down:
             self._redis_down = False
-            log.info("redis reachable again", extra={"redis": self.pool.where})
+            log.info("redis reachable again", extra={"redis": self.queue.where})
 
     # -- loops -------------------------------------------------------------------------------------
 
@@ -281,7 +279,7 @@ class Worker:
                 await self._room.wait()
                 continue
             try:
-                deliveries = await self.pool.read_new(self.consumer, free)
+                deliveries = await self.queue.read_new(self.consumer, free)
             except ResponseError as exc:
                 if "NOGROUP" in str(exc):  # Redis lost the group (flushed, restarted empty)
                     log.warning("consumer group missing, recreating it")
@@ -307,7 +305,7 @@ class Worker:
 
     async def _reclaim_loop(self) -> None:
         backoff = _Backoff(self._stopping)
-        prune_after = max(3600.0, 10 * self.pool.config.min_idle)
+        prune_after = max(3600.0, 10 * self.queue.config.min_idle)
         next_prune = time.monotonic() + prune_after / 10
         while not self._stopping.is_set():
             await _sleep_unless(self._stopping, self.reclaim_every)
@@ -315,17 +313,16 @@ class Worker:
             if self._stopping.is_set() or free <= 0:
                 continue
             try:
-                deliveries = await self.pool.reclaim(self.consumer, free)
+                deliveries = await self.queue.reclaim(self.consumer, free)
                 if time.monotonic() >= next_prune:
                     next_prune = time.monotonic() + prune_after / 10
-                    await self.pool.prune_consumers(self.consumer, prune_after)
+                    await self.queue.prune_consumers(self.consumer, prune_after)
             except RedisError as exc:
                 self._redis_trouble("reclaim jobs", exc)
                 await backoff.wait()
                 continue
             self._redis_ok()
             backoff.reset()
-            self.counters.reclaim_rounds += 1
             await self._notify()
             if self._stopping.is_set():
                 await self._hand_back(deliveries)
@@ -347,14 +344,13 @@ class Worker:
             if stop.is_set() or not running:
                 continue
             try:
-                lost = await self.pool.heartbeat(self.consumer, running)
+                lost = await self.queue.heartbeat(self.consumer, running)
             except RedisError as exc:
                 if isinstance(exc, ResponseError) and "NOGROUP" in str(exc):
                     # Redis lost the group (restarted empty): so are these jobs. Recreate it now
                     # (a full worker does not read), so the next beat finds them lost and stops
                     # them instead of running them on for nobody.
-                    await self._quietly(self.pool.ensure_group())
-                self.counters.redis_errors += 1
+                    await self._quietly(self.queue.ensure_group())
                 log.debug("heartbeat failed", extra={"error": _one_line(exc)})
                 continue
             for entry_id in lost:
@@ -399,8 +395,8 @@ class Worker:
                 d, f"the job could not be read, so it was not run: {d.problem}."
             )
             return
-        if d.deliveries > self.pool.config.max_deliveries:
-            last = await self._quietly(self.pool.last_crash(job.job_id))
+        if d.deliveries > self.queue.config.max_deliveries:
+            last = await self._quietly(self.queue.last_crash(job.job_id))
             cause = (
                 f"it crashed the worker each time (last error: {last})"
                 if last
@@ -419,10 +415,8 @@ class Worker:
             "job started",
             extra={"kind": kind, "deliveries": d.deliveries, "only": ",".join(job.only)},
         )
-        from cf502 import metrics  # the worker's only; keeps `cf502 check` start-up light
-
         progress = _Progress(self, self.settings.progress_every)
-        with metrics.job_running(kind):
+        with self._observer.running(kind):
             try:
                 event = await self._run_job(
                     job,
@@ -438,21 +432,19 @@ class Worker:
                     exc_info=True,
                     extra={"error": message, "deliveries": d.deliveries},
                 )
-                metrics.job_failed(kind, "crash")
+                self._observer.failed(kind, "crash")
                 progress.discard()
                 # Left pending: after min-idle it is redelivered, and dead-lettered in the end.
-                await self._quietly(self.pool.note_crash(job.job_id, message))
+                await self._quietly(self.queue.note_crash(job.job_id, message))
                 return
             except BaseException:  # cancelled: shutdown, or another worker took the job over
                 progress.discard()
                 raise
-            metrics.observe_job_end(kind, event)
+            self._observer.ended(kind, event)
         run.finishing = True
         rest = await progress.rest()
-        stored = await self._until_done(lambda: self.pool.finish(d, event, rest))
+        stored = await self._until_done(lambda: self.queue.finish(d, event, rest))
         ms = round((time.perf_counter() - started) * 1000)
-        if not stored:
-            self.counters.duplicate += 1
         if event.kind is EventKind.FAILED:
             self.counters.failed += 1
             log.info("job failed", extra={"error": event.error, "ms": ms, "stored": stored})
@@ -471,19 +463,16 @@ class Worker:
             )
 
     async def _dead_letter(self, d: Delivery, reason: str) -> None:
-        from cf502 import metrics
-
-        await self._until_done(lambda: self.pool.dead_letter(d, reason))
+        await self._until_done(lambda: self.queue.dead_letter(d, reason))
         self.counters.dead += 1
-        metrics.job_failed("unknown" if d.job is None else d.job.kind.value, "dead_letter")
+        self._observer.failed("unknown" if d.job is None else d.job.kind.value, "dead_letter")
         log.warning("job dead-lettered", extra={"reason": reason, "deliveries": d.deliveries})
 
     async def _publish(self, events: Sequence[JobEvent]) -> None:
         try:
-            await self.pool.publish(*events)
+            await self.queue.publish(*events)
         except RedisError as exc:
             # Progress is best effort: the final report carries every check anyway.
-            self.counters.redis_errors += 1
             log.debug("progress not published", extra={"error": _one_line(exc)})
 
     async def _until_done(self, op: Callable[[], Awaitable[T]]) -> T:
@@ -532,7 +521,7 @@ class Worker:
         for d in deliveries:
             try:
                 async with asyncio.timeout(2.0):
-                    requeued = await self.pool.requeue(self.consumer, d)
+                    requeued = await self.queue.requeue(self.consumer, d)
             except (RedisError, TimeoutError) as exc:
                 log.warning(
                     "could not hand job back; another worker will reclaim it",

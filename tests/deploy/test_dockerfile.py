@@ -87,8 +87,8 @@ def test_runtime_image_is_non_root_with_cf502_entrypoint_and_healthcheck() -> No
     assert [a for w, a in final if w == "CMD"] == ['["bot"]']
     # And the health check runs the module that probes /healthz
     health = [a for w, a in final if w == "HEALTHCHECK"]
-    assert health and "cf502.healthcheck" in health[0]
-    assert (ROOT / "cf502" / "healthcheck.py").is_file()
+    assert health and "cf502.ops.healthprobe" in health[0]
+    assert (ROOT / "cf502" / "ops" / "healthprobe.py").is_file()
 
 
 def test_build_context_sends_only_what_the_image_installs() -> None:

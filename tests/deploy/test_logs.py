@@ -1,4 +1,4 @@
-"""cf502/logs.py: one JSON object per line with job/check/target on every line, readable text in a
+"""cf502/ops/logs.py: one JSON object per line with job/check/target on every line, readable text in a
 terminal, and no Slack token or secret in any line."""
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ from typing import Any
 
 import pytest
 
-from cf502 import logs
+from cf502 import logcontext
+from cf502.ops import logs
 
 BOT_TOKEN = "xoxb-1234567890-0987654321-AbCdEfGhIjKlMnOpQrStUvWx"
 APP_TOKEN = "xapp-1-A0123456789-1234567890123-abcdef0123456789abcdef0123456789"
@@ -47,9 +48,9 @@ def test_every_line_is_one_json_object_with_the_context_fields(capture: io.Strin
     log = logging.getLogger("cf502.worker")
     # Given a line outside any job, then lines inside a job and inside one of its checks
     log.info("worker started")
-    with logs.log_context(job_id="job-1", target="origin.example.com"):
+    with logcontext.log_context(job_id="job-1", target="origin.example.com"):
         log.info("job started")
-        with logs.log_context(check_id="tls.handshake"):
+        with logcontext.log_context(check_id="tls.handshake"):
             log.warning("check failed\nsecond line of detail")
         log.info("job done", extra={"duration_ms": 1234})
     # When the output is read back
@@ -78,13 +79,13 @@ async def test_context_follows_tasks_started_inside_a_job(capture: io.StringIO) 
     log = logging.getLogger("cf502.engine")
 
     async def check(check_id: str) -> None:
-        with logs.log_context(check_id=check_id):
+        with logcontext.log_context(check_id=check_id):
             await asyncio.sleep(0)  # let the other task interleave its lines
             log.info("check finished")
 
     # Given two jobs whose checks run concurrently
     async def job(job_id: str) -> None:
-        with logs.log_context(job_id=job_id, target=f"{job_id}.example.com"):
+        with logcontext.log_context(job_id=job_id, target=f"{job_id}.example.com"):
             await asyncio.gather(check("dns.resolve"), check("tcp.https"))
 
     # When both run at once
@@ -141,7 +142,7 @@ def test_redact_leaves_ordinary_text_alone() -> None:
     # Given text that merely resembles tokens or URLs
     text = "checked https://origin.example.com:8443/x and xox-ray, mailbox: ops@example.com"
     # Then it is unchanged
-    assert logs.redact(text) == text
+    assert logcontext.redact(text) == text
 
 
 def test_human_readable_lines_in_a_terminal() -> None:
@@ -153,7 +154,7 @@ def test_human_readable_lines_in_a_terminal() -> None:
         handler = logs.setup_logging("INFO", stream=tty)
         try:
             # When a line is logged inside a job
-            with logs.log_context(job_id="job-9", target="origin.example.com"):
+            with logcontext.log_context(job_id="job-9", target="origin.example.com"):
                 logging.getLogger("cf502.worker").info("job started with %s", BOT_TOKEN)
             tty.flush()
             shown = os.read(leader, 4096).decode()

@@ -1,4 +1,4 @@
-"""cf502/metrics.py and cf502/health.py: the series, their helpers, and the metrics/health server
+"""cf502/ops/metrics.py and cf502/ops/health.py: the series, their helpers, and the metrics/health server
 on a real loopback port."""
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ import aiohttp
 import pytest
 from prometheus_client import REGISTRY
 
-from cf502 import metrics
-from cf502.health import Readiness, ReadyCheck
-from cf502.metrics import MetricsServer, QueueStats, start_metrics_server
 from cf502.model import CheckResult, Report, Status, Verdict
+from cf502.ops import metrics
+from cf502.ops.health import Readiness, ReadyCheck
+from cf502.ops.metrics import MetricsServer, QueueStats, start_metrics_server
 
 
 def _value(name: str, **labels: str) -> float:
@@ -203,11 +203,11 @@ async def test_readyz_fails_while_the_dependency_is_down() -> None:
 
 
 async def test_container_healthcheck_command(server: MetricsServer) -> None:
-    # Given the image's HEALTHCHECK command, `python -m cf502.healthcheck PORT`
+    # Given the image's HEALTHCHECK command, `python -m cf502.ops.healthprobe PORT`
     async def run(*args: str) -> subprocess.CompletedProcess[str]:
         return await asyncio.to_thread(
             subprocess.run,
-            [sys.executable, "-m", "cf502.healthcheck", *args],
+            [sys.executable, "-m", "cf502.ops.healthprobe", *args],
             capture_output=True,
             text=True,
             timeout=30,

@@ -28,7 +28,7 @@ import contextvars
 import logging
 import re
 from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 
 from aiohttp import web
@@ -42,9 +42,9 @@ from prometheus_client import (
     generate_latest,
 )
 
-from cf502.health import ReadyCheck, add_health_routes
-from cf502.jobs import EventKind, JobEvent
 from cf502.model import Report
+from cf502.ops.health import ReadyCheck, add_health_routes
+from cf502.pool.jobs import EventKind, JobEvent
 
 __all__ = [
     "CHECK_DURATION",
@@ -54,10 +54,12 @@ __all__ = [
     "JOBS_FAILED",
     "JOBS_QUEUED",
     "JOBS_RUNNING",
+    "JOB_METRICS",
     "QUEUE_DEPTH",
     "QUEUE_OLDEST_AGE",
     "SLACK_API_CALLS",
     "SLACK_API_ERRORS",
+    "JobMetrics",
     "MetricsServer",
     "QueueStats",
     "Refresh",
@@ -198,6 +200,25 @@ def observe_job_end(kind: str, event: JobEvent) -> None:
         job_failed(kind, failure_reason(event.error or ""))
     elif event.report is not None:
         observe_report(event.report)
+
+
+class JobMetrics:
+    """The pools' `JobObserver` that counts their jobs in the series above."""
+
+    def queued(self, kind: str) -> None:
+        job_queued(kind)
+
+    def running(self, kind: str) -> AbstractContextManager[None]:
+        return job_running(kind)
+
+    def ended(self, kind: str, event: JobEvent) -> None:
+        observe_job_end(kind, event)
+
+    def failed(self, kind: str, reason: str) -> None:
+        job_failed(kind, reason)
+
+
+JOB_METRICS = JobMetrics()
 
 
 def record_slack_call(method: str, error: str | None = None) -> None:

@@ -1,7 +1,7 @@
 """Admission rules for jobs: per-user and per-channel rate limits, and coalescing of duplicates.
 
 `Limits` is the configuration shared by both pools. The Redis pool enforces it atomically in a Lua
-script (`cf502.queue`); the in-process pool uses `LocalAdmission` below. Both refuse with the same
+script (`cf502.pool.queue.scripts`); the in-process pool uses `LocalAdmission` below. Both refuse with the same
 one-line message (`refusal`). Memory is bounded: a sliding window keeps at most `limit` timestamps
 per key and forgets keys whose window has passed.
 """
@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from cf502.errors import InvalidSetting
-from cf502.jobs import Job, RateLimited
+from cf502.pool.jobs import Job, RateLimited
 
 __all__ = ["Limits", "LocalAdmission", "SlidingWindow", "refusal"]
 

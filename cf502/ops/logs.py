@@ -1,9 +1,9 @@
 """Structured logs: one JSON object per line in production, readable lines in a terminal.
 
-Every line carries `job_id`, `check_id` and `target` (null when not known), taken from a context
-variable, so a diagnosis can be followed across the bot and the workers with one filter. Slack tokens,
-URL passwords and the operator's registered secrets are redacted from every line, whatever logger or
-library wrote it.
+Every line carries `job_id`, `check_id` and `target` (null when not known), taken from the context
+`cf502.logcontext.log_context` binds, so a diagnosis can be followed across the bot and the workers
+with one filter. Slack tokens, URL passwords and the operator's registered secrets are redacted from
+every line, whatever logger or library wrote it.
 
     setup_logging()                       # once, at process start
     with log_context(job_id=job.job_id, target=host):
@@ -12,48 +12,23 @@ library wrote it.
 
 from __future__ import annotations
 
-import contextvars
 import json
 import logging
 import os
-import re
 import sys
 import time
-from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
-from types import MappingProxyType
+from collections.abc import Iterable
 from typing import Any, Final, TextIO
 
+from cf502.logcontext import CONTEXT_FIELDS, current_context, redact, register_secrets
+
 __all__ = [
-    "CONTEXT_FIELDS",
     "ContextFilter",
     "HumanFormatter",
     "JsonFormatter",
     "RedactingFilter",
-    "bind",
-    "current_context",
-    "log_context",
-    "redact",
     "setup_logging",
 ]
-
-CONTEXT_FIELDS: Final = ("job_id", "check_id", "target")
-
-# Bot, user, app-config and refresh tokens (xoxb-, xoxp-, xoxa-, xoxr-, xoxs-, xoxe.xoxp-, xoxe-)
-# and app-level tokens (xapp-). Matched anywhere, even glued to other text, since tokens end up
-# inside URLs, headers and reprs.
-_TOKEN_RE: Final = re.compile(r"(?:xox[abeprs](?:\.xox[abeprs])?|xapp)-[A-Za-z0-9\-]+")
-# user:password@ in URLs (redis://:secret@host, https://u:p@host): keep the user, drop the password.
-_URL_PASSWORD_RE: Final = re.compile(r"(?P<head>[a-zA-Z][a-zA-Z0-9+.\-]*://[^/\s:@]*:)[^@\s/]+@")
-REDACTED: Final = "[redacted]"
-
-_context: contextvars.ContextVar[Mapping[str, str]] = contextvars.ContextVar(
-    "cf502_log_context", default=MappingProxyType({})
-)
-
-# Exact secret values (signing secret, Redis password, ...) registered by `setup_logging`; tokens
-# need no registration because their prefixes are recognised.
-_secrets: tuple[str, ...] = ()
 
 # LogRecord's own attributes: anything else on a record came from `extra=` and becomes a field.
 _BLANK_RECORD: Final = logging.LogRecord("", 0, "", 0, "", None, None)
@@ -62,42 +37,11 @@ _RECORD_ATTRS: Final = frozenset(
 )
 
 
-def redact(text: str) -> str:
-    """`text` with Slack tokens, URL passwords and registered secrets replaced by [redacted]."""
-    text = _TOKEN_RE.sub(REDACTED, text)
-    text = _URL_PASSWORD_RE.sub(rf"\g<head>{REDACTED}@", text)
-    for secret in _secrets:
-        text = text.replace(secret, REDACTED)
-    return text
-
-
-def current_context() -> dict[str, str]:
-    return dict(_context.get())
-
-
-@contextmanager
-def log_context(**fields: str | None) -> Iterator[None]:
-    """Add fields (job_id, check_id, target, ...) to every line logged inside the block, including
-    from tasks created inside it (asyncio copies the context into new tasks)."""
-    token = bind(**fields)
-    try:
-        yield
-    finally:
-        _context.reset(token)
-
-
-def bind(**fields: str | None) -> contextvars.Token[Mapping[str, str]]:
-    """Add fields to the current context until `_context.reset(token)`; prefer `log_context`."""
-    merged = dict(_context.get())
-    merged.update({k: str(v) for k, v in fields.items() if v is not None})
-    return _context.set(merged)
-
-
 class ContextFilter(logging.Filter):
     """Copies the context fields onto each record (an explicit `extra=` value wins)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        ctx = _context.get()
+        ctx = current_context()
         for name in CONTEXT_FIELDS:
             if getattr(record, name, None) is None:
                 setattr(record, name, ctx.get(name))
@@ -196,7 +140,6 @@ def setup_logging(
     secrets: exact values to redact (signing secret, passwords); short values are ignored so
         redaction cannot shred ordinary words.
     """
-    global _secrets
     out = stream if stream is not None else sys.stderr
     chosen = (fmt or os.environ.get("CF502_LOG_FORMAT") or "auto").lower()
     if chosen not in ("json", "text", "auto"):
@@ -207,7 +150,7 @@ def setup_logging(
         resolved = logging.getLevelName(resolved.upper())
         if not isinstance(resolved, int):
             resolved = logging.INFO
-    _secrets = tuple(sorted({s for s in secrets if s and len(s) >= 8}, key=len, reverse=True))
+    register_secrets(secrets)
 
     handler = logging.StreamHandler(out)
     handler.set_name("cf502")

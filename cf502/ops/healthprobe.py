@@ -1,4 +1,4 @@
-"""`python -m cf502.healthcheck`: exit 0 when this container's process answers /healthz.
+"""`python -m cf502.ops.healthprobe`: exit 0 when this container's process answers /healthz.
 
 The container image's HEALTHCHECK runs it, for the bot and the worker alike: both serve /healthz on
 the metrics port ($CF502_METRICS_PORT, default 9102). Standard library only, one request, a short

@@ -1,7 +1,8 @@
 """Job envelopes and the pool interface shared by the CLI, the worker pool and the Slack app.
 
 JSON only, never pickle: the queue is shared between processes and machines. No Slack or Redis
-imports here; `cf502.queue` (Redis Streams) and `cf502.pool` (in-process) implement `Pool`.
+imports here; `cf502.pool.queue.client` (Redis Streams) and `cf502.pool.local` (in-process)
+implement `Pool`, and tell a `JobObserver` what their jobs do.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import hashlib
 import json
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
@@ -18,10 +20,12 @@ from cf502.errors import Cf502Error
 from cf502.model import CheckResult, Report
 
 __all__ = [
+    "UNOBSERVED",
     "EventKind",
     "Job",
     "JobEvent",
     "JobKind",
+    "JobObserver",
     "Pool",
     "RateLimited",
 ]
@@ -139,7 +143,7 @@ class JobEvent:
 
 
 class Pool(Protocol):
-    """Where diagnoses run: Redis-backed workers (`cf502.queue`) or in-process (`cf502.pool`)."""
+    """Where diagnoses run: Redis-backed workers (`cf502.pool.queue.client`) or in-process (`cf502.pool.local`)."""
 
     async def submit(self, job: Job) -> str:
         """Queue `job`; returns the id that will carry its events (an identical job submitted a
@@ -155,3 +159,44 @@ class Pool(Protocol):
         ...
 
     async def close(self) -> None: ...
+
+
+class JobObserver(Protocol):
+    """What the pools and the worker report about their jobs as they go.
+
+    `cf502.ops.metrics.JOB_METRICS` counts them for Prometheus; the process that serves /metrics
+    passes it in, so the pool layer needs no metrics library (`cf502 check --redis-url` has none).
+    """
+
+    def queued(self, kind: str) -> None:
+        """A new job was queued (a coalesced duplicate is not)."""
+
+    def running(self, kind: str) -> AbstractContextManager[None]:
+        """Wraps one run of a job: counted as done at the end unless `failed` was called inside,
+        or it raised."""
+        ...
+
+    def ended(self, kind: str, event: JobEvent) -> None:
+        """Inside `running`: the job's final event (its report, or why it had none)."""
+
+    def failed(self, kind: str, reason: str) -> None:
+        """The job ended without a report (reason: a short word such as "crash")."""
+
+
+class _Unobserved:
+    """A `JobObserver` that records nothing (tests, the CLI)."""
+
+    def queued(self, kind: str) -> None:
+        pass
+
+    def running(self, kind: str) -> AbstractContextManager[None]:
+        return nullcontext()
+
+    def ended(self, kind: str, event: JobEvent) -> None:
+        pass
+
+    def failed(self, kind: str, reason: str) -> None:
+        pass
+
+
+UNOBSERVED: JobObserver = _Unobserved()
