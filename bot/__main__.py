@@ -1,5 +1,8 @@
-"""`python -m bot`: run the Slack app (same as `cf502 bot`)."""
+"""`python -m bot`: run the Slack app; the same process entry as `cf502 bot`, which passes the
+listeners in `handlers/` to `bot.run.start`."""
 
-from bot.run import main
+import sys
 
-raise SystemExit(main())
+from cf502.cli import main
+
+raise SystemExit(main(["bot", *sys.argv[1:]]))

@@ -1,4 +1,8 @@
-"""Wiring: settings -> Web API client, pool, state store, reports, Bolt `AsyncApp` with `handlers/`.
+"""Wiring: settings -> Web API client, pool, state store, services, Bolt `AsyncApp` + listeners.
+
+Imports go one way: `handlers/` (the listeners) import `bot`'s services, and `bot` never imports
+`handlers/`. The listeners come in as `build_bot`'s `listeners` argument from the process entry
+(`cf502 bot`, which `python -m bot` runs), so this module wires whatever it is given.
 
 `build_bot` is what `cf502 bot` and the tests use; passing `pool`/`store` lets tests use their own.
 """
@@ -7,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from slack_bolt.async_app import AsyncApp
@@ -15,16 +20,17 @@ from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
-import handlers
+from bot.messenger import APOLOGY, Requester
 from bot.poster import Poster, make_client
-from bot.reports import APOLOGY, Reports, Requester
+from bot.services import Services
 from bot.settings import Settings
 from bot.state import MemoryStore, RedisStore, StateStore
 from bot.verify import MemoryReplays, ReplayGuard, RequestVerifier, StoreReplays
 from cf502.jobs import Pool
 from cf502.limits import Limits
+from cf502.pool.local import LocalPool
 
-__all__ = ["VERIFIED", "Bot", "build_bot", "make_pool", "make_store"]
+__all__ = ["VERIFIED", "Bot", "Listeners", "build_bot", "make_pool", "make_store"]
 
 log = logging.getLogger(__name__)
 
@@ -34,13 +40,16 @@ REDIS_CONNECTIONS = 8
 # Set in a request's Bolt context by the HTTP endpoint once its signature checked out.
 VERIFIED = "cf502_signature_verified"
 
+# Registers the Bolt listeners on the app (`handlers.register`).
+Listeners = Callable[[AsyncApp, Services], None]
+
 
 @dataclass
 class Bot:
     """The running parts of the Slack app."""
 
     app: AsyncApp
-    reports: Reports
+    services: Services
     pool: Pool
     store: StateStore
     client: AsyncWebClient
@@ -50,7 +59,7 @@ class Bot:
     replays: ReplayGuard = field(default_factory=MemoryReplays)
 
     async def close(self) -> None:
-        await self.reports.close()
+        await self.services.close()
         await self.pool.close()
         await self.store.close()
 
@@ -75,13 +84,11 @@ def make_pool(settings: Settings) -> Pool:
         running_per_user=settings.user_concurrency,
     )
     if settings.redis_url:
-        from cf502.queue import QueueConfig, RedisPool
+        from cf502.queue import QueueConfig, RedisPool  # loads redis: only when it is used
 
         return RedisPool(
             settings.redis_url, QueueConfig(limits=limits, max_connections=REDIS_CONNECTIONS)
         )
-    from cf502.pool import LocalPool
-
     return LocalPool(settings.engine, concurrency=settings.concurrency, limits=limits)
 
 
@@ -120,6 +127,7 @@ def _trusted(request: AsyncBoltRequest | None) -> bool:
 
 def build_bot(
     settings: Settings,
+    listeners: Listeners,
     *,
     pool: Pool | None = None,
     store: StateStore | None = None,
@@ -129,7 +137,7 @@ def build_bot(
     pool = pool or make_pool(settings)
     store = store or make_store(settings)
     extra = (settings.response_url_base,) if settings.response_url_base else ()
-    reports = Reports(pool, store, Poster(client, extra), settings)
+    services = Services.build(settings, pool, store, Poster(client, extra))
     app = AsyncApp(
         client=client,
         signing_secret=settings.signing_secret or "",
@@ -141,7 +149,7 @@ def build_bot(
         raise_error_for_unhandled_request=False,
         logger=_bolt_log,
     )
-    handlers.register(app, reports, settings)
+    listeners(app, services)
 
     @app.error
     async def on_error(
@@ -174,7 +182,7 @@ def build_bot(
                 )
             who = _requester(body)
             if who is not None:
-                await reports.apologise(who)
+                await services.messenger.apologise(who)
         except Exception as exc:  # the error handler must never raise itself
             log.error("the Slack error handler failed: %s", type(exc).__name__)
         # 200 even so: a 5xx would make Slack retry an event or show the user an error code.
@@ -183,4 +191,4 @@ def build_bot(
     verifier = RequestVerifier(settings.signing_secret) if settings.signing_secret else None
     # With Redis, replicas share the signatures they have seen (SET NX EX); else this process's.
     replays: ReplayGuard = StoreReplays(store) if isinstance(store, RedisStore) else MemoryReplays()
-    return Bot(app, reports, pool, store, client, settings, verifier, replays)
+    return Bot(app, services, pool, store, client, settings, verifier, replays)

@@ -5,6 +5,9 @@ HTTP mode serves `POST /slack/events` (commands, events and interactivity) plus 
 metrics port is the place for it). Each request's signature is checked on the raw bytes before
 the body is parsed: a missing, malformed, stale or wrong one gets 401 and nothing else happens; a
 correctly signed request seen before (a replay) is answered without running again.
+
+The listeners are a parameter (`bot` never imports `handlers/`): the process entry, `cf502 bot`,
+passes `handlers.register`; `python -m bot` runs that same entry.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import gc
 import logging
 import signal
 import sys
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
@@ -25,18 +28,16 @@ from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.errors import SlackApiError, SlackClientError
 
-from bot.app import VERIFIED, Bot, build_bot
-from bot.options import add_bot_options
+from bot.app import VERIFIED, Bot, Listeners, build_bot
 from bot.settings import Mode, Settings, load_settings
 from bot.socket_mode import SocketHandler
 from bot.verify import Unverified
 from cf502.errors import Cf502Error, ConfigError
 from cf502.health import ReadyCheck, add_health_routes, redis_ready
 from cf502.logs import setup_logging
-from cf502.metrics import MetricsServer, add_metrics_route
-from cf502.options import OptionParser
+from cf502.metrics import MetricsServer, add_metrics_route, start_metrics_server
 
-__all__ = ["EVENTS_PATH", "HttpServer", "check_token", "main", "run", "serve_http", "web_app"]
+__all__ = ["EVENTS_PATH", "HttpServer", "check_token", "run", "serve_http", "start", "web_app"]
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +91,7 @@ def web_app(bot: Bot) -> web.Application:
     """The HTTP-mode application: Slack's one endpoint plus health checks."""
 
     async def events(request: web.Request) -> web.Response:
-        with bot.reports.acknowledging():
+        with bot.services.background.acknowledging():
             checked = await _verified_request(bot, request)
             if isinstance(checked, web.Response):
                 return checked
@@ -170,8 +171,6 @@ async def _start(
     settings = bot.settings
     await check_token(bot)
     if settings.metrics_port is not None:
-        from cf502.metrics import start_metrics_server
-
         parts.metrics = await start_metrics_server(settings.metrics_port, ready=_ready(bot))
     if mode is Mode.HTTP:
         parts.http = await serve_http(bot, host, port)
@@ -208,6 +207,7 @@ async def _unless_stopped(stop: asyncio.Event, work: Awaitable[T]) -> T | None:
 
 async def run(
     settings: Settings,
+    listeners: Listeners,
     mode: Mode,
     host: str = "127.0.0.1",
     port: int = 3000,
@@ -232,7 +232,7 @@ async def run(
         refused.append(error)
         stop.set()
 
-    bot = build_bot(settings)
+    bot = build_bot(settings, listeners)
     parts = _Parts()
     try:
         bound = await _unless_stopped(stop, _start(bot, mode, host, port, parts, on_refused))
@@ -252,12 +252,6 @@ async def run(
         await bot.close()
 
 
-def build_parser(prog: str = "cf502 bot") -> OptionParser:
-    parser = OptionParser(prog=prog, description="Run the cf502 Slack app.")
-    add_bot_options(parser)
-    return parser
-
-
 def _dotenv(env_file: str | None) -> Path:
     """The settings file: `.env` is optional, but a file the operator names must exist."""
     if env_file is None:
@@ -270,7 +264,9 @@ def _dotenv(env_file: str | None) -> Path:
     return path
 
 
-def start(http: bool, host: str, port: int, env_file: str | None = None) -> int:
+def start(
+    listeners: Listeners, http: bool, host: str, port: int, env_file: str | None = None
+) -> int:
     """Load the settings, then serve; returns the exit status (2: configuration problem).
 
     `env_file` None reads `.env` when there is one; a named file must exist."""
@@ -284,20 +280,10 @@ def start(http: bool, host: str, port: int, env_file: str | None = None) -> int:
         for handler in list(root.handlers):  # e.g. the CLI's basicConfig: one handler, redacting
             root.removeHandler(handler)
         setup_logging(settings.log_level, fmt=settings.log_format, secrets=settings.secrets)
-        asyncio.run(run(settings, mode, host, port))
+        asyncio.run(run(settings, listeners, mode, host, port))
     except Cf502Error as exc:
         sys.stderr.write(f"cf502 bot: error: {' '.join(str(exc).split())}\n")
         return 2
     except KeyboardInterrupt:
         return 130
     return 0
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """`python -m bot`: the same as `cf502 bot`."""
-    try:
-        args = build_parser("python -m bot").parse_args(argv)
-    except Cf502Error as exc:
-        sys.stderr.write(f"cf502 bot: error: {exc}\n")
-        return 2
-    return start(args.http, args.host, args.port, args.env_file)

@@ -1,18 +1,23 @@
-"""Bolt listeners: thin on purpose. Each one parses, acknowledges, and hands the work to
-`bot.reports.Reports` (which queues jobs and writes to Slack). No check logic, no Block Kit."""
+"""Bolt listeners: thin on purpose. Each one parses, acknowledges, and hands the work to one of
+`bot`'s services (`bot.services.Services`: reports, reruns, watches, ...). No check logic, no
+Block Kit.
+
+Imports go downwards only: `handlers` import `bot` (and `cf502`); `bot` never imports `handlers`.
+The process entry (`cf502 bot`) passes `register` to `bot.run.start`, which wires it into the app.
+"""
 
 from __future__ import annotations
 
 from slack_bolt.async_app import AsyncApp
 
-from bot.reports import Reports
-from bot.settings import Settings
+from bot.services import Services
 from handlers import actions, commands, mentions
 
 __all__ = ["register"]
 
 
-def register(app: AsyncApp, reports: Reports, settings: Settings) -> None:
-    commands.register(app, reports, settings)
-    mentions.register(app, reports, settings)
-    actions.register(app, reports, settings)
+def register(app: AsyncApp, services: Services) -> None:
+    """Add every listener to `app`; each kind's module has its own `register`."""
+    commands.register(app, services)
+    mentions.register(app, services)
+    actions.register(app, services)

@@ -1,7 +1,7 @@
 """Buttons: Rerun / Show commands on each check, Rerun all / Watch until fixed / Stop on the root.
 
-Each listener acks at once and hands the work to `Reports` in the background; the button's value
-holds ids only and is parsed strictly."""
+Each listener acks at once and hands the work to `Reports` (Show commands), `Reruns` or `Watches`
+in the background; the button's value holds ids only and is parsed strictly."""
 
 from __future__ import annotations
 
@@ -11,10 +11,10 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp
 
 from bot.actions import ActionId, ButtonValue, InvalidButtonValue, Op
+from bot.messenger import Requester
 from bot.mrkdwn import escape
 from bot.policy import refusal
-from bot.reports import Reports, Requester
-from bot.settings import Settings
+from bot.services import Services
 
 __all__ = ["register"]
 
@@ -37,44 +37,47 @@ def _value(action: dict[str, Any]) -> str | None:
 
 
 def _work(
-    reports: Reports, action_id: str, value: ButtonValue, who: Requester
+    services: Services, action_id: str, value: ButtonValue, who: Requester
 ) -> Coroutine[Any, Any, None] | None:
     rid, cid = value.report_id, value.check_id
+    reports, reruns, watches = services.reports, services.reruns, services.watches
     if action_id == ActionId.CHECK_MENU and cid is not None:
         if value.op is Op.COMMANDS:
             return reports.show_commands(rid, cid, who)
-        return reports.rerun_check(rid, cid, who)
+        return reruns.rerun_check(rid, cid, who)
     if action_id == ActionId.RERUN_CHECK and cid is not None:
-        return reports.rerun_check(rid, cid, who)
+        return reruns.rerun_check(rid, cid, who)
     if action_id == ActionId.SHOW_COMMANDS and cid is not None:
         return reports.show_commands(rid, cid, who)
     if action_id == ActionId.RERUN_ALL:
-        return reports.rerun_all(rid, who)
+        return reruns.rerun_all(rid, who)
     if action_id == ActionId.WATCH:
-        return reports.start_watch(rid, who)
+        return watches.start(rid, who)
     if action_id == ActionId.STOP_WATCH:
-        return reports.stop_watch(rid, who)
+        return watches.stop(rid, who)
     return None
 
 
-def register(app: AsyncApp, reports: Reports, settings: Settings) -> None:
+def register(app: AsyncApp, services: Services) -> None:
+    settings, tell = services.settings, services.messenger.tell
+
     async def on_action(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
         await ack()
         who = _requester(body)
         refused = refusal(settings, who.user, who.channel)
         if refused is not None:
-            await reports.tell(who, f":no_entry: {escape(refused)}")
+            await tell(who, f":no_entry: {escape(refused)}")
             return
         try:
             value = ButtonValue.loads(_value(action))
         except InvalidButtonValue as exc:
-            await reports.tell(who, f":warning: {escape(exc)}")
+            await tell(who, f":warning: {escape(exc)}")
             return
-        work = _work(reports, str(action.get("action_id", "")), value, who)
+        work = _work(services, str(action.get("action_id", "")), value, who)
         if work is None:
-            await reports.tell(who, ":warning: That button does not fit this report.")
+            await tell(who, ":warning: That button does not fit this report.")
             return
-        reports.spawn(work, who)
+        services.background.spawn(work, who)
 
     for action_id in ActionId:
         app.action(action_id.value)(on_action)

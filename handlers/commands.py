@@ -7,10 +7,10 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp
 
 from bot.command import USAGE, CommandError, Kind, help_text, parse_command
+from bot.messenger import Requester
 from bot.mrkdwn import escape
 from bot.policy import refusal
-from bot.reports import Reports, Requester
-from bot.settings import Settings
+from bot.services import Services
 from cf502.errors import Cf502Error
 from cf502.jobs import RateLimited
 
@@ -19,7 +19,9 @@ __all__ = ["COMMAND", "register"]
 COMMAND = "/cf502"
 
 
-def register(app: AsyncApp, reports: Reports, settings: Settings) -> None:
+def register(app: AsyncApp, services: Services) -> None:
+    reports, settings = services.reports, services.settings
+
     @app.command(COMMAND)
     async def on_command(ack: AsyncAck, command: dict[str, Any]) -> None:
         async def answer(text: str) -> None:

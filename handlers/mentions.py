@@ -8,10 +8,10 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp, AsyncBoltContext
 
 from bot.command import USAGE, CommandError, Kind, help_text, parse_mention
+from bot.messenger import Requester
 from bot.mrkdwn import escape
 from bot.policy import refusal
-from bot.reports import Reports, Requester
-from bot.settings import Settings
+from bot.services import Services
 from bot.slacktext import strip_mentions
 from cf502.errors import Cf502Error
 from cf502.jobs import RateLimited
@@ -21,13 +21,16 @@ __all__ = ["EVENT_DEDUPE_TTL", "register"]
 EVENT_DEDUPE_TTL = 3600.0  # Slack retries within minutes; an hour is plenty
 
 
-def register(app: AsyncApp, reports: Reports, settings: Settings) -> None:
+def register(app: AsyncApp, services: Services) -> None:
+    reports, settings, store = services.reports, services.settings, services.store
+    tell = services.messenger.tell
+
     @app.event("app_mention")
     async def on_mention(
         event: dict[str, Any], body: dict[str, Any], context: AsyncBoltContext
     ) -> None:
         event_id = str(body.get("event_id") or "")
-        if event_id and not await reports.store.claim(f"event:{event_id}", EVENT_DEDUPE_TTL):
+        if event_id and not await store.claim(f"event:{event_id}", EVENT_DEDUPE_TTL):
             return  # a retry of an event already handled
         user, channel = str(event.get("user", "")), str(event.get("channel", ""))
         who = Requester(user, channel, event.get("thread_ts"), None)
@@ -35,21 +38,21 @@ def register(app: AsyncApp, reports: Reports, settings: Settings) -> None:
         try:
             request = parse_mention(text)
         except CommandError as exc:
-            await reports.tell(who, f":warning: {escape(exc)}\nUsage: `{USAGE}`")
+            await tell(who, f":warning: {escape(exc)}\nUsage: `{USAGE}`")
             return
         if request.kind is Kind.HELP:
-            await reports.tell(who, help_text())
+            await tell(who, help_text())
             return
         refused = refusal(settings, user, channel)
         if refused is not None:
-            await reports.tell(who, f":no_entry: {escape(refused)}")
+            await tell(who, f":no_entry: {escape(refused)}")
             return
         try:
             state = await reports.submit(request, who)
         except RateLimited as exc:
-            await reports.tell(who, f":hourglass: {escape(exc)}")
+            await tell(who, f":hourglass: {escape(exc)}")
             return
         except Cf502Error as exc:
-            await reports.tell(who, f":warning: Could not start the diagnosis: {escape(exc)}")
+            await tell(who, f":warning: Could not start the diagnosis: {escape(exc)}")
             return
         reports.launch(state)

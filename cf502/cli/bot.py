@@ -1,4 +1,8 @@
-"""`cf502 bot`: run the Slack app (`bot.run`), in Socket Mode or HTTP mode."""
+"""`cf502 bot`: run the Slack app (`bot.run`), in Socket Mode or HTTP mode.
+
+This is the Slack app's process entry (`python -m bot` runs it too): the one place that joins `bot`
+to its listeners in `handlers/`, which `bot` itself never imports.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +18,7 @@ def add_options(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import handlers
     from bot.run import start
 
-    return start(args.http, args.host, args.port, args.env_file)
+    return start(handlers.register, args.http, args.host, args.port, args.env_file)

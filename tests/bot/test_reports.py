@@ -10,8 +10,10 @@ import asyncio
 from collections.abc import AsyncIterator
 
 from bot.command import parse_command
+from bot.messenger import Requester
 from bot.poster import Poster, make_client
-from bot.reports import CALL_BUDGET, Reports, Requester
+from bot.reports import CALL_BUDGET
+from bot.services import Services
 from bot.settings import Settings
 from bot.state import MemoryStore
 from cf502.checks import BY_ID
@@ -62,9 +64,10 @@ async def test_a_report_with_many_failures_stays_within_the_call_budget(
     ]
     pool = ScriptedPool(results, split=len(ids) // 2)
     settings = Settings(bot_token=BOT_TOKEN, api_url=fake_slack.url, update_interval=0.05)
-    reports = Reports(
-        pool, MemoryStore(3600), Poster(make_client(BOT_TOKEN, fake_slack.url)), settings
+    services = Services.build(
+        settings, pool, MemoryStore(3600), Poster(make_client(BOT_TOKEN, fake_slack.url))
     )
+    reports = services.reports
     request = parse_command("origin.example.com")
     # When the report is posted and the first burst of results arrives
     state = await reports.submit(request, Requester("U0ALICE01", "C1"))
@@ -79,7 +82,7 @@ async def test_a_report_with_many_failures_stays_within_the_call_budget(
     assert f"{len(ids) // 2} of {len(ids)} checks finished" in text_of(live[0].blocks)
     # When the rest arrives
     pool.gate.set()
-    await reports.drain()
+    await services.background.drain()
     # Then every failing check is detailed in the thread, within 6 calls in all
     calls = fake_slack.web_api_calls()
     assert len(calls) <= CALL_BUDGET, [c.method for c in calls]
@@ -89,4 +92,4 @@ async def test_a_report_with_many_failures_stays_within_the_call_budget(
     assert all(f"`{cid}`" in detailed for cid in failing)
     final = fake_slack.messages[state.root_ts or ""]
     assert "Likely cause" in text_of(final.blocks)
-    await reports.close()
+    await services.close()

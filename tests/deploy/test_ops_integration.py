@@ -17,12 +17,14 @@ import aiohttp
 import pytest
 from prometheus_client import REGISTRY
 
+from bot.app import build_bot
 from bot.run import serve_http
 from bot.settings import Settings
 from cf502.config import OriginSettings
 from cf502.jobs import EventKind, Job, JobKind
 from cf502.queue import RedisPool
 from cf502.target import parse_target
+from handlers import register
 from tests.servers.dns import ORIGIN_ADDRESS, DnsWorld
 from tests.servers.redis import RedisServer
 from tests.servers.tcp import closed_port, listening_port
@@ -196,8 +198,6 @@ async def test_worker_readyz_fails_while_redis_is_down(
 @pytest.fixture
 async def bot_http(redis: RedisServer) -> AsyncIterator[str]:
     """The bot's real HTTP-mode server (as `cf502 bot --http` runs it), queueing to Redis."""
-    from bot.app import build_bot
-
     settings = Settings(
         bot_token="xoxb-1-2-test",
         signing_secret="0123456789abcdef0123456789abcdef",
@@ -205,7 +205,7 @@ async def bot_http(redis: RedisServer) -> AsyncIterator[str]:
         redis_url=redis.url,
         metrics_on_slack_port=True,  # the operator's opt-in; by default only the metrics port
     )
-    bot = build_bot(settings)
+    bot = build_bot(settings, register)
     server = await serve_http(bot, "127.0.0.1", 0)
     try:
         yield f"http://127.0.0.1:{server.port}"

@@ -26,6 +26,7 @@ from bot.state import StateStore
 from cf502.jobs import Job, JobEvent, Pool
 from cf502.limits import Limits
 from cf502.pool.local import LocalPool
+from handlers import register
 from tests.servers.dns import DnsWorld
 from tests.servers.slack_api import APP_TOKEN, BOT_TOKEN, BOT_USER, TEAM, FakeSlack
 
@@ -293,7 +294,7 @@ async def harness(
             limits=limits or Limits(per_user=0, per_channel=0, coalesce=0),
         )
     pool = RecordingPool(inner)
-    bot = build_bot(settings, pool=pool, store=store)
+    bot = build_bot(settings, register, pool=pool, store=store)
     server = await serve_http(bot, "127.0.0.1", 0)
     session = aiohttp.ClientSession()
     try:

@@ -34,7 +34,7 @@ async def reported(h: Harness, port: int, text: str = "") -> tuple[Message, Mess
     """Run /cf502 on the origin at `port`; returns (root, reply of tcp.https) once complete."""
     await h.command(f"www.example.test:{port} {text}")
     roots = await h.slack.wait_for(lambda f: f.roots(CHANNEL), what="root")
-    await h.bot.reports.drain()
+    await h.bot.services.background.drain()
     root = h.slack.messages[roots[0].ts]
     reply = next(m for m in h.slack.thread(root.ts) if "tcp.https" in text_of(m.blocks))
     return root, reply
@@ -69,7 +69,7 @@ async def test_rerun_updates_the_check_in_place_and_notes_the_change(
             await fake_slack.wait_for(
                 lambda f: f.messages[root.ts].updates > updates_before, what="root redrawn"
             )
-            await h.bot.reports.drain()
+            await h.bot.services.background.drain()
         # Then only that check was rerun, with the report's settings
         job = h.pool.jobs[-1]
         assert job.only == ("tcp.https",) and job.kind == "rerun"
@@ -145,7 +145,7 @@ async def test_rerun_all_redraws_every_check_and_notes_who(
                 lambda f: "All checks rerun by" in text_of(f.messages[root.ts].blocks),
                 what="rerun-all note",
             )
-            await h.bot.reports.drain()
+            await h.bot.services.background.drain()
         # Then every check of the report ran again with the same settings
         job = h.pool.jobs[-1]
         assert set(job.only) == reported_ids
@@ -178,7 +178,7 @@ async def test_watch_rechecks_until_fixed_then_says_so_in_the_thread(
                 what="fixed message",
                 timeout=15,
             )
-            await h.bot.reports.drain()
+            await h.bot.services.background.drain()
         assert f"<@{ALICE}>" in done[0].text
         final = fake_slack.messages[root.ts]
         assert "Watch ended: fixed" in text_of(final.blocks)
@@ -212,12 +212,12 @@ async def test_stop_ends_the_watch_and_one_watch_per_report(
             lambda f: [m for m in f.thread(root.ts) if "Watch stopped" in m.text],
             what="stop message",
         )
-        await h.bot.reports.drain()
+        await h.bot.services.background.drain()
         # Then the second watch was refused, and the stop is announced and shown on the root
         assert refusal
         assert f"<@{BOB}>" in stopped[0].text
         assert "Watch stopped by" in text_of(fake_slack.messages[root.ts].blocks)
-        assert not h.bot.reports._watches
+        assert not h.bot.services.watches._tasks
 
 
 async def _answers(fake: FakeSlack, needle: str) -> list[Any]:
@@ -269,7 +269,7 @@ async def test_a_watch_gives_up_at_its_time_limit(
             lambda f: [m for m in f.thread(root.ts) if "Stopped watching" in m.text],
             what="gave-up message",
         )
-        await h.bot.reports.drain()
+        await h.bot.services.background.drain()
         assert "Still failing: Origin HTTPS port accepts connections" in gave_up[0].text
         assert "still failing at the time limit" in text_of(fake_slack.messages[root.ts].blocks)
 
@@ -281,7 +281,7 @@ async def test_watching_a_report_where_nothing_fails_is_declined(
         async with harness(fake_slack, dns_world) as h:
             await h.command(f"www.example.test:{port} --only tcp.https")
             roots = await fake_slack.wait_for(lambda f: f.roots(CHANNEL), what="root")
-            await h.bot.reports.drain()
+            await h.bot.services.background.drain()
             root = fake_slack.messages[roots[0].ts]
             # When "Watch until fixed" is clicked on a report that passes
             await h.click(ActionId.WATCH, buttons(root)[ActionId.WATCH][0], message_ts=root.ts)

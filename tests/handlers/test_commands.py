@@ -31,7 +31,7 @@ async def test_command_acks_fast_then_root_thread_reply_and_final_update(
         assert root.thread_ts is None
         # And a reply in its thread explains the failing check with evidence, fix and buttons
         replies = await fake_slack.wait_for(lambda f: f.thread(root.ts), what="thread reply")
-        await h.bot.reports.drain()
+        await h.bot.services.background.drain()
         detail = text_of(replies[0].blocks)
         assert "tcp.https" in detail
         assert "refused" in detail
@@ -134,7 +134,7 @@ async def test_user_text_cannot_ping_the_channel_or_inject_links(
         # When it is diagnosed
         await h.command(text)
         roots = await fake_slack.wait_for(lambda f: f.roots(CHANNEL), what="root")
-        await h.bot.reports.drain()
+        await h.bot.services.background.drain()
         # Then the job got exactly what the user meant
         assert h.pool.jobs[0].origin["path"] == "/<!channel><http://evil.example|click>"
         # And the report shows it inert: escaped, never as Slack markup
@@ -166,7 +166,7 @@ async def test_pool_rate_limit_is_a_friendly_ephemeral(
         first = await h.command(f"www.example.test:{port}")
         # When they start another one
         second = await h.command(f"www.example.test:{port} --path /other")
-        await h.bot.reports.drain()
+        await h.bot.services.background.drain()
         # Then the second ack explains the limit instead of running it
         assert first.body == ""
         assert "Rate limit reached" in second.json()["text"]
@@ -183,7 +183,7 @@ async def test_not_in_channel_gives_an_invite_hint_and_still_delivers_the_report
         # When /cf502 is used there
         sent = await h.command(f"www.example.test:{port}")
         assert sent.status == 200
-        await h.bot.reports.drain()
+        await h.bot.services.background.drain()
         # Then the user is told how to invite the bot, privately
         answers = fake_slack.calls_to("response_url")
         assert "/invite @cf502" in answers[0].args["text"]
@@ -203,7 +203,7 @@ async def test_rate_limited_web_api_call_is_retried_after_retry_after(
         # When a report is posted
         await h.command(f"www.example.test:{port}")
         roots = await fake_slack.wait_for(lambda f: f.roots(CHANNEL), what="root after 429")
-        await h.bot.reports.drain()
+        await h.bot.services.background.drain()
         # Then the call was retried and the root message exists once
         posts = fake_slack.calls_to("chat.postMessage")
         assert posts[0].status == 429
@@ -221,7 +221,7 @@ async def test_message_too_long_falls_back_to_the_compact_layout(
         # When a report is posted
         await h.command(f"www.example.test:{port}")
         roots = await fake_slack.wait_for(lambda f: f.roots(CHANNEL), what="compact root")
-        await h.bot.reports.drain()
+        await h.bot.services.background.drain()
         # Then it was posted again in the compact layout (fewer blocks, no per-check menus)
         refused, accepted = fake_slack.calls_to("chat.postMessage")[:2]
         assert refused.error == "msg_too_long"

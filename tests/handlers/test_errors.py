@@ -11,6 +11,7 @@ from bot.app import build_bot
 from bot.run import serve_http
 from cf502.jobs import Job, JobEvent
 from cf502.logs import setup_logging
+from handlers import register
 from tests.handlers.harness import (
     CHANNEL,
     SECRET,
@@ -52,7 +53,7 @@ async def test_a_crashing_command_gets_a_polite_ephemeral_not_a_traceback(
     import aiohttp
 
     # Given an app whose pool has a bug
-    bot = build_bot(settings_for(fake_slack, dns_world), pool=BrokenPool())
+    bot = build_bot(settings_for(fake_slack, dns_world), register, pool=BrokenPool())
     server = await serve_http(bot, "127.0.0.1", 0)
     try:
         async with aiohttp.ClientSession() as session:
@@ -91,10 +92,10 @@ async def test_tokens_and_secrets_never_reach_the_logs(
             # When a whole report, a button and a forged request go through
             await h.command(f"www.example.test:{port}")
             await fake_slack.wait_for(lambda f: f.roots(CHANNEL), what="root")
-            await h.bot.reports.drain()
+            await h.bot.services.background.drain()
             await h.click(ActionId.RERUN_ALL, '{"r":"' + "0" * 32 + '"}', message_ts="1.1")
             await h.command("www.example.test", secret="wrong-secret")
-            await h.bot.reports.drain()
+            await h.bot.services.background.drain()
     finally:
         root.removeHandler(handler)
         root.setLevel(old_level)

@@ -25,7 +25,7 @@ async def test_mention_inside_an_incident_thread_reports_into_that_thread(
         sent = await h.event(payload)
         assert sent.status == 200
         roots = await fake_slack.wait_for(lambda f: f.roots(CHANNEL), what="report in thread")
-        await h.bot.reports.drain()
+        await h.bot.services.background.drain()
         # Then the report and its details are replies in that same thread
         assert roots[0].thread_ts == INCIDENT_THREAD
         details = [m for m in fake_slack.thread(INCIDENT_THREAD) if m.ts != roots[0].ts]
@@ -41,7 +41,7 @@ async def test_mention_at_top_level_starts_its_own_thread(
         # When the bot is mentioned outside any thread
         await h.event(mention_payload(f"<@{BOT_USER}> check www.example.test:{port}"))
         roots = await fake_slack.wait_for(lambda f: f.roots(CHANNEL), what="root")
-        await h.bot.reports.drain()
+        await h.bot.services.background.drain()
         # Then the report is a new message and the details are in its thread
         assert roots[0].thread_ts is None
         assert fake_slack.thread(roots[0].ts)
@@ -60,7 +60,7 @@ async def test_slack_markup_is_read_as_the_user_meant_it(
         # When it arrives
         await h.event(mention_payload(text))
         await fake_slack.wait_for(lambda f: f.roots(CHANNEL), what="root")
-        await h.bot.reports.drain()
+        await h.bot.services.background.drain()
         # Then the job has the target and options the user typed
         job = h.pool.jobs[0]
         assert job.target["host"] == "www.example.test"
@@ -79,7 +79,7 @@ async def test_a_retried_event_runs_one_job(fake_slack: FakeSlack, dns_world: Dn
         first = await h.event(payload)
         second = await h.event(payload, retry_num=1)
         await fake_slack.wait_for(lambda f: f.roots(CHANNEL), what="root")
-        await h.bot.reports.drain()
+        await h.bot.services.background.drain()
         # Then both are acknowledged but only one diagnosis runs and one report is posted
         assert first.status == second.status == 200
         assert len(h.pool.jobs) == 1

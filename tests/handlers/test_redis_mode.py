@@ -36,7 +36,7 @@ async def test_report_through_redis_and_a_worker_with_state_in_redis(
                 lambda f: [m for m in f.roots(CHANNEL) if "Likely cause" in text_of(m.blocks)],
                 what="complete report",
             )
-            await h.bot.reports.drain()
+            await h.bot.services.background.drain()
             # Then the worker's results are reported, and the state is in Redis
             assert "tcp.https" in "\n".join(
                 text_of(m.blocks) for m in fake_slack.thread(roots[0].ts)

@@ -16,6 +16,7 @@ import pytest
 from bot.run import run
 from bot.settings import Mode
 from cf502.errors import ConfigError
+from handlers import register
 from tests.handlers.harness import CHANNEL, command_payload, settings_for
 from tests.servers.dns import DnsWorld
 from tests.servers.dns import dns_world_fixture as dns_world_fixture
@@ -49,7 +50,7 @@ async def test_a_refused_token_stops_start_up(fake_slack: FakeSlack, dns_world: 
     settings = replace(settings_for(fake_slack, dns_world), bot_token="xoxb-revoked-0000")
     # When the app starts, Then it refuses to run, saying why in one line
     with pytest.raises(ConfigError, match=r"SLACK_BOT_TOKEN was refused by Slack \(invalid_auth\)"):
-        await run(settings, Mode.HTTP, "127.0.0.1", 0)
+        await run(settings, register, Mode.HTTP, "127.0.0.1", 0)
 
 
 async def test_http_mode_serves_events_and_health_until_stopped(
@@ -59,7 +60,7 @@ async def test_http_mode_serves_events_and_health_until_stopped(
     stop = asyncio.Event()
     ready: asyncio.Future[int] = asyncio.get_running_loop().create_future()
     # Given the app started in HTTP mode on a free port
-    server = asyncio.create_task(run(settings, Mode.HTTP, "127.0.0.1", 0, stop, ready))
+    server = asyncio.create_task(run(settings, register, Mode.HTTP, "127.0.0.1", 0, stop, ready))
     port = await asyncio.wait_for(ready, 10)
     base = f"http://127.0.0.1:{port}"
     async with aiohttp.ClientSession() as session:
@@ -88,7 +89,7 @@ async def test_socket_mode_connects_with_the_app_token_and_answers(
     stop = asyncio.Event()
     ready: asyncio.Future[int] = asyncio.get_running_loop().create_future()
     # Given the app started in Socket Mode
-    task = asyncio.create_task(run(settings, Mode.SOCKET, stop=stop, ready=ready))
+    task = asyncio.create_task(run(settings, register, Mode.SOCKET, stop=stop, ready=ready))
     await asyncio.wait_for(ready, 10)
     # When Slack sends `/cf502 help` over the socket
     envelope = await fake_socket_mode.send("slash_commands", command_payload(fake_slack, "help"))

@@ -12,6 +12,7 @@ from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from bot.app import Bot, build_bot
 from cf502.limits import Limits
 from cf502.pool.local import LocalPool
+from handlers import register
 from tests.handlers.harness import CHANNEL, command_payload, mention_payload, settings_for
 from tests.servers.dns import ORIGIN_ADDRESS, DnsWorld
 from tests.servers.dns import dns_world_fixture as dns_world_fixture
@@ -29,7 +30,7 @@ async def connected(
     # Socket Mode has no signing secret: the app-level token is the credential.
     settings = replace(settings_for(slack, world), signing_secret=None)
     pool = LocalPool(settings.engine, limits=Limits(per_user=0, per_channel=0, coalesce=0))
-    bot = build_bot(settings, pool=pool)
+    bot = build_bot(settings, register, pool=pool)
     slack.ws_url = socket.ws_url
     handler = AsyncSocketModeHandler(bot.app, settings.app_token, web_client=bot.client)
     await handler.client.connect()  # type: ignore[no-untyped-call]
@@ -57,7 +58,7 @@ async def test_slash_command_over_socket_mode_is_acked_and_reported(
         ack = await fake_socket_mode.wait_ack(envelope)
         assert ack.seconds < 3
         roots = await fake_slack.wait_for(lambda f: f.roots(CHANNEL), what="root")
-        await bot.reports.drain()
+        await bot.services.background.drain()
         assert fake_slack.thread(roots[0].ts)
 
 
@@ -88,6 +89,6 @@ async def test_mention_over_socket_mode_dedupes_retries(
         await fake_socket_mode.wait_ack(first)
         await fake_socket_mode.wait_ack(second)
         await fake_slack.wait_for(lambda f: f.roots(CHANNEL), what="root")
-        await bot.reports.drain()
+        await bot.services.background.drain()
         # Then one report is posted
         assert len(fake_slack.roots(CHANNEL)) == 1

@@ -159,7 +159,7 @@ async def test_unverified_requests_get_401_and_cause_no_outbound_connection(
         answers = {}
         for name, (body, headers) in _cases(target).items():
             answers[name] = (await raw_post(h, body, headers)).status
-        await h.bot.reports.drain()
+        await h.bot.services.background.drain()
         # Then every one is refused with 401
         assert answers == dict.fromkeys(answers, 401)
         # And nothing was queued, and neither listener was ever connected to
@@ -195,7 +195,7 @@ async def test_signed_but_malformed_payloads_get_a_clean_answer_and_one_log_line
                 "X-Slack-Signature": sign(body, now),
             }
             answers.append(await raw_post(h, body, headers))
-        await h.bot.reports.drain()
+        await h.bot.services.background.drain()
     # Then each gets a clean 4xx (never a 500), one log line each, no traceback
     assert [a.status for a in answers] == [400, 400, 400, 400, 401]
     assert all("Traceback" not in a.body for a in answers)
@@ -218,7 +218,7 @@ async def test_a_replayed_command_does_not_run_again(
         await fake_slack.wait_for(lambda f: f.roots(CHANNEL), what="root")
         # When the same bytes and headers are sent again within Slack's 5-minute window
         again = [await h.post(body, FORM, timestamp=ts) for _ in range(3)]
-        await h.bot.reports.drain()
+        await h.bot.services.background.drain()
     # Then the first ran, the copies were answered without running anything
     assert first.status == 200
     assert [(a.status, a.body) for a in again] == [(200, "")] * 3
@@ -259,7 +259,7 @@ async def test_response_urls_that_are_not_slack_s_are_never_used(
         await fake_slack.wait_for(
             lambda f: f.calls_to("chat.postEphemeral"), what="the hint as an ephemeral"
         )
-        await h.bot.reports.drain()
+        await h.bot.services.background.drain()
     # Then the hint went out as an ephemeral message, and the other host saw nothing
     assert sent.status == 200
     assert target.connections == 0
@@ -288,7 +288,7 @@ async def test_the_error_handler_does_not_answer_through_a_foreign_response_url(
         note = await fake_slack.wait_for(
             lambda f: f.calls_to("chat.postEphemeral"), what="the apology as an ephemeral"
         )
-        await h.bot.reports.drain()
+        await h.bot.services.background.drain()
     # Then the error handler ran, apologised privately, and nothing reached the foreign host
     assert any(r.getMessage() == "unhandled error in a Slack listener" for r in caplog.records)
     assert sent.status == 200
