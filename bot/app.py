@@ -26,8 +26,9 @@ from bot.services import Services
 from bot.settings import Settings
 from bot.state import MemoryStore, RedisStore, StateStore
 from bot.verify import MemoryReplays, ReplayGuard, RequestVerifier, StoreReplays
-from cf502.jobs import Pool
-from cf502.limits import Limits
+from cf502.ops.metrics import JOB_METRICS
+from cf502.pool.jobs import Pool
+from cf502.pool.limits import Limits
 from cf502.pool.local import LocalPool
 
 __all__ = ["VERIFIED", "Bot", "Listeners", "build_bot", "make_pool", "make_store"]
@@ -84,12 +85,17 @@ def make_pool(settings: Settings) -> Pool:
         running_per_user=settings.user_concurrency,
     )
     if settings.redis_url:
-        from cf502.queue import QueueConfig, RedisPool  # loads redis: only when it is used
+        from cf502.pool.queue.client import QueueClient  # loads redis: only when it is used
+        from cf502.pool.queue.config import QueueConfig
 
-        return RedisPool(
-            settings.redis_url, QueueConfig(limits=limits, max_connections=REDIS_CONNECTIONS)
+        return QueueClient(
+            settings.redis_url,
+            QueueConfig(limits=limits, max_connections=REDIS_CONNECTIONS),
+            observer=JOB_METRICS,
         )
-    return LocalPool(settings.engine, concurrency=settings.concurrency, limits=limits)
+    return LocalPool(
+        settings.engine, concurrency=settings.concurrency, limits=limits, observer=JOB_METRICS
+    )
 
 
 def make_store(settings: Settings) -> StateStore:

@@ -37,8 +37,8 @@ from bot.store import RUNNING, ReportStore
 from cf502.config import OriginSettings
 from cf502.deadlines import Deadlines
 from cf502.errors import QueueError
-from cf502.jobs import EventKind, Job, JobEvent, JobKind, Pool
 from cf502.model import CheckResult, Report, Status
+from cf502.pool.jobs import EventKind, Job, JobEvent, JobKind, Pool
 from cf502.verdict import decide
 
 __all__ = [

@@ -19,7 +19,7 @@ from bot.reports import (
 from bot.state import Note
 from bot.store import ReportStore
 from cf502.errors import Cf502Error
-from cf502.jobs import Job, Pool, RateLimited
+from cf502.pool.jobs import Job, Pool, RateLimited
 
 __all__ = ["Reruns"]
 

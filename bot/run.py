@@ -33,9 +33,9 @@ from bot.settings import Mode, Settings, load_settings
 from bot.socket_mode import SocketHandler
 from bot.verify import Unverified
 from cf502.errors import Cf502Error, ConfigError
-from cf502.health import ReadyCheck, add_health_routes, redis_ready
-from cf502.logs import setup_logging
-from cf502.metrics import MetricsServer, add_metrics_route, start_metrics_server
+from cf502.ops.health import ReadyCheck, add_health_routes, redis_ready
+from cf502.ops.logs import setup_logging
+from cf502.ops.metrics import MetricsServer, add_metrics_route, start_metrics_server
 
 __all__ = ["EVENTS_PATH", "HttpServer", "check_token", "run", "serve_http", "start", "web_app"]
 

@@ -25,7 +25,7 @@ from bot.settings import Settings
 from bot.state import StateStore
 from bot.store import ReportStore
 from bot.watches import Watches
-from cf502.jobs import Pool
+from cf502.pool.jobs import Pool
 
 __all__ = ["Services"]
 

@@ -23,8 +23,8 @@ from bot.reports import Reports, apply_report, note_changes, recheck_job
 from bot.settings import Settings
 from bot.state import ReportState, Watch
 from bot.store import ReportStore
-from cf502.jobs import EventKind, Pool, RateLimited
 from cf502.model import Status
+from cf502.pool.jobs import EventKind, Pool, RateLimited
 
 __all__ = ["Watches"]
 

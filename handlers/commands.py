@@ -12,7 +12,7 @@ from bot.mrkdwn import escape
 from bot.policy import refusal
 from bot.services import Services
 from cf502.errors import Cf502Error
-from cf502.jobs import RateLimited
+from cf502.pool.jobs import RateLimited
 
 __all__ = ["COMMAND", "register"]
 

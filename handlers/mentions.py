@@ -14,7 +14,7 @@ from bot.policy import refusal
 from bot.services import Services
 from bot.slacktext import strip_mentions
 from cf502.errors import Cf502Error
-from cf502.jobs import RateLimited
+from cf502.pool.jobs import RateLimited
 
 __all__ = ["EVENT_DEDUPE_TTL", "register"]
 

@@ -17,8 +17,8 @@ from bot.services import Services
 from bot.settings import Settings
 from bot.state import MemoryStore
 from cf502.checks import BY_ID
-from cf502.jobs import EventKind, Job, JobEvent
 from cf502.model import CheckResult, Report, Status
+from cf502.pool.jobs import EventKind, Job, JobEvent
 from cf502.verdict import decide
 from tests.servers.slack_api import BOT_TOKEN, FakeSlack, text_of
 from tests.servers.slack_api import fake_slack_fixture as fake_slack_fixture

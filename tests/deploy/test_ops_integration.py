@@ -21,8 +21,9 @@ from bot.app import build_bot
 from bot.run import serve_http
 from bot.settings import Settings
 from cf502.config import OriginSettings
-from cf502.jobs import EventKind, Job, JobKind
-from cf502.queue import RedisPool
+from cf502.ops.metrics import JOB_METRICS
+from cf502.pool.jobs import EventKind, Job, JobKind
+from cf502.pool.queue.client import QueueClient
 from cf502.target import parse_target
 from handlers import register
 from tests.servers.dns import ORIGIN_ADDRESS, DnsWorld
@@ -108,8 +109,8 @@ def worker(redis: RedisServer, world: DnsWorld) -> Iterator[WorkerProcess]:
 
 
 @pytest.fixture
-async def pool(redis: RedisServer) -> AsyncIterator[RedisPool]:
-    p = RedisPool(redis.url)
+async def pool(redis: RedisServer) -> AsyncIterator[QueueClient]:
+    p = QueueClient(redis.url, observer=JOB_METRICS)  # plays the bot, which counts its jobs
     yield p
     await p.close()
 
@@ -139,7 +140,9 @@ def _sample(body: str, series: str) -> float:
     raise AssertionError(f"{series} is not exposed")
 
 
-async def test_worker_metrics_after_real_diagnoses(worker: WorkerProcess, pool: RedisPool) -> None:
+async def test_worker_metrics_after_real_diagnoses(
+    worker: WorkerProcess, pool: QueueClient
+) -> None:
     # Given a worker process, a healthy origin and one that refuses connections
     refused = closed_port(ORIGIN_ADDRESS)
     queued = REGISTRY.get_sample_value("cf502_jobs_queued_total", {"kind": "diagnose"}) or 0
@@ -241,7 +244,7 @@ async def test_embedded_pool_counts_its_jobs_like_a_worker(world: DnsWorld) -> N
     from cf502.pool.local import LocalPool
 
     # Given the bot's in-process pool (no Redis) and an origin that refuses connections
-    pool = LocalPool(world.engine())
+    pool = LocalPool(world.engine(), observer=JOB_METRICS)
     before = {
         "queued": _count("cf502_jobs_queued_total", kind="diagnose"),
         "done": _count("cf502_jobs_done_total", kind="diagnose"),
@@ -253,7 +256,7 @@ async def test_embedded_pool_counts_its_jobs_like_a_worker(world: DnsWorld) -> N
         end = await pool.result(
             await pool.submit(_job(closed_port(ORIGIN_ADDRESS), "/x")), timeout=20
         )
-        strict = LocalPool(world.engine(allow_private=False))
+        strict = LocalPool(world.engine(allow_private=False), observer=JOB_METRICS)
         try:
             refused = await strict.result(await strict.submit(_job(443, "/y")), timeout=20)
         finally:

@@ -23,8 +23,8 @@ from bot.app import Bot, build_bot, make_pool
 from bot.run import EVENTS_PATH, HttpServer, serve_http
 from bot.settings import Settings
 from bot.state import StateStore
-from cf502.jobs import Job, JobEvent, Pool
-from cf502.limits import Limits
+from cf502.pool.jobs import Job, JobEvent, Pool
+from cf502.pool.limits import Limits
 from cf502.pool.local import LocalPool
 from handlers import register
 from tests.servers.dns import DnsWorld

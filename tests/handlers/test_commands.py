@@ -158,7 +158,7 @@ async def test_channel_allowlist_refuses_other_channels(
 async def test_pool_rate_limit_is_a_friendly_ephemeral(
     fake_slack: FakeSlack, dns_world: DnsWorld
 ) -> None:
-    from cf502.limits import Limits
+    from cf502.pool.limits import Limits
 
     port = closed_port(ORIGIN_ADDRESS)
     async with harness(fake_slack, dns_world, limits=Limits(per_user=1, coalesce=0)) as h:

@@ -9,8 +9,8 @@ from collections.abc import AsyncIterator
 from bot.actions import ActionId
 from bot.app import build_bot
 from bot.run import serve_http
-from cf502.jobs import Job, JobEvent
-from cf502.logs import setup_logging
+from cf502.ops.logs import setup_logging
+from cf502.pool.jobs import Job, JobEvent
 from handlers import register
 from tests.handlers.harness import (
     CHANNEL,

@@ -6,8 +6,9 @@ from __future__ import annotations
 import asyncio
 
 from bot.actions import ActionId, ButtonValue
+from cf502.pool.queue.config import QueueConfig
+from cf502.pool.queue.consumer import QueueConsumer
 from cf502.pool.worker import Worker, WorkerSettings
-from cf502.queue import QueueConfig, RedisPool
 from tests.handlers.harness import CHANNEL, harness
 from tests.servers.dns import ORIGIN_ADDRESS, DnsWorld
 from tests.servers.dns import dns_world_fixture as dns_world_fixture
@@ -24,7 +25,7 @@ async def test_report_through_redis_and_a_worker_with_state_in_redis(
     port = closed_port(ORIGIN_ADDRESS)
     # Given a worker process's Worker (in this loop) on the same Redis as the bot
     worker = Worker(
-        RedisPool(redis_server.url, QueueConfig()), dns_world.engine(), WorkerSettings()
+        QueueConsumer(redis_server.url, QueueConfig()), dns_world.engine(), WorkerSettings()
     )
     running = asyncio.create_task(worker.run())
     try:
@@ -59,4 +60,4 @@ async def test_report_through_redis_and_a_worker_with_state_in_redis(
     finally:
         worker.stop()
         await asyncio.wait_for(running, 15)
-        await worker.pool.close()
+        await worker.queue.close()

@@ -10,7 +10,7 @@ from dataclasses import replace
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
 from bot.app import Bot, build_bot
-from cf502.limits import Limits
+from cf502.pool.limits import Limits
 from cf502.pool.local import LocalPool
 from handlers import register
 from tests.handlers.harness import CHANNEL, command_payload, mention_payload, settings_for
