@@ -34,9 +34,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from cf502.checks import ALL_CHECKS
-from cf502.config import EngineSettings, OriginSettings
 from cf502.engine import diagnose
 from cf502.model import Report
+from cf502.settings import EngineSettings, OriginSettings
 from cf502.target import parse_target
 from tests.certs import issue_leaf, key_pem, pem, pki
 from tests.servers.dns import NS_ADDRESSES, ORIGIN_ADDRESS, DnsWorld

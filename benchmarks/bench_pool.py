@@ -43,13 +43,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from cf502.cli.worker import loop_factory
-from cf502.config import EngineSettings, OriginSettings
 from cf502.pool.jobs import EventKind, Job, JobKind
 from cf502.pool.limits import Limits
 from cf502.pool.queue.client import QueueClient
 from cf502.pool.queue.config import QueueConfig
 from cf502.pool.queue.consumer import QueueConsumer
 from cf502.pool.runjob import run_job
+from cf502.settings import EngineSettings, OriginSettings
 from cf502.target import parse_target
 from tests.certs import PrivateKey, issue_leaf, key_pem, pem, pki
 from tests.servers.dns import ORIGIN_ADDRESS, DnsWorld

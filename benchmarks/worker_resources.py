@@ -26,9 +26,9 @@ from collections import Counter
 from pathlib import Path
 
 from cf502.checks import ALL_CHECKS
-from cf502.config import OriginSettings
 from cf502.pool.jobs import EventKind, Job, JobKind
 from cf502.pool.queue.client import QueueClient
+from cf502.settings import OriginSettings
 from cf502.target import parse_target
 from tests.certs import issue_leaf, key_pem, pki, write_pem
 from tests.servers.dns import ORIGIN_ADDRESS, DnsWorld

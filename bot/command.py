@@ -1,7 +1,8 @@
 """Parse `/cf502 …` and `@cf502 check …` text into a request. Pure: no I/O, no Slack client.
 
 The options are the CLI's CloudFront origin options (`cf502.options.add_origin_options`), so the
-terminal and Slack accept the same things; the operator's safety options are refused by name.
+terminal and Slack accept the same things; every operator-only setting's flag (`cf502.settings`)
+is refused by name.
 """
 
 from __future__ import annotations
@@ -13,10 +14,10 @@ from enum import StrEnum
 
 from bot.slacktext import plain_text
 from cf502.checks import BY_ID
-from cf502.config import OriginSettings
 from cf502.engine import selection
 from cf502.errors import Cf502Error
 from cf502.options import OptionParser, UsageError, add_origin_options, origin_from_args
+from cf502.settings import OPERATOR_ONLY, OriginSettings
 from cf502.target import Target, parse_target
 
 __all__ = [
@@ -31,8 +32,8 @@ __all__ = [
 
 USAGE = "/cf502 <origin> [--host-header NAME] [--protocol-policy …] [--path /p] [options]"
 MAX_TEXT = 4000
-# Operator-only settings (cf502.options.add_engine_options): never from a chat message.
-_OPERATOR_ONLY = ("--allow-private", "--resolver", "--ca-file", "--dns-port", "--dns-timeout")
+# Never from a chat message: whoever runs the cf502 service sets these.
+_OPERATOR_FLAGS = frozenset(s.flag for s in OPERATOR_ONLY if s.flag is not None)
 
 
 class CommandError(Cf502Error):
@@ -91,7 +92,7 @@ def parse_command(text: str) -> Request:
         return Request(Kind.HELP)
     for word in words:
         name = word.split("=", 1)[0]
-        if name in _OPERATOR_ONLY:
+        if name in _OPERATOR_FLAGS:
             raise CommandError(
                 f"{name} is an operator setting of the cf502 service and can't be set from Slack."
             )

@@ -1,5 +1,6 @@
-"""Write `.env.example` from `bot.settings.SETTINGS`: every setting, its default, whether it is a
-secret and when it is required, so the example can never disagree with what the code reads.
+"""Write `.env.example` from `bot.settings.SETTINGS` (the Slack app's declarations and cf502's):
+every setting, its default, whether it is a secret and when it is required, so the example can
+never disagree with what the code reads.
 
     python -m bot.envdoc > .env.example     # regenerate after changing SETTINGS
     python -m bot.envdoc --check            # exit 1 when .env.example is out of date
@@ -15,7 +16,7 @@ import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 
-from bot.settings import SETTINGS, Mode, SettingSpec
+from bot.settings import SETTINGS, Mode, Setting
 
 __all__ = ["EXAMPLE", "main", "render"]
 
@@ -30,16 +31,17 @@ _HEADER = """\
 # `cf502 worker` reads REDIS_URL, the engine and safety settings (resolver, CA file,
 # allow-private, DNS, timeout bounds) and the log and metrics ones; the bot reads them all.
 #
-# Generated from bot/settings.py by `python -m bot.envdoc > .env.example`: do not edit by hand.
+# Generated from the declarations in cf502/settings/ and bot/settings.py by
+# `python -m bot.envdoc > .env.example`: do not edit by hand.
 """
 
 
-def _facts(spec: SettingSpec) -> str | None:
+def _facts(spec: Setting) -> str | None:
     """ "Required ..." and/or "Secret"; None for an ordinary setting (its default is shown)."""
     facts: list[str] = []
     if spec.default is None:
         if spec.required_in:
-            modes = " and ".join(f"{m.value} mode" for m in spec.required_in)
+            modes = " and ".join(f"{m} mode" for m in spec.required_in)
             others = " and ".join(m.value for m in Mode if m not in spec.required_in)
             facts.append(f"Required in {modes}" + (f" (unused in {others} mode)" if others else ""))
         else:
@@ -49,7 +51,7 @@ def _facts(spec: SettingSpec) -> str | None:
     return ". ".join(facts) + "." if facts else None
 
 
-def _block(spec: SettingSpec) -> str:
+def _block(spec: Setting) -> str:
     lines = [f"# {line}" for line in textwrap.wrap(spec.help, width=97)]
     facts = _facts(spec)
     if facts is not None:
@@ -61,7 +63,7 @@ def _block(spec: SettingSpec) -> str:
     return "\n".join(lines)
 
 
-def render(settings: Sequence[SettingSpec] = SETTINGS) -> str:
+def render(settings: Sequence[Setting] = SETTINGS) -> str:
     """The full text of `.env.example` for `settings`."""
     return _HEADER + "\n" + "\n\n".join(_block(spec) for spec in settings) + "\n"
 

@@ -34,11 +34,11 @@ from bot.poster import NOT_POSTABLE, Poster, PostError
 from bot.settings import Settings
 from bot.state import Note, ReportState, new_report_id
 from bot.store import RUNNING, ReportStore
-from cf502.config import OriginSettings
 from cf502.deadlines import Deadlines
 from cf502.errors import QueueError
 from cf502.model import CheckResult, Report, Status
 from cf502.pool.jobs import EventKind, Job, JobEvent, JobKind, Pool
+from cf502.settings import OriginSettings
 from cf502.verdict import decide
 
 __all__ = [

@@ -1,8 +1,10 @@
 """The Slack app's settings, from the environment and an optional `.env` file.
 
-`SETTINGS` is the single list of every environment variable the app reads (name, default, secret,
-help); `.env.example` is generated from it and checked against it. A missing or malformed setting
-stops start-up with one line naming it (`ConfigError`); secrets never appear in `repr` or logs.
+`SETTINGS` is the single list of every environment variable the app reads. The Slack app's own
+settings are declared here; the operator's engine and service settings are cf502's declarations
+(`cf502.settings`), which `cf502 worker` reads the same way. `.env.example` is generated from the
+list and checked against it. A missing or malformed setting stops start-up with one line naming it
+(`ConfigError`); secrets never appear in `repr` or logs.
 """
 
 from __future__ import annotations
@@ -13,13 +15,23 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlsplit
 
-from cf502.config import EngineSettings, parse_resolver
-from cf502.errors import Cf502Error, ConfigError
+from cf502.errors import ConfigError
+from cf502.settings import ENGINE, EngineSettings, Setting, from_environ
+from cf502.settings.engine import (
+    ALLOW_PRIVATE,
+    CA_FILE,
+    DNS_PORT,
+    DNS_TIMEOUT,
+    MAX_CONNECT_TIMEOUT,
+    MAX_READ_TIMEOUT,
+    RESOLVER,
+)
+from cf502.settings.service import LOG_FORMAT, LOG_LEVEL, METRICS_PORT, REDIS_URL
+from cf502.settings.spec import boolean, seconds, text, whole
 
-__all__ = ["SETTINGS", "Mode", "SettingSpec", "Settings", "load_settings", "read_dotenv"]
+__all__ = ["SETTINGS", "Mode", "Setting", "Settings", "load_settings", "read_dotenv"]
 
 
 class Mode(StrEnum):
@@ -27,69 +39,8 @@ class Mode(StrEnum):
     HTTP = "http"  # POST /slack/events: needs SLACK_SIGNING_SECRET
 
 
-@dataclass(frozen=True, slots=True)
-class SettingSpec:
-    """One environment variable.
-
-    Attributes:
-        name: the variable, e.g. "SLACK_BOT_TOKEN".
-        default: the value used when unset; None means required (see `required_in`).
-        secret: never printed, logged or echoed in errors.
-        help: one line for `.env.example` and the README.
-        required_in: the modes that need it when it has no default (empty: all modes).
-        attr: the `Settings` field it fills.
-        parse: text -> value; raises ValueError with a message that never echoes a secret.
-    """
-
-    name: str
-    default: str | None
-    secret: bool
-    help: str
-    required_in: tuple[Mode, ...]
-    attr: str
-    parse: Callable[[str], Any] = field(repr=False, compare=False)
-
-
 _ID = re.compile(r"^[A-Z0-9]{2,30}$")
 _KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-
-
-def _str(v: str) -> str:
-    return v
-
-
-def _bool(v: str) -> bool:
-    low = v.strip().lower()
-    if low in ("1", "true", "yes", "on"):
-        return True
-    if low in ("0", "false", "no", "off", ""):
-        return False
-    raise ValueError("must be true or false")
-
-
-def _number(lo: float, hi: float) -> Callable[[str], float]:
-    def parse(v: str) -> float:
-        try:
-            value = float(v)
-        except ValueError:
-            raise ValueError("must be a number") from None
-        if not lo <= value <= hi:
-            raise ValueError(f"must be between {lo:g} and {hi:g}")
-        return value
-
-    return parse
-
-
-def _int(lo: int, hi: int) -> Callable[[str], int]:
-    def parse(v: str) -> int:
-        if not v.strip().isdigit():
-            raise ValueError("must be a whole number")
-        value = int(v)
-        if not lo <= value <= hi:
-            raise ValueError(f"must be between {lo} and {hi}")
-        return value
-
-    return parse
 
 
 def _ids(v: str) -> frozenset[str]:
@@ -128,289 +79,191 @@ def _response_url_base(v: str) -> str:
     return _api_url(v) if v else ""
 
 
-def _redis_url(v: str) -> str:
-    if v and urlsplit(v).scheme not in ("redis", "rediss", "unix"):
-        raise ValueError("must be a redis://, rediss:// or unix:// URL")  # may hold a password
-    return v
-
-
-def _resolver(v: str) -> str | None:
-    if not v:
-        return None
-    try:
-        parse_resolver(v)
-    except Cf502Error as exc:
-        raise ValueError(str(exc)) from None
-    return v
-
-
-def _ca_file(v: str) -> str | None:
-    if not v:
-        return None
-    if not os.path.isfile(v):
-        raise ValueError(f"{v!r} is not a readable file")
-    return v
-
-
-def _log_format(v: str) -> str:
-    if v.lower() not in ("json", "text", "auto"):
-        raise ValueError("must be json, text or auto")
-    return v.lower()
-
-
-def _optional_port(v: str) -> int | None:
-    if not v:
-        return None
-    if not v.isdigit() or not 1 <= int(v) <= 65535:
-        raise ValueError("must be a port number (1-65535)")
-    return int(v)
-
-
-def _log_level(v: str) -> str:
-    if v.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
-        raise ValueError("must be DEBUG, INFO, WARNING or ERROR")
-    return v.upper()
-
-
-def _spec(
-    name: str,
-    attr: str,
-    default: str | None,
-    parse: Callable[[str], Any],
-    help: str,
-    *,
-    secret: bool = False,
-    required_in: tuple[Mode, ...] = (),
-) -> SettingSpec:
-    return SettingSpec(name, default, secret, help, required_in, attr, parse)
-
-
-SETTINGS: tuple[SettingSpec, ...] = (
-    _spec(
-        "SLACK_BOT_TOKEN",
-        "bot_token",
-        None,
-        _token("xoxb-"),
-        "Bot User OAuth Token (xoxb-...).",
-        secret=True,
-    ),
-    _spec(
-        "SLACK_SIGNING_SECRET",
-        "signing_secret",
-        None,
-        _str,
-        "Signing Secret (Basic Information page); verifies HTTP-mode requests.",
-        secret=True,
-        required_in=(Mode.HTTP,),
-    ),
-    _spec(
-        "SLACK_APP_TOKEN",
-        "app_token",
-        None,
-        _token("xapp-"),
-        "App-level token (xapp-...) with connections:write; needed for Socket Mode.",
-        secret=True,
-        required_in=(Mode.SOCKET,),
-    ),
-    _spec(
-        "SLACK_API_URL",
-        "api_url",
-        "https://slack.com/api/",
-        _api_url,
-        "Slack Web API base URL (ends with /).",
-    ),
-    _spec(
-        "SLACK_RESPONSE_URL_BASE",
-        "response_url_base",
-        "",
-        _response_url_base,
-        "Extra base URL (ends with /) whose response_urls the bot may answer, besides"
-        " https://hooks.slack.com/ (tests, a Slack proxy); empty: Slack's only.",
-    ),
-    _spec(
-        "REDIS_URL",
-        "redis_url",
-        "",
-        _redis_url,
-        "Redis for the shared job queue; empty: run checks in-process.",
-        secret=True,
-    ),
-    _spec(
-        "CF502_RESOLVER", "resolver", "", _resolver, "DNS resolver IP[:PORT]; empty: the system's."
-    ),
-    _spec(
-        "CF502_CA_FILE", "ca_file", "", _ca_file, "Extra trust anchors (PEM) added to Mozilla's."
-    ),
-    _spec(
-        "CF502_ALLOW_PRIVATE",
-        "allow_private",
-        "false",
-        _bool,
-        "Allow loopback/private targets (on-prem, tests).",
-    ),
-    _spec(
-        "CF502_DNS_PORT",
-        "dns_port",
-        "53",
-        _int(1, 65535),
-        "Port for direct authoritative DNS queries.",
-    ),
-    _spec("CF502_DNS_TIMEOUT", "dns_timeout", "5", _number(0.1, 60), "Seconds per DNS query."),
-    _spec(
-        "CF502_MAX_CONNECT_TIMEOUT",
-        "max_connect_timeout",
-        "10",
-        _number(1, 10),
-        "Upper bound on a request's connection timeout (s).",
-    ),
-    _spec(
-        "CF502_MAX_READ_TIMEOUT",
-        "max_read_timeout",
-        "180",
-        _number(1, 180),
-        "Upper bound on a request's response timeout (s).",
-    ),
-    _spec(
-        "CF502_USER_RATE",
-        "user_rate",
-        "10",
-        _int(1, 10_000),
-        "Diagnoses one user may start per minute.",
-    ),
-    _spec(
-        "CF502_CHANNEL_RATE",
-        "channel_rate",
-        "30",
-        _int(1, 10_000),
-        "Diagnoses one channel may start per minute.",
-    ),
-    _spec(
-        "CF502_CHANNEL_ALLOWLIST",
-        "channel_allowlist",
-        "",
-        _ids,
-        "Comma-separated channel ids allowed to use cf502; empty: all.",
-    ),
-    _spec(
-        "CF502_USER_ALLOWLIST",
-        "user_allowlist",
-        "",
-        _ids,
-        "Comma-separated user ids allowed to use cf502; empty: all.",
-    ),
-    _spec(
-        "CF502_REPORT_TTL",
-        "report_ttl",
-        "86400",
-        _int(60, 30 * 86400),
-        "Seconds a report's buttons keep working (1 day).",
-    ),
-    _spec(
-        "CF502_UPDATE_INTERVAL",
-        "update_interval",
-        "2",
-        _number(0, 60),
-        "Least seconds between live updates of a report message.",
-    ),
-    _spec(
-        "CF502_WATCH_INTERVAL",
-        "watch_interval",
-        "60",
-        _number(0.05, 3600),
-        "Seconds between rechecks while watching until fixed.",
-    ),
-    _spec(
-        "CF502_WATCH_LIMIT",
-        "watch_limit",
-        "3600",
-        _number(0.1, 86400),
-        "Seconds a watch runs before it gives up.",
-    ),
-    _spec(
-        "CF502_CONCURRENCY",
-        "concurrency",
-        "8",
-        _int(1, 256),
-        "Diagnoses run at once by the in-process pool (no REDIS_URL).",
-    ),
-    _spec(
-        "CF502_USER_CONCURRENCY",
-        "user_concurrency",
-        "2",
-        _int(1, 256),
-        "Diagnoses one user may have running at once (with REDIS_URL: queued or running); "
-        "their further ones wait their turn without taking a slot from other users.",
-    ),
-    _spec("CF502_LOG_LEVEL", "log_level", "INFO", _log_level, "DEBUG, INFO, WARNING or ERROR."),
-    _spec(
-        "CF502_LOG_FORMAT",
-        "log_format",
-        "auto",
-        _log_format,
-        "json, text or auto (text on a terminal).",
-    ),
-    _spec(
-        "CF502_METRICS_PORT",
-        "metrics_port",
-        "",
-        _optional_port,
-        "Serve /metrics, /healthz, /readyz on this port; empty: no metrics server.",
-    ),
-    _spec(
-        "CF502_METRICS_ON_SLACK_PORT",
-        "metrics_on_slack_port",
-        "false",
-        _bool,
-        "Also serve /metrics, unauthenticated, on the HTTP-mode Slack port (--port);"
-        " default: only on CF502_METRICS_PORT, which should stay private.",
-    ),
+BOT_TOKEN = Setting(
+    "bot_token",
+    "Bot User OAuth Token (xoxb-...).",
+    _token("xoxb-"),
+    None,
+    name="SLACK_BOT_TOKEN",
+    secret=True,
 )
+SIGNING_SECRET = Setting(
+    "signing_secret",
+    "Signing Secret (Basic Information page); verifies HTTP-mode requests.",
+    text,
+    None,
+    name="SLACK_SIGNING_SECRET",
+    secret=True,
+    required_in=(Mode.HTTP,),
+)
+APP_TOKEN = Setting(
+    "app_token",
+    "App-level token (xapp-...) with connections:write; needed for Socket Mode.",
+    _token("xapp-"),
+    None,
+    name="SLACK_APP_TOKEN",
+    secret=True,
+    required_in=(Mode.SOCKET,),
+)
+API_URL = Setting(
+    "api_url",
+    "Slack Web API base URL (ends with /).",
+    _api_url,
+    "https://slack.com/api/",
+    name="SLACK_API_URL",
+)
+RESPONSE_URL_BASE = Setting(
+    "response_url_base",
+    "Extra base URL (ends with /) whose response_urls the bot may answer, besides"
+    " https://hooks.slack.com/ (tests, a Slack proxy); empty: Slack's only.",
+    _response_url_base,
+    name="SLACK_RESPONSE_URL_BASE",
+)
+USER_RATE = Setting(
+    "user_rate",
+    "Diagnoses one user may start per minute.",
+    whole(1, 10_000),
+    "10",
+    name="CF502_USER_RATE",
+)
+CHANNEL_RATE = Setting(
+    "channel_rate",
+    "Diagnoses one channel may start per minute.",
+    whole(1, 10_000),
+    "30",
+    name="CF502_CHANNEL_RATE",
+)
+CHANNEL_ALLOWLIST = Setting(
+    "channel_allowlist",
+    "Comma-separated channel ids allowed to use cf502; empty: all.",
+    _ids,
+    name="CF502_CHANNEL_ALLOWLIST",
+)
+USER_ALLOWLIST = Setting(
+    "user_allowlist",
+    "Comma-separated user ids allowed to use cf502; empty: all.",
+    _ids,
+    name="CF502_USER_ALLOWLIST",
+)
+REPORT_TTL = Setting(
+    "report_ttl",
+    "Seconds a report's buttons keep working (1 day).",
+    whole(60, 30 * 86400),
+    "86400",
+    name="CF502_REPORT_TTL",
+)
+UPDATE_INTERVAL = Setting(
+    "update_interval",
+    "Least seconds between live updates of a report message.",
+    seconds(0, 60),
+    "2",
+    name="CF502_UPDATE_INTERVAL",
+)
+WATCH_INTERVAL = Setting(
+    "watch_interval",
+    "Seconds between rechecks while watching until fixed.",
+    seconds(0.05, 3600),
+    "60",
+    name="CF502_WATCH_INTERVAL",
+)
+WATCH_LIMIT = Setting(
+    "watch_limit",
+    "Seconds a watch runs before it gives up.",
+    seconds(0.1, 86400),
+    "3600",
+    name="CF502_WATCH_LIMIT",
+)
+CONCURRENCY = Setting(
+    "concurrency",
+    "Diagnoses run at once by the in-process pool (no REDIS_URL).",
+    whole(1, 256),
+    "8",
+    name="CF502_CONCURRENCY",
+)
+USER_CONCURRENCY = Setting(
+    "user_concurrency",
+    "Diagnoses one user may have running at once (with REDIS_URL: queued or running); "
+    "their further ones wait their turn without taking a slot from other users.",
+    whole(1, 256),
+    "2",
+    name="CF502_USER_CONCURRENCY",
+)
+METRICS_ON_SLACK_PORT = Setting(
+    "metrics_on_slack_port",
+    "Also serve /metrics, unauthenticated, on the HTTP-mode Slack port (--port);"
+    " default: only on CF502_METRICS_PORT, which should stay private.",
+    boolean,
+    "false",
+    name="CF502_METRICS_ON_SLACK_PORT",
+)
+
+# In `.env.example` order.
+SETTINGS: tuple[Setting, ...] = (
+    BOT_TOKEN,
+    SIGNING_SECRET,
+    APP_TOKEN,
+    API_URL,
+    RESPONSE_URL_BASE,
+    REDIS_URL,
+    *(s for s in ENGINE if s.name),
+    USER_RATE,
+    CHANNEL_RATE,
+    CHANNEL_ALLOWLIST,
+    USER_ALLOWLIST,
+    REPORT_TTL,
+    UPDATE_INTERVAL,
+    WATCH_INTERVAL,
+    WATCH_LIMIT,
+    CONCURRENCY,
+    USER_CONCURRENCY,
+    LOG_LEVEL,
+    LOG_FORMAT,
+    METRICS_PORT,
+    METRICS_ON_SLACK_PORT,
+)
+_ENGINE_ATTRS = tuple(s.attr for s in ENGINE)
 
 
 @dataclass(frozen=True, slots=True)
 class Settings:
-    """Everything the Slack app is configured with. Secrets are left out of `repr`."""
+    """Everything the Slack app is configured with. Secrets are left out of `repr`.
+
+    The defaults are the declarations' (`SETTINGS`); the engine's fields are the operator's
+    `EngineSettings`, which `engine` gathers.
+    """
 
     bot_token: str = field(repr=False)
     signing_secret: str | None = field(default=None, repr=False)
     app_token: str | None = field(default=None, repr=False)
-    api_url: str = "https://slack.com/api/"
-    response_url_base: str = ""
-    redis_url: str = field(default="", repr=False)
-    resolver: str | None = None
-    ca_file: str | None = None
-    allow_private: bool = False
-    dns_port: int = 53
-    dns_timeout: float = 5.0
-    max_connect_timeout: float = 10.0
-    max_read_timeout: float = 180.0
-    user_rate: int = 10
-    channel_rate: int = 30
-    channel_allowlist: frozenset[str] = frozenset()
-    user_allowlist: frozenset[str] = frozenset()
-    report_ttl: int = 86400
-    update_interval: float = 2.0
-    watch_interval: float = 60.0
-    watch_limit: float = 3600.0
-    concurrency: int = 8
-    user_concurrency: int = 2
-    log_level: str = "INFO"
-    log_format: str = "auto"
-    metrics_port: int | None = None
-    metrics_on_slack_port: bool = False
+    api_url: str = API_URL.initial
+    response_url_base: str = RESPONSE_URL_BASE.initial
+    redis_url: str = field(default=REDIS_URL.initial, repr=False)
+    resolver: str | None = RESOLVER.initial
+    ca_file: str | None = CA_FILE.initial
+    allow_private: bool = ALLOW_PRIVATE.initial
+    dns_port: int = DNS_PORT.initial
+    dns_timeout: float = DNS_TIMEOUT.initial
+    max_connect_timeout: float = MAX_CONNECT_TIMEOUT.initial
+    max_read_timeout: float = MAX_READ_TIMEOUT.initial
+    user_rate: int = USER_RATE.initial
+    channel_rate: int = CHANNEL_RATE.initial
+    channel_allowlist: frozenset[str] = CHANNEL_ALLOWLIST.initial
+    user_allowlist: frozenset[str] = USER_ALLOWLIST.initial
+    report_ttl: int = REPORT_TTL.initial
+    update_interval: float = UPDATE_INTERVAL.initial
+    watch_interval: float = WATCH_INTERVAL.initial
+    watch_limit: float = WATCH_LIMIT.initial
+    concurrency: int = CONCURRENCY.initial
+    user_concurrency: int = USER_CONCURRENCY.initial
+    log_level: str = LOG_LEVEL.initial
+    log_format: str = LOG_FORMAT.initial
+    metrics_port: int | None = METRICS_PORT.initial
+    metrics_on_slack_port: bool = METRICS_ON_SLACK_PORT.initial
 
     @property
     def engine(self) -> EngineSettings:
         """The operator's engine settings for diagnoses run on behalf of Slack users."""
-        return EngineSettings(
-            allow_private=self.allow_private,
-            resolver=self.resolver,
-            ca_file=self.ca_file,
-            dns_port=self.dns_port,
-            dns_timeout=self.dns_timeout,
-            max_connect_timeout=self.max_connect_timeout,
-            max_read_timeout=self.max_read_timeout,
-        )
+        return EngineSettings(**{attr: getattr(self, attr) for attr in _ENGINE_ATTRS})
 
     @property
     def secrets(self) -> tuple[str, ...]:
@@ -458,18 +311,8 @@ def load_settings(
     if dotenv is not None and dotenv.is_file():
         source.update(read_dotenv(dotenv))
     source.update(os.environ if environ is None else environ)
-    kwargs: dict[str, Any] = {}
-    for spec in SETTINGS:
-        raw = source.get(spec.name, "").strip()
-        if not raw and spec.default is None:
-            if not spec.required_in or mode in spec.required_in:
-                where = f" (needed in {mode.value} mode)" if spec.required_in else ""
-                raise ConfigError(f"{spec.name} is not set{where}: {spec.help}")
-            continue
-        try:
-            kwargs[spec.attr] = spec.parse(raw if raw else (spec.default or ""))
-        except ValueError as exc:
-            raise ConfigError(f"{spec.name} {exc}.") from None
-    if kwargs["watch_limit"] < kwargs["watch_interval"]:
+    kwargs = from_environ(SETTINGS, source, mode)
+    interval = kwargs.get("watch_interval", WATCH_INTERVAL.initial)
+    if kwargs.get("watch_limit", WATCH_LIMIT.initial) < interval:
         raise ConfigError("CF502_WATCH_LIMIT must not be shorter than CF502_WATCH_INTERVAL.")
     return Settings(**kwargs)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from cf502.config import EngineSettings, OriginSettings
+from cf502.settings import EngineSettings, OriginSettings
 
 __all__ = ["Deadlines"]
 

@@ -17,10 +17,10 @@ from cf502.checks import ALL_CHECKS, BY_ID
 from cf502.checks.base import Check, result
 from cf502.checks.dns.resolve import resolution
 from cf502.checks.probe import Probe
-from cf502.config import EngineSettings, OriginSettings
 from cf502.errors import InvalidSetting
 from cf502.model import CheckResult, Report, Status
 from cf502.safety import vet_addresses
+from cf502.settings import EngineSettings, OriginSettings
 from cf502.target import Target
 from cf502.verdict import decide
 

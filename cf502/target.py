@@ -159,7 +159,7 @@ def _split_host_port(hostport: str, raw: str) -> tuple[str, int | None]:
     host, sep, port_text = hostport.partition(":")
     if not sep:
         return host, None
-    if not port_text.isdigit() or len(port_text) > 5:
+    if not (port_text.isascii() and port_text.isdigit()) or len(port_text) > 5:
         raise InvalidTarget(f"{_q(raw)} has an invalid port {port_text!r}.")
     return host, check_port(int(port_text))
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from cf502.checks.probe import Probe
-from cf502.config import EngineSettings, OriginSettings
 from cf502.deadlines import Deadlines
+from cf502.settings import EngineSettings, OriginSettings
 from cf502.target import parse_target
 
 

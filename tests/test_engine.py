@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 from cf502.checks import ALL_CHECKS, BY_ID, CHECK_IDS
 from cf502.checks.base import result
 from cf502.checks.probe import Probe
-from cf502.config import EngineSettings, OriginSettings
 from cf502.engine import run_checks, selection
 from cf502.model import CheckResult, Status
+from cf502.settings import EngineSettings, OriginSettings
 from cf502.target import parse_target
 from cf502.verdict import decide
 

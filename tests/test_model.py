@@ -5,8 +5,8 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cf502.config import OriginSettings
 from cf502.model import CheckResult, Evidence, Report, Status, Verdict
+from cf502.settings import OriginSettings
 from cf502.target import parse_target
 
 TEXT = st.text(max_size=40)

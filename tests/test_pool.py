@@ -10,12 +10,12 @@ from typing import Any
 
 import pytest
 
-from cf502.config import EngineSettings
 from cf502.errors import QueueError
 from cf502.model import Status
 from cf502.pool.jobs import EventKind, Job, JobEvent, RateLimited
 from cf502.pool.limits import Limits
 from cf502.pool.local import LocalPool
+from cf502.settings import EngineSettings
 from tests.servers.dns import (
     ORIGIN_ADDRESS,
     DnsWorld,

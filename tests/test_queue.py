@@ -14,7 +14,6 @@ from typing import Any
 
 import pytest
 
-from cf502.config import EngineSettings
 from cf502.errors import ConfigError, QueueError
 from cf502.model import CheckResult, Status
 from cf502.pool.jobs import EventKind, Job, JobEvent, RateLimited
@@ -23,6 +22,7 @@ from cf502.pool.queue.client import QueueClient
 from cf502.pool.queue.config import QueueConfig
 from cf502.pool.queue.consumer import Delivery, QueueConsumer
 from cf502.pool.worker import Worker, WorkerSettings
+from cf502.settings import EngineSettings
 from tests.servers.dns import (
     ORIGIN_ADDRESS,
     DnsWorld,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from cf502.config import EngineSettings, OriginSettings, ProtocolPolicy, parse_resolver
 from cf502.errors import InvalidSetting, TargetNotAllowed
+from cf502.settings import EngineSettings, OriginSettings, ProtocolPolicy, parse_resolver
 from cf502.target import parse_target
 
 

@@ -53,6 +53,7 @@ def test_idna_name_becomes_a_label() -> None:
         ("localhost", "fully qualified"),
         ("origin.example.com:22", "port 22"),
         ("origin.example.com:8o", "invalid port"),
+        ("origin.example.com:4²", "invalid port"),  # a digit to str.isdigit, not to int()
         ("ftp://origin.example.com", "http"),
         ("https://user:pw@origin.example.com", "credentials"),
         ("x" * 64 + ".example", "invalid"),

@@ -16,13 +16,13 @@ from typing import Any
 
 import pytest
 
-from cf502.cli.worker import engine_from_env
 from cf502.errors import ConfigError, QueueError
 from cf502.model import Status
 from cf502.pool.jobs import EventKind, JobEvent
 from cf502.pool.queue.client import QueueClient
 from cf502.pool.queue.config import QueueConfig
 from cf502.pool.queue.consumer import QueueConsumer
+from cf502.settings import EngineSettings
 from tests.servers.dns import (
     ORIGIN_ADDRESS,
     DnsWorld,
@@ -367,12 +367,12 @@ def test_the_worker_reads_the_operators_settings_from_the_environment() -> None:
         "CF502_MAX_READ_TIMEOUT": "60",
     }
     # When the worker builds its engine settings, Then they are the operator's
-    engine = engine_from_env(env)
+    engine = EngineSettings.from_environ(env)
     assert engine.allow_private and engine.resolver == "127.0.0.1:5353"
     assert (engine.dns_timeout, engine.max_read_timeout) == (2.5, 60.0)
     # And a malformed value is named in one line
-    with pytest.raises(ConfigError, match=r"CF502_DNS_PORT 'fifty-three' is malformed"):
-        engine_from_env({"CF502_DNS_PORT": "fifty-three"})
+    with pytest.raises(ConfigError, match=r"^CF502_DNS_PORT must be a port number \(1-65535\)\.$"):
+        EngineSettings.from_environ({"CF502_DNS_PORT": "fifty-three"})
 
 
 async def test_two_workers_survive_poison_entries_and_serve_the_next_job(

@@ -6,8 +6,8 @@ from collections.abc import Iterable
 from typing import Protocol
 
 from cf502.checks.probe import Probe
-from cf502.config import OriginSettings
 from cf502.model import CheckResult, Evidence, Status
+from cf502.settings import OriginSettings
 
 __all__ = ["Check", "evidence", "result"]
 

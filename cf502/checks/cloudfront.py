@@ -36,11 +36,11 @@ from cf502.checks.http._exchange import Exchange, origin_exchange
 from cf502.checks.http._report import direct_curl, ms
 from cf502.checks.probe import Probe
 from cf502.commands import hostport, sh
-from cf502.config import OriginSettings, ProtocolPolicy
 from cf502.deadlines import Deadlines
 from cf502.errors import TargetNotAllowed
 from cf502.model import CheckResult, Status
 from cf502.safety import vet_addresses
+from cf502.settings import OriginSettings, ProtocolPolicy
 
 __all__ = [
     "BODY_CAP",

@@ -11,8 +11,8 @@ from collections.abc import Awaitable, Callable, Hashable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from cf502.config import EngineSettings, OriginSettings
 from cf502.deadlines import Deadlines
+from cf502.settings import EngineSettings, OriginSettings
 from cf502.target import Target
 
 __all__ = ["Probe"]

@@ -7,7 +7,6 @@ import asyncio
 import os
 import sys
 
-from cf502.config import EngineSettings, OriginSettings
 from cf502.engine import diagnose, selection
 from cf502.model import CheckResult, Report
 from cf502.options import (
@@ -20,13 +19,15 @@ from cf502.options import (
 from cf502.pool.jobs import Job, JobKind
 from cf502.render.json_output import report_json
 from cf502.render.text import progress_line, report_text
+from cf502.settings import SAFETY, EngineSettings, OriginSettings
 from cf502.target import Target, parse_target
 
 __all__ = ["add_options", "job_from_args", "run"]
 
 EXIT_OK, EXIT_FAILED = 0, 1
 
-_WORKER_ONLY = ("resolver", "ca_file", "dns_port", "dns_timeout")
+# A job carries the origin settings only: the workers' own safety settings apply to it.
+_NOT_IN_A_JOB = tuple(s for s in SAFETY if s.operator_only and not s.job_request)
 
 
 def add_options(check: argparse.ArgumentParser) -> None:
@@ -54,11 +55,11 @@ def _use_color(args: argparse.Namespace) -> bool:
 
 def job_from_args(args: argparse.Namespace, target: Target, origin: OriginSettings) -> Job:
     """The job `cf502 check --redis-url` submits; refuses the operator-only options."""
-    for name in _WORKER_ONLY:
-        if getattr(args, name, None) is not None:
-            flag = "--" + name.replace("_", "-")
+    for setting in _NOT_IN_A_JOB:
+        if getattr(args, setting.attr, None) is not None:
             raise UsageError(
-                f"{flag} is a worker setting: with --redis-url the workers' own settings apply."
+                f"{setting.flag} is a worker setting: with --redis-url the workers' own settings "
+                "apply."
             )
     return Job(
         JobKind.DIAGNOSE,

@@ -17,57 +17,30 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from cf502.config import EngineSettings
-from cf502.errors import ConfigError
 from cf502.options import UsageError, add_engine_options, engine_from_args
+from cf502.settings import ENGINE, SERVICE, EngineSettings, ServiceSettings, given
+from cf502.settings import add_options as add_options_for
 
 if TYPE_CHECKING:
     from cf502.pool.queue.config import QueueConfig
     from cf502.pool.queue.consumer import QueueConsumer
     from cf502.pool.worker import Counters, WorkerSettings
 
-__all__ = ["add_options", "add_worker_options", "engine_from_env", "loop_factory", "run_worker"]
+__all__ = ["add_options", "add_worker_options", "loop_factory", "run_worker"]
 
 log = logging.getLogger("cf502.worker")
 
 
-_ENV_ENGINE: Mapping[str, tuple[str, Callable[[str], Any]]] = {
-    "CF502_RESOLVER": ("resolver", str),
-    "CF502_CA_FILE": ("ca_file", str),
-    "CF502_ALLOW_PRIVATE": (
-        "allow_private",
-        lambda v: v.strip().lower() in ("1", "true", "yes", "on"),
-    ),
-    "CF502_DNS_PORT": ("dns_port", int),
-    "CF502_DNS_TIMEOUT": ("dns_timeout", float),
-    "CF502_MAX_CONNECT_TIMEOUT": ("max_connect_timeout", float),
-    "CF502_MAX_READ_TIMEOUT": ("max_read_timeout", float),
-}
-
-
-def engine_from_env(environ: Mapping[str, str]) -> EngineSettings:
-    """The operator's EngineSettings from the same variables the bot reads (see .env.example)."""
-    changes: dict[str, Any] = {}
-    for name, (attr, parse) in _ENV_ENGINE.items():
-        raw = environ.get(name, "").strip()
-        if not raw:
-            continue
-        try:
-            changes[attr] = parse(raw)
-        except ValueError:
-            raise ConfigError(f"{name} {raw[:40]!r} is malformed.") from None
-    return replace(EngineSettings(), **changes)
-
-
 def add_options(parser: argparse.ArgumentParser) -> None:
     add_worker_options(parser)
-    add_engine_options(parser)
+    add_engine_options(parser, ENGINE)
 
 
 def add_worker_options(parser: argparse.ArgumentParser) -> None:
-    """The `cf502 worker` options (the engine's safety options are added separately)."""
+    """The `cf502 worker` options (the engine's options are added separately). The queue, log and
+    metrics options are the declared settings, which the environment gives when not given here."""
     g = parser.add_argument_group("worker")
-    g.add_argument("--redis-url", metavar="URL", help="the job queue (default $REDIS_URL)")
+    add_options_for(g, SERVICE)
     g.add_argument("--concurrency", type=int, metavar="N", default=16, help="jobs at once (16)")
     g.add_argument(
         "--job-timeout",
@@ -107,49 +80,23 @@ def add_worker_options(parser: argparse.ArgumentParser) -> None:
         "--queue-prefix", metavar="NAME", default="cf502", help="Redis key prefix (cf502)"
     )
     g.add_argument(
-        "--max-connect-timeout",
-        type=float,
-        metavar="S",
-        help="upper bound on a job's connection timeout (10)",
-    )
-    g.add_argument(
-        "--max-read-timeout",
-        type=float,
-        metavar="S",
-        help="upper bound on a job's response timeout (180)",
-    )
-    g.add_argument(
-        "--metrics-port",
-        type=int,
-        metavar="N",
-        help="serve /metrics, /healthz, /readyz on this port (default $CF502_METRICS_PORT)",
-    )
-    g.add_argument(
         "--burst", action="store_true", help="exit once the queue is empty (batch runs, tests)"
     )
-    g.add_argument("--log-format", choices=("json", "text", "auto"), help="log lines (auto)")
 
 
 def _settings_from_args(
     args: argparse.Namespace, environ: Mapping[str, str]
-) -> tuple[str, QueueConfig, EngineSettings, WorkerSettings, int | None]:
+) -> tuple[str, QueueConfig, EngineSettings, WorkerSettings, ServiceSettings]:
     from cf502.pool.limits import Limits
     from cf502.pool.queue.config import QueueConfig
     from cf502.pool.worker import WorkerSettings
 
-    url = args.redis_url or environ.get("REDIS_URL", "")
+    # The options win over the environment; both were parsed by the settings' declarations.
+    service = replace(ServiceSettings.from_environ(environ), **given(args, SERVICE))
+    engine = engine_from_args(args, EngineSettings.from_environ(environ))
+    url = service.redis_url
     if not url:
         raise UsageError("Give --redis-url URL (or set REDIS_URL): the worker needs the job queue.")
-    engine = engine_from_args(args, engine_from_env(environ))
-    bounds = {
-        k: v
-        for k, v in (
-            ("max_connect_timeout", args.max_connect_timeout),
-            ("max_read_timeout", args.max_read_timeout),
-        )
-        if v is not None
-    }
-    engine = replace(engine, **bounds)
     queue = QueueConfig(
         prefix=args.queue_prefix,
         min_idle=args.min_idle,
@@ -165,13 +112,7 @@ def _settings_from_args(
         grace=args.grace,
         burst=args.burst,
     )
-    port_text = environ.get("CF502_METRICS_PORT", "")
-    port = args.metrics_port
-    if port is None and port_text.strip():
-        if not port_text.strip().isdigit():
-            raise ConfigError(f"CF502_METRICS_PORT {port_text[:20]!r} is not a port number.")
-        port = int(port_text)
-    return url, queue, engine, worker, port
+    return url, queue, engine, worker, service
 
 
 async def _serve(
@@ -232,17 +173,21 @@ def run_worker(args: argparse.Namespace, environ: Mapping[str, str] | None = Non
     from cf502.pool.queue.config import redacted_url
 
     env = os.environ if environ is None else environ
-    url, queue, engine, settings, port = _settings_from_args(args, env)
+    url, queue, engine, settings, service = _settings_from_args(args, env)
     # The worker owns this process's logging: replace any earlier handler (e.g. the CLI's).
     root = logging.getLogger()
     for handler in list(root.handlers):
         root.removeHandler(handler)
     password = _url_password(url)
-    setup_logging(fmt=args.log_format, secrets=[password] if password else [])
+    setup_logging(
+        service.log_level,
+        fmt=service.log_format,
+        secrets=[password] if password else [],
+    )
     log.info("worker configuration", extra={"redis": redacted_url(url)})
     with asyncio.Runner(loop_factory=loop_factory()) as runner:
         try:
-            runner.run(_serve(url, queue, engine, settings, port))
+            runner.run(_serve(url, queue, engine, settings, service.metrics_port))
         except WorkerCrashed:
             return 1
     return 0

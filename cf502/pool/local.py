@@ -20,12 +20,12 @@ from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
-from cf502.config import EngineSettings
 from cf502.errors import QueueError
 from cf502.logcontext import log_context
 from cf502.pool.jobs import UNOBSERVED, EventKind, Job, JobEvent, JobObserver
 from cf502.pool.limits import Limits, LocalAdmission
 from cf502.pool.runjob import RunJob, run_job
+from cf502.settings import EngineSettings
 
 __all__ = ["LocalPool"]
 

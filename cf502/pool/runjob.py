@@ -13,12 +13,12 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 
-from cf502.config import EngineSettings, OriginSettings
 from cf502.deadlines import Deadlines
 from cf502.engine import diagnose, selection
 from cf502.errors import Cf502Error, InvalidSetting, InvalidTarget
 from cf502.model import CheckResult
 from cf502.pool.jobs import EventKind, Job, JobEvent, JobKind
+from cf502.settings import EngineSettings, OriginSettings
 from cf502.target import Target, check_port, normalise_hostname
 
 __all__ = ["Publish", "RunJob", "job_deadline", "prepare", "run_job"]

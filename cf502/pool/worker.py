@@ -31,12 +31,12 @@ from typing import TypeVar
 
 from redis.exceptions import RedisError, ResponseError
 
-from cf502.config import EngineSettings
 from cf502.errors import ConfigError
 from cf502.logcontext import log_context
 from cf502.pool.jobs import UNOBSERVED, EventKind, JobEvent, JobObserver
 from cf502.pool.queue.consumer import Delivery, QueueConsumer
 from cf502.pool.runjob import RunJob, run_job
+from cf502.settings import EngineSettings
 
 __all__ = ["Counters", "Worker", "WorkerSettings"]
 

@@ -6,7 +6,7 @@ import pytest
 
 from bot.command import CommandError, Kind, parse_command, parse_mention
 from cf502.checks import BY_ID
-from cf502.config import ProtocolPolicy
+from cf502.settings import ProtocolPolicy
 
 
 def test_target_and_origin_options() -> None:

@@ -17,9 +17,9 @@ import trustme
 
 from cf502.checks.cloudfront import BODY_CAP, USER_AGENT, Edge, edge_observation, error_page_reason
 from cf502.checks.probe import Probe
-from cf502.config import EngineSettings, OriginSettings, ProtocolPolicy
 from cf502.engine import diagnose
 from cf502.model import CheckResult, Status
+from cf502.settings import EngineSettings, OriginSettings, ProtocolPolicy
 from cf502.target import parse_target
 from tests.servers.dns import ORIGIN_ADDRESS, DnsWorld, dns_world_fixture, example_zones
 from tests.servers.http import (

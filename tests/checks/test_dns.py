@@ -23,10 +23,10 @@ from cf502.checks.dns._lookup import Resolution, ZoneSurvey
 from cf502.checks.dns._wire import Reply, ServerAnswer, aws_endpoint, cname_chain, server_answer
 from cf502.checks.dns.authoritative import Authoritative, judge_authoritative
 from cf502.checks.dns.resolve import Resolve, judge_resolution
-from cf502.config import OriginSettings, ProtocolPolicy
 from cf502.engine import diagnose
 from cf502.errors import TargetNotAllowed
 from cf502.model import CheckResult, Report, Status
+from cf502.settings import OriginSettings, ProtocolPolicy
 from cf502.target import parse_target
 from tests.servers.dns import (
     Behaviour,

@@ -29,9 +29,9 @@ from cf502.checks.http.latency import Latency, judge_latency
 from cf502.checks.http.redirect import Redirect, judge_redirect
 from cf502.checks.http.response import Response
 from cf502.checks.probe import Probe
-from cf502.config import EngineSettings, OriginSettings, ProtocolPolicy
 from cf502.model import CheckResult, Status
 from cf502.net import ConnectOutcome
+from cf502.settings import EngineSettings, OriginSettings, ProtocolPolicy
 from cf502.target import parse_target
 from tests.servers.http import (
     EARLY_HINTS,

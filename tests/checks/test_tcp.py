@@ -6,8 +6,8 @@ import time
 
 from cf502.checks.probe import Probe
 from cf502.checks.tcp import PortOpen
-from cf502.config import EngineSettings, OriginSettings, ProtocolPolicy
 from cf502.model import Status
+from cf502.settings import EngineSettings, OriginSettings, ProtocolPolicy
 from cf502.target import parse_target
 from tests.servers.tcp import black_hole_port, closed_port, listening_port
 

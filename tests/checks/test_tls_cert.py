@@ -31,9 +31,9 @@ from cf502.checks.tls.cert import (
     judge_trust,
 )
 from cf502.checks.tls.handshake import Handshake
-from cf502.config import OriginSettings
 from cf502.engine import diagnose
 from cf502.model import CheckResult, Status
+from cf502.settings import OriginSettings
 from cf502.target import parse_target
 from tests.certs import DAY, NOW, issue_ca, issue_leaf, pki, self_signed
 from tests.servers.dns import ORIGIN_ADDRESS, DnsWorld, dns_world_fixture

@@ -28,8 +28,8 @@ from cf502.checks.tls._offer import (
 from cf502.checks.tls._wire import MAX_CERTS, MAX_MESSAGE, ServerFlight, build_client_hello
 from cf502.checks.tls.cert import CertExpiry
 from cf502.checks.tls.handshake import Handshake
-from cf502.config import OriginSettings, ProtocolPolicy
 from cf502.model import CheckResult, Status
+from cf502.settings import OriginSettings, ProtocolPolicy
 from tests.certs import issue_leaf, pem, pki
 from tests.servers.tls import (
     GarbageServer,

@@ -20,10 +20,10 @@ from prometheus_client import REGISTRY
 from bot.app import build_bot
 from bot.run import serve_http
 from bot.settings import Settings
-from cf502.config import OriginSettings
 from cf502.ops.metrics import JOB_METRICS
 from cf502.pool.jobs import EventKind, Job, JobKind
 from cf502.pool.queue.client import QueueClient
+from cf502.settings import OriginSettings
 from cf502.target import parse_target
 from handlers import register
 from tests.servers.dns import ORIGIN_ADDRESS, DnsWorld

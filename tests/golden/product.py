@@ -21,10 +21,10 @@ from bot.blocks import (
     standalone_blocks,
 )
 from bot.state import Note, ReportState, Watch
-from cf502.config import EngineSettings, OriginSettings
 from cf502.engine import diagnose
 from cf502.model import CheckResult, Report, Status
 from cf502.render.json_output import report_json
+from cf502.settings import EngineSettings, OriginSettings
 from cf502.target import parse_target
 
 __all__ = ["diagnosis_json", "slack_payloads"]

@@ -36,7 +36,7 @@ import dns.rrset
 import dns.zone
 import pytest
 
-from cf502.config import EngineSettings
+from cf502.settings import EngineSettings
 
 __all__ = [
     "NS_ADDRESSES",

@@ -20,8 +20,8 @@ from typing import Any
 
 import pytest
 
-from cf502.config import OriginSettings
 from cf502.pool.jobs import Job, JobKind
+from cf502.settings import OriginSettings
 from cf502.target import parse_target
 
 __all__ = ["RedisServer", "origin_job", "redis_server_fixture"]

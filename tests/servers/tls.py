@@ -33,7 +33,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from cf502.checks.probe import Probe
-from cf502.config import EngineSettings, OriginSettings
+from cf502.settings import EngineSettings, OriginSettings
 from cf502.target import parse_target
 from tests.certs import PrivateKey, key_pem, pem, pki
 

@@ -7,8 +7,8 @@ from collections.abc import Sequence
 from cf502.checks.http._exchange import Exchange, origin_exchanges
 from cf502.checks.http._report import ExchangeFinding, combine, direct_curl, exchange_evidence
 from cf502.checks.probe import Probe
-from cf502.config import OriginSettings, ProtocolPolicy
 from cf502.model import CheckResult
+from cf502.settings import OriginSettings, ProtocolPolicy
 
 __all__ = ["NEAR", "HttpCheck", "prerequisites", "viewer_hosts"]
 

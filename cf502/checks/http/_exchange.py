@@ -18,9 +18,9 @@ from cf502.checks.http._wire import new_request_id as new_request_id
 from cf502.checks.http._wire import new_via as new_via
 from cf502.checks.probe import Probe
 from cf502.checks.tls._offer import OfferUnavailable, cloudfront_ssl_context
-from cf502.config import ProtocolPolicy
 from cf502.deadlines import Deadlines
 from cf502.net import ConnectOutcome, tcp_connect
+from cf502.settings import ProtocolPolicy
 
 __all__ = [
     "Exchange",

@@ -6,8 +6,8 @@ from cf502.checks.http._check import NEAR, HttpCheck
 from cf502.checks.http._exchange import Exchange
 from cf502.checks.http._report import ExchangeFinding, exchange_evidence, not_reached
 from cf502.checks.http._wire import HEAD_CAP
-from cf502.config import OriginSettings
 from cf502.model import Status
+from cf502.settings import OriginSettings
 
 __all__ = ["HEADER_LIMIT", "Headers", "judge_headers"]
 

@@ -6,8 +6,8 @@ from cf502.checks.http._check import NEAR, HttpCheck
 from cf502.checks.http._exchange import Exchange
 from cf502.checks.http._report import ExchangeFinding, cap, exchange_evidence, ms, not_reached
 from cf502.checks.http.headers import HEADER_LIMIT
-from cf502.config import OriginSettings
 from cf502.model import Status
+from cf502.settings import OriginSettings
 
 __all__ = ["Latency", "judge_latency"]
 

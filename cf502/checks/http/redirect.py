@@ -7,8 +7,8 @@ from urllib.parse import urljoin, urlsplit
 from cf502.checks.http._check import HttpCheck
 from cf502.checks.http._exchange import Exchange
 from cf502.checks.http._report import ExchangeFinding, exchange_evidence, not_reached
-from cf502.config import OriginSettings, ProtocolPolicy
 from cf502.model import Status
+from cf502.settings import OriginSettings, ProtocolPolicy
 
 __all__ = ["Redirect", "judge_redirect"]
 

@@ -12,8 +12,8 @@ from cf502.checks.http._report import (
     status_line,
 )
 from cf502.checks.http._wire import BODY_CAP, HEAD_CAP
-from cf502.config import OriginSettings
 from cf502.model import Status
+from cf502.settings import OriginSettings
 
 __all__ = ["ERROR_TTL", "Response", "judge_response"]
 

@@ -16,7 +16,7 @@ from typing import Final
 
 from OpenSSL import SSL
 
-from cf502.config import OriginSettings
+from cf502.settings import OriginSettings
 
 __all__ = [
     "CLOUDFRONT_CIPHERS",

@@ -38,8 +38,8 @@ from cf502.checks.tls._x509 import (
 )
 from cf502.checks.tls.handshake import TlsFinding, s_client
 from cf502.commands import sh
-from cf502.config import OriginSettings
 from cf502.model import CheckResult, Status
+from cf502.settings import OriginSettings
 
 __all__ = [
     "MAX_RSA_BITS",

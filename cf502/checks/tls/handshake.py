@@ -22,8 +22,8 @@ from cf502.checks.tls._offer import (
     openssl_version_flags,
 )
 from cf502.commands import hostport, sh
-from cf502.config import OriginSettings
 from cf502.model import CheckResult, Status
+from cf502.settings import OriginSettings
 
 __all__ = ["Handshake", "TlsFinding", "judge_address", "judge_handshake", "s_client"]
 

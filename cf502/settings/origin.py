@@ -1,31 +1,26 @@
-"""Settings a diagnosis runs with. Pure data plus validation against CloudFront's ranges.
+"""The CloudFront origin configuration a diagnosis reproduces, and its declarations.
 
-Two kinds, deliberately apart:
-
-* `OriginSettings`: the CloudFront origin configuration to reproduce (ports, protocol policy, Host
-  header, path, timeouts). Anyone who asks for a diagnosis may set these; they travel in jobs.
-* `EngineSettings`: the operator's safety and environment (allow-private, resolver, CA file, upper
-  bounds on timeouts). Only the operator of the CLI, worker or bot sets these; a job can never loosen
-  them (see `EngineSettings.restrict`).
+Anyone who asks for a diagnosis may set these (the CLI, Slack, a job); they travel in jobs, so
+`OriginSettings` checks CloudFront's ranges itself, whatever built it. The options' parsers only
+read the text; the ranges are checked here, once.
 """
 
 from __future__ import annotations
 
-import ipaddress
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass
 from enum import StrEnum
 from typing import Any
 from urllib.parse import quote
 
 from cf502.errors import InvalidSetting, InvalidTarget
+from cf502.settings.spec import Setting, optional, port, seconds, text, whole
 from cf502.target import Target, check_port, normalise_hostname
 
 __all__ = [
+    "ORIGIN",
     "SSL_PROTOCOLS",
-    "EngineSettings",
     "OriginSettings",
     "ProtocolPolicy",
-    "parse_resolver",
 ]
 
 # CloudFront's OriginSslProtocols values (API reference). TLS 1.3 is not among them.
@@ -52,6 +47,101 @@ class ProtocolPolicy(StrEnum):
     @property
     def uses_http(self) -> bool:
         return self is not ProtocolPolicy.HTTPS_ONLY
+
+
+def _policy_text(v: str) -> ProtocolPolicy:
+    try:
+        return ProtocolPolicy(v)
+    except ValueError:
+        choices = ", ".join(p.value for p in ProtocolPolicy)
+        raise ValueError(f"is not one of {choices}") from None
+
+
+def _ssl_protocols(v: str) -> tuple[str, ...]:
+    return tuple(p.strip() for p in v.split(",") if p.strip())
+
+
+HTTPS_PORT = Setting(
+    "https_port", "Origin HTTPS port.", port, "443", flag="--https-port", metavar="N"
+)
+HTTP_PORT = Setting("http_port", "Origin HTTP port.", port, "80", flag="--http-port", metavar="N")
+PROTOCOL_POLICY = Setting(
+    "protocol_policy",
+    "CloudFront's origin protocol policy.",
+    _policy_text,
+    "https-only",
+    flag="--protocol-policy",
+    choices=tuple(p.value for p in ProtocolPolicy),
+)
+HOST_HEADER = Setting(
+    "host_header",
+    "The Host header CloudFront forwards; the certificate must then match it.",
+    optional(text),
+    flag="--host-header",
+    metavar="NAME",
+)
+PATH = Setting("path", "Request path.", text, "/", flag="--path", metavar="PATH")
+CLOUDFRONT_DOMAIN = Setting(
+    "cloudfront_domain",
+    "Also request through this CloudFront domain (or alternate domain) and compare.",
+    optional(text),
+    flag="--cloudfront-domain",
+    metavar="NAME",
+)
+CONNECT_TIMEOUT = Setting(
+    "connect_timeout",
+    "Origin connection timeout, 1-10.",
+    seconds(),
+    "10",
+    flag="--connect-timeout",
+    metavar="S",
+)
+CONNECTION_ATTEMPTS = Setting(
+    "connection_attempts",
+    "Origin connection attempts, 1-3.",
+    whole(),
+    "3",
+    flag="--connection-attempts",
+    metavar="N",
+)
+READ_TIMEOUT = Setting(
+    "read_timeout",
+    "Origin response timeout, 1-180.",
+    seconds(),
+    "30",
+    flag="--read-timeout",
+    metavar="S",
+)
+SSL_PROTOCOLS_SETTING = Setting(
+    "ssl_protocols",
+    "Comma-separated origin SSL protocols CloudFront may use.",
+    _ssl_protocols,
+    "TLSv1.2",
+    flag="--origin-ssl-protocols",
+    metavar="LIST",
+)
+EXPIRY_WARN_DAYS = Setting(
+    "expiry_warn_days",
+    "Warn when the certificate expires within N days.",
+    whole(),
+    "14",
+    flag="--expiry-warn-days",
+    metavar="N",
+)
+# In `--help` order. Their ranges are CloudFront's, checked by OriginSettings itself.
+ORIGIN = (
+    HTTPS_PORT,
+    HTTP_PORT,
+    PROTOCOL_POLICY,
+    HOST_HEADER,
+    PATH,
+    CLOUDFRONT_DOMAIN,
+    CONNECT_TIMEOUT,
+    CONNECTION_ATTEMPTS,
+    READ_TIMEOUT,
+    SSL_PROTOCOLS_SETTING,
+    EXPIRY_WARN_DAYS,
+)
 
 
 def _in_range(name: str, value: float, bounds: tuple[float, float], unit: str = " s") -> None:
@@ -81,17 +171,17 @@ class OriginSettings:
         method: request method.
     """
 
-    https_port: int = 443
-    http_port: int = 80
-    protocol_policy: ProtocolPolicy = ProtocolPolicy.HTTPS_ONLY
-    host_header: str | None = None
-    path: str = "/"
-    connect_timeout: float = 10.0
-    connection_attempts: int = 3
-    read_timeout: float = 30.0
-    ssl_protocols: tuple[str, ...] = ("TLSv1.2",)
-    cloudfront_domain: str | None = None
-    expiry_warn_days: int = 14
+    https_port: int = HTTPS_PORT.initial
+    http_port: int = HTTP_PORT.initial
+    protocol_policy: ProtocolPolicy = PROTOCOL_POLICY.initial
+    host_header: str | None = HOST_HEADER.initial
+    path: str = PATH.initial
+    connect_timeout: float = CONNECT_TIMEOUT.initial
+    connection_attempts: int = CONNECTION_ATTEMPTS.initial
+    read_timeout: float = READ_TIMEOUT.initial
+    ssl_protocols: tuple[str, ...] = SSL_PROTOCOLS_SETTING.initial
+    cloudfront_domain: str | None = CLOUDFRONT_DOMAIN.initial
+    expiry_warn_days: int = EXPIRY_WARN_DAYS.initial
     method: str = "GET"
 
     def __post_init__(self) -> None:
@@ -165,7 +255,7 @@ class OriginSettings:
         elif target.scheme == "http":
             opts["protocol_policy"] = ProtocolPolicy.HTTP_ONLY
         if target.port is not None:
-            policy = opts.get("protocol_policy", ProtocolPolicy.HTTPS_ONLY)
+            policy = opts.get("protocol_policy", PROTOCOL_POLICY.initial)
             key = "http_port" if policy is ProtocolPolicy.HTTP_ONLY else "https_port"
             if target.scheme == "http":
                 key = "http_port"
@@ -188,99 +278,6 @@ class OriginSettings:
 
 def _policy(value: Any) -> ProtocolPolicy:
     try:
-        return ProtocolPolicy(str(value))
-    except ValueError:
-        choices = ", ".join(p.value for p in ProtocolPolicy)
-        raise InvalidSetting(f"protocol policy {value!r} is not one of {choices}.") from None
-
-
-def parse_resolver(text: str) -> tuple[str, int]:
-    """Parse `IP`, `IP:PORT` or `[IPv6]:PORT` into (ip, port)."""
-    raw = text.strip()
-    host, port = raw, 53
-    if raw.startswith("["):
-        host, _, rest = raw[1:].partition("]")
-        if rest:
-            if not rest.startswith(":") or not rest[1:].isdigit():
-                raise InvalidSetting(f"resolver {raw!r} is not IP or IP:PORT.")
-            port = int(rest[1:])
-    elif raw.count(":") == 1:
-        host, _, port_text = raw.partition(":")
-        if not port_text.isdigit():
-            raise InvalidSetting(f"resolver {raw!r} is not IP or IP:PORT.")
-        port = int(port_text)
-    try:
-        ip = ipaddress.ip_address(host)
-    except ValueError:
-        raise InvalidSetting(
-            f"resolver {raw!r} must be an IP address (optionally :PORT)."
-        ) from None
-    if not 1 <= port <= 65535:
-        raise InvalidSetting(f"resolver port {port} is out of range.")
-    return str(ip), port
-
-
-@dataclass(frozen=True, slots=True)
-class EngineSettings:
-    """The operator's safety and environment settings; jobs cannot loosen them.
-
-    Attributes:
-        allow_private: connect to loopback/private/link-local targets (on-prem use, tests).
-        resolver: "IP" or "IP:PORT" of the recursive resolver; None means the system resolver.
-        ca_file: extra trust anchors (PEM) added to the Mozilla bundle.
-        dns_port: port used when querying authoritative name servers directly (53 outside tests).
-        dns_timeout: seconds per DNS query.
-        max_connect_timeout / max_read_timeout: upper bounds applied to jobs' timeouts.
-        max_concurrency: most checks of one diagnosis running at once.
-        edge_port: HTTPS port of the CloudFront domain for `cloudfront.edge` (443 outside tests;
-            a test or operator knob, never set by a job).
-    """
-
-    allow_private: bool = False
-    resolver: str | None = None
-    ca_file: str | None = None
-    dns_port: int = 53
-    dns_timeout: float = 5.0
-    max_connect_timeout: float = 10.0
-    max_read_timeout: float = 180.0
-    max_concurrency: int = 32
-    extra: dict[str, str] = field(default_factory=dict)
-    edge_port: int = 443
-
-    def __post_init__(self) -> None:
-        if self.resolver is not None:
-            parse_resolver(self.resolver)
-        if not 1 <= self.dns_port <= 65535:
-            raise InvalidSetting(f"DNS port {self.dns_port} is out of range.")
-        if not 0.1 <= self.dns_timeout <= 60:
-            raise InvalidSetting("DNS timeout must be between 0.1 and 60 seconds.")
-        if not 1 <= self.edge_port <= 65535:
-            raise InvalidSetting(f"edge port {self.edge_port} is out of range.")
-
-    @property
-    def resolver_address(self) -> tuple[str, int] | None:
-        return parse_resolver(self.resolver) if self.resolver else None
-
-    def bound(self, origin: OriginSettings) -> OriginSettings:
-        """Clamp a job's timeouts to this operator's upper bounds (never raises them)."""
-        return replace(
-            origin,
-            connect_timeout=min(origin.connect_timeout, self.max_connect_timeout),
-            read_timeout=min(origin.read_timeout, self.max_read_timeout),
-        )
-
-    def restrict(self, *, allow_private: bool | None = None) -> EngineSettings:
-        """Apply a job's safety request: it may only make things stricter.
-
-        Raises TargetNotAllowed when the job asks for more than this operator allows.
-        """
-        from cf502.errors import TargetNotAllowed
-
-        if allow_private is None:
-            return self
-        if allow_private and not self.allow_private:
-            raise TargetNotAllowed(
-                "this worker is not configured to allow private targets; the request asked for "
-                "--allow-private, which only the worker's operator can enable."
-            )
-        return replace(self, allow_private=allow_private and self.allow_private)
+        return _policy_text(str(value))
+    except ValueError as exc:
+        raise InvalidSetting(f"protocol policy {value!r} {exc}.") from None
