@@ -125,21 +125,20 @@ def _num(value: object) -> str:
 
 def _settings_line(state: ReportState) -> str:
     o = state.origin
-    policy = str(o.get("protocol_policy", "https-only"))
-    parts = [escape(policy)]
-    if policy != "http-only":
-        parts.append(f"HTTPS port {escape(o.get('https_port', 443))}")
-    if policy != "https-only":
-        parts.append(f"HTTP port {escape(o.get('http_port', 80))}")
-    if o.get("host_header"):
-        parts.append(f"Host {code(o['host_header'], 120)}")
-    parts.append(f"path {code(o.get('path', '/'), 120)}")
+    parts = [escape(o.protocol_policy.value)]
+    if o.protocol_policy.uses_https:
+        parts.append(f"HTTPS port {escape(o.https_port)}")
+    if o.protocol_policy.uses_http:
+        parts.append(f"HTTP port {escape(o.http_port)}")
+    if o.host_header:
+        parts.append(f"Host {code(o.host_header, 120)}")
+    parts.append(f"path {code(o.path, 120)}")
     parts.append(
-        f"connect {_num(o.get('connect_timeout', 10))} s × {_num(o.get('connection_attempts', 3))}"
-        f" · response {_num(o.get('read_timeout', 30))} s"
+        f"connect {_num(o.connect_timeout)} s × {_num(o.connection_attempts)}"
+        f" · response {_num(o.read_timeout)} s"
     )
-    if o.get("cloudfront_domain"):
-        parts.append(f"via {code(o['cloudfront_domain'], 120)}")
+    if o.cloudfront_domain:
+        parts.append(f"via {code(o.cloudfront_domain, 120)}")
     if state.only:
         parts.append("only " + ", ".join(code(c, 40) for c in state.only))
     return " · ".join(parts)

@@ -38,7 +38,6 @@ from cf502.deadlines import Deadlines
 from cf502.errors import QueueError
 from cf502.model import CheckResult, Report, Status
 from cf502.pool.jobs import EventKind, Job, JobEvent, JobKind, Pool
-from cf502.settings import OriginSettings
 from cf502.verdict import decide
 
 __all__ = [
@@ -88,7 +87,7 @@ def recheck_job(state: ReportState, only: tuple[str, ...], user: str) -> Job:
     return Job(
         kind=JobKind.RERUN,
         target=state.target,
-        origin=state.origin,
+        origin=state.origin.to_dict(),
         only=only,
         requested_by={"user": user, "channel": state.channel, "report": state.report_id},
         parent_job=state.job_id,
@@ -165,7 +164,7 @@ class Reports:
             requested_by=who.user,
             requested_at=self._clock(),
             target=req.target.to_dict(),
-            origin=req.origin.to_dict(),
+            origin=req.origin,
             only=req.only,
             check_ids=req.check_ids,
             titles=dict(req.titles),
@@ -232,8 +231,7 @@ class Reports:
 
     def _wait_limit(self, state: ReportState) -> float:
         """How long one of the report's jobs may take, queueing included."""
-        origin = OriginSettings.from_dict(state.origin)
-        return QUEUE_WAIT + Deadlines.of(origin, self.settings.engine).check * 2
+        return QUEUE_WAIT + Deadlines.of(state.origin, self.settings.engine).check * 2
 
     # -- following a job --------------------------------------------------------------------
 

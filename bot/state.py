@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from cf502.model import CheckResult, Status
+from cf502.settings import OriginSettings
 
 __all__ = [
     "MemoryStore",
@@ -127,7 +128,7 @@ class ReportState:
     requested_by: str
     requested_at: float
     target: dict[str, Any]
-    origin: dict[str, Any]
+    origin: OriginSettings
     only: tuple[str, ...]
     check_ids: tuple[str, ...]
     titles: dict[str, str]
@@ -160,7 +161,7 @@ class ReportState:
             "requested_by": self.requested_by,
             "requested_at": self.requested_at,
             "target": self.target,
-            "origin": self.origin,
+            "origin": self.origin.to_dict(),
             "only": list(self.only),
             "check_ids": list(self.check_ids),
             "titles": self.titles,
@@ -190,7 +191,7 @@ class ReportState:
             requested_by=str(d["requested_by"]),
             requested_at=float(d["requested_at"]),
             target=dict(d["target"]),
-            origin=dict(d["origin"]),
+            origin=OriginSettings.from_dict(d["origin"]),
             only=tuple(d.get("only", ())),
             check_ids=tuple(d["check_ids"]),
             titles={str(k): str(v) for k, v in d.get("titles", {}).items()},

@@ -19,6 +19,7 @@ from bot.blocks import (
 from bot.state import Note, ReportState, Watch
 from cf502.checks import BY_ID
 from cf502.model import CheckResult, Evidence, Status
+from cf502.settings import OriginSettings
 from tests.servers.slack_api import text_of
 
 REPORT = "ab" * 16
@@ -36,7 +37,7 @@ def state(**kw: Any) -> ReportState:
         "requested_by": "U0ALICE01",
         "requested_at": 1_700_000_000.0,
         "target": {"host": "origin.example.com", "input": "origin.example.com"},
-        "origin": {"protocol_policy": "https-only", "https_port": 443, "path": "/"},
+        "origin": OriginSettings(),
         "only": (),
         "check_ids": tuple(BY_ID),
         "titles": {c: BY_ID[c].title for c in BY_ID},

@@ -5,6 +5,7 @@ from __future__ import annotations
 from bot.reports import plan_replies
 from bot.state import MemoryStore, Note, RedisStore, ReportState, StateStore, Watch
 from cf502.model import CheckResult, Status
+from cf502.settings import OriginSettings
 from tests.servers.redis import RedisServer
 from tests.servers.redis import redis_server_fixture as redis_server_fixture
 
@@ -16,7 +17,7 @@ def sample() -> ReportState:
         requested_by="U1",
         requested_at=1.5,
         target={"host": "origin.example.com", "input": "origin.example.com"},
-        origin={"https_port": 443},
+        origin=OriginSettings(),
         only=("tcp.https",),
         check_ids=("tcp.https",),
         titles={"tcp.https": "Origin HTTPS port accepts connections"},

@@ -6,6 +6,7 @@ from bot.messenger import Messenger, Requester
 from bot.poster import Poster, make_client
 from bot.state import MemoryStore, ReportState
 from bot.store import ELSEWHERE, RUNNING, ReportStore
+from cf502.settings import OriginSettings
 from tests.servers.slack_api import BOT_TOKEN, FakeSlack
 from tests.servers.slack_api import fake_slack_fixture as fake_slack_fixture
 
@@ -22,7 +23,7 @@ def _report(phase: str = "done") -> ReportState:
         requested_by="U1",
         requested_at=1.0,
         target={"host": "origin.example.com", "input": "origin.example.com"},
-        origin={},
+        origin=OriginSettings(),
         only=(),
         check_ids=(),
         titles={},

@@ -78,7 +78,7 @@ def _state(
         requested_by=REQUESTED_BY,
         requested_at=at,
         target=dict(report.target),
-        origin=dict(report.settings),
+        origin=OriginSettings.from_dict(report.settings),
         only=(),
         check_ids=tuple(c.id for c in report.checks),
         titles={c.id: c.title for c in report.checks},
