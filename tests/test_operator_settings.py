@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.command import CommandError, parse_command
+from bot.command import CommandError, help_text, parse_command
 from bot.settings import SETTINGS
 from cf502.cli import build_parser
 from cf502.cli.check import job_from_args
@@ -134,6 +134,11 @@ def test_the_options_are_the_declarations() -> None:
     # service option; each setting with a flag is offered somewhere
     assert {s.flag for s in ORIGIN + SAFETY} <= _flags("check")
     assert {s.flag for s in ENGINE + SERVICE if s.flag} <= _flags("worker")
+
+
+def test_slack_help_names_every_origin_option() -> None:
+    # The /cf502 help is written by hand (with examples), so hold it to the declarations
+    assert [s.flag for s in ORIGIN if f"`{s.flag}" not in help_text()] == []
 
 
 @pytest.mark.parametrize(

@@ -34,7 +34,7 @@ def probe(port: int, timeout: float = 3.0) -> str | None:
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     raw = args[0] if args else os.environ.get("CF502_METRICS_PORT", str(DEFAULT_PORT))
-    if not raw.isdigit() or not 1 <= int(raw) <= 65535:
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= 65535:
         print(f"cf502 healthcheck: port {raw!r} is not a TCP port.", file=sys.stderr)
         return 2
     problem = probe(int(raw))

@@ -81,7 +81,7 @@ DNS_TIMEOUT = Setting(
 )
 MAX_CONNECT_TIMEOUT = Setting(
     "max_connect_timeout",
-    "Upper bound on a request's connection timeout (s).",
+    "Upper bound in seconds on a request's connection timeout.",
     seconds(*CONNECT_TIMEOUT_RANGE),
     "10",
     name="CF502_MAX_CONNECT_TIMEOUT",
@@ -91,7 +91,7 @@ MAX_CONNECT_TIMEOUT = Setting(
 )
 MAX_READ_TIMEOUT = Setting(
     "max_read_timeout",
-    "Upper bound on a request's response timeout (s).",
+    "Upper bound in seconds on a request's response timeout.",
     seconds(*READ_TIMEOUT_RANGE),
     "180",
     name="CF502_MAX_READ_TIMEOUT",

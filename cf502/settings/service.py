@@ -24,14 +24,14 @@ REDIS_URL = Setting(
 )
 LOG_LEVEL = Setting(
     "log_level",
-    "DEBUG, INFO, WARNING or ERROR.",
+    "Log level: DEBUG, INFO, WARNING or ERROR.",
     one_of("DEBUG", "INFO", "WARNING", "ERROR", normal=str.upper),
     "INFO",
     name="CF502_LOG_LEVEL",
 )
 LOG_FORMAT = Setting(
     "log_format",
-    "json, text or auto (text on a terminal).",
+    "Log lines: json, text or auto (text on a terminal).",
     one_of("json", "text", "auto"),
     "auto",
     name="CF502_LOG_FORMAT",

@@ -225,12 +225,9 @@ def _flag_type(setting: Setting) -> Parse:
 
 
 def _flag_help(setting: Setting) -> str:
-    """ "Origin HTTPS port." -> "origin HTTPS port (443)", as argparse's own help reads."""
-    words = setting.help.removesuffix(".")
-    if words[1:2].islower():
-        words = words[0].lower() + words[1:]
-    shown = f" ({setting.default})" if setting.default and not setting.secret else ""
-    return words + shown
+    """ "Origin HTTPS port." -> "Origin HTTPS port (443)"."""
+    shown = setting.default and not setting.secret and setting.parse is not boolean
+    return setting.help.removesuffix(".") + (f" ({setting.default})" if shown else "")
 
 
 def add_options(group: argparse._ActionsContainer, settings: Iterable[Setting]) -> None:
