@@ -27,10 +27,10 @@ from bot.blocks import (
     report_text,
     standalone_blocks,
 )
-from bot.command import Request
 from bot.messenger import Messenger, Requester
 from bot.mrkdwn import escape, truncate
 from bot.poster import NOT_POSTABLE, Poster, PostError
+from bot.request import Request
 from bot.settings import Settings
 from bot.state import Note, ReportState, new_report_id
 from bot.store import RUNNING, ReportStore

@@ -6,10 +6,10 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
 
-from bot.command import USAGE, CommandError, Kind, help_text, parse_command
 from bot.messenger import Requester
 from bot.mrkdwn import escape
 from bot.policy import refusal
+from bot.request import USAGE, CommandError, Kind, help_text, parse_command
 from bot.services import Services
 from cf502.errors import Cf502Error
 from cf502.pool.jobs import RateLimited

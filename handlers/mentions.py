@@ -7,10 +7,10 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncApp, AsyncBoltContext
 
-from bot.command import USAGE, CommandError, Kind, help_text, parse_mention
 from bot.messenger import Requester
 from bot.mrkdwn import escape
 from bot.policy import refusal
+from bot.request import USAGE, CommandError, Kind, help_text, parse_mention
 from bot.services import Services
 from bot.slacktext import strip_mentions
 from cf502.errors import Cf502Error

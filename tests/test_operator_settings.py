@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.command import CommandError, help_text, parse_command
+from bot.request import CommandError, help_text, parse_command
 from bot.settings import SETTINGS
 from cf502.cli import build_parser
 from cf502.cli.check import job_from_args

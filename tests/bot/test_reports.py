@@ -9,10 +9,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 
-from bot.command import parse_command
 from bot.messenger import Requester
 from bot.poster import Poster, make_client
 from bot.reports import CALL_BUDGET
+from bot.request import parse_command
 from bot.services import Services
 from bot.settings import Settings
 from bot.state import MemoryStore

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.command import CommandError, Kind, parse_command, parse_mention
+from bot.request import CommandError, Kind, parse_command, parse_mention
 from cf502.checks import BY_ID
 from cf502.settings import ProtocolPolicy
 
