@@ -35,12 +35,12 @@ from cf502.checks.dns._lookup import make_resolver
 from cf502.checks.http._exchange import Exchange, origin_exchange
 from cf502.checks.http._report import direct_curl, ms
 from cf502.checks.probe import Probe
-from cf502.commands import hostport, sh
 from cf502.deadlines import Deadlines
 from cf502.errors import TargetNotAllowed
 from cf502.model import CheckResult, Status
 from cf502.safety import vet_addresses
 from cf502.settings import OriginSettings, ProtocolPolicy
+from cf502.shell import hostport, sh
 
 __all__ = [
     "BODY_CAP",

@@ -7,11 +7,11 @@ from collections.abc import Sequence
 
 from cf502.checks.base import result
 from cf502.checks.probe import Probe
-from cf502.commands import sh
 from cf502.deadlines import Deadlines
 from cf502.model import CheckResult, Status
 from cf502.net import ConnectOutcome, connect
 from cf502.settings import OriginSettings
+from cf502.shell import sh
 
 __all__ = ["PortOpen", "judge_ports", "port_outcomes"]
 

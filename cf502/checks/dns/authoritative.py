@@ -15,9 +15,9 @@ from cf502.checks.dns._lookup import ZoneSurvey, survey_zone
 from cf502.checks.dns._wire import ServerAnswer, shorten
 from cf502.checks.dns.resolve import dig_argv, resolution
 from cf502.checks.probe import Probe
-from cf502.commands import sh
 from cf502.model import CheckResult, Status
 from cf502.settings import OriginSettings
+from cf502.shell import sh
 
 __all__ = ["Authoritative", "judge_authoritative", "zone_survey"]
 

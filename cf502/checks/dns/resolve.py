@@ -11,9 +11,9 @@ from cf502.checks.base import result
 from cf502.checks.dns._lookup import Resolution, resolve_origin
 from cf502.checks.dns._wire import AwsEndpoint, aws_endpoint, shorten
 from cf502.checks.probe import Probe
-from cf502.commands import sh
 from cf502.model import CheckResult, Status
 from cf502.settings import OriginSettings, ProtocolPolicy, parse_resolver
+from cf502.shell import sh
 
 __all__ = ["Resolve", "dig_argv", "judge_resolution", "resolution"]
 

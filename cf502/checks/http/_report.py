@@ -8,8 +8,8 @@ from dataclasses import dataclass
 
 from cf502.checks.base import Check, result
 from cf502.checks.http._exchange import Exchange
-from cf502.commands import hostport, sh
 from cf502.model import CheckResult, Status
+from cf502.shell import hostport, sh
 
 __all__ = [
     "ExchangeFinding",

@@ -37,9 +37,9 @@ from cf502.checks.tls._x509 import (
     trust_store,
 )
 from cf502.checks.tls.handshake import TlsFinding, s_client
-from cf502.commands import sh
 from cf502.model import CheckResult, Status
 from cf502.settings import OriginSettings
+from cf502.shell import sh
 
 __all__ = [
     "MAX_RSA_BITS",

@@ -21,9 +21,9 @@ from cf502.checks.tls._offer import (
     cipher_string,
     openssl_version_flags,
 )
-from cf502.commands import hostport, sh
 from cf502.model import CheckResult, Status
 from cf502.settings import OriginSettings
+from cf502.shell import hostport, sh
 
 __all__ = ["Handshake", "TlsFinding", "judge_address", "judge_handshake", "s_client"]
 
