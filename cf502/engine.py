@@ -2,6 +2,9 @@
 
 A diagnosis costs about its slowest chain of checks, not the sum: every check starts at once and
 waits only for its own prerequisites. A check that crashes becomes `error` and never sinks the others.
+
+Start-up is on that chain too: the first packet (the name's resolution) needs only dnspython, so the
+registry of checks (pyOpenSSL, cryptography, h11 ...) is imported in a thread while the name resolves.
 """
 
 from __future__ import annotations
@@ -9,11 +12,11 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+import sys
 import time
-from collections.abc import Awaitable, Callable, Collection, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from datetime import datetime
 
-from cf502.checks import ALL_CHECKS, BY_ID
 from cf502.checks.base import Check, result
 from cf502.checks.dns.resolve import resolution
 from cf502.checks.probe import Probe
@@ -34,13 +37,29 @@ _OK = (Status.PASS, Status.WARN)
 MAX_ADDRESSES = 16
 
 
+def _registry() -> tuple[tuple[Check, ...], Mapping[str, Check]]:
+    from cf502.checks.registry import ALL_CHECKS, BY_ID
+
+    return ALL_CHECKS, BY_ID
+
+
+def _load_registry() -> asyncio.Future[object]:
+    """The registry's import, in a thread unless it is already loaded (a worker's later jobs)."""
+    if "cf502.checks.registry" in sys.modules:
+        done: asyncio.Future[object] = asyncio.get_running_loop().create_future()
+        done.set_result(None)
+        return done
+    return asyncio.ensure_future(asyncio.to_thread(_registry))
+
+
 def selection(only: Collection[str] | None, origin: OriginSettings) -> tuple[list[Check], set[str]]:
     """The checks to run (the selected ones plus their prerequisites) and the ids to report."""
+    all_checks, by_id = _registry()
     if not only:
-        return list(ALL_CHECKS), {c.id for c in ALL_CHECKS}
-    unknown = [c for c in only if c not in BY_ID]
+        return list(all_checks), {c.id for c in all_checks}
+    unknown = [c for c in only if c not in by_id]
     if unknown:
-        raise InvalidSetting(f"unknown check id {unknown[0]!r}; known ids: {', '.join(BY_ID)}.")
+        raise InvalidSetting(f"unknown check id {unknown[0]!r}; known ids: {', '.join(by_id)}.")
     wanted: set[str] = set()
     stack = list(only)
     while stack:
@@ -48,8 +67,8 @@ def selection(only: Collection[str] | None, origin: OriginSettings) -> tuple[lis
         if cid in wanted:
             continue
         wanted.add(cid)
-        stack.extend(BY_ID[cid].prerequisites(origin))
-    return [c for c in ALL_CHECKS if c.id in wanted], set(only)
+        stack.extend(by_id[cid].prerequisites(origin))
+    return [c for c in all_checks if c.id in wanted], set(only)
 
 
 async def _notify(on_result: OnResult | None, res: CheckResult) -> None:
@@ -114,7 +133,10 @@ async def diagnose(
     address, and InvalidSetting for an unknown check id in `only`.
     """
     origin = engine.bound(origin)
-    to_run, to_report = selection(only, origin)
+    loading = _load_registry()
+    if only:  # unknown check ids are refused before any packet
+        await loading
+        selection(only, origin)
     probe = Probe(target, origin, engine, now=now)
     started_at = probe.now()
     started = time.perf_counter()
@@ -122,12 +144,15 @@ async def diagnose(
         # Vet every address before anything connects to the origin; later connections use these
         # addresses, never the name, so a DNS rebind cannot slip a private address in.
         resolved = await resolution(probe)
+        await loading
+        to_run, to_report = selection(only, origin)
         # Every address is vetted, but a hostile name can answer thousands: connect to a bounded few.
         probe.addresses = vet_addresses(
             target.host, resolved.addresses, allow_private=engine.allow_private
         )[:MAX_ADDRESSES]
         results = await run_checks(to_run, to_report, probe, on_result)
     finally:
+        loading.cancel()  # a refused target: nobody waits for the registry (the import finishes)
         await probe.close()
     checks = tuple(results[c.id] for c in to_run if c.id in to_report)
     return Report(

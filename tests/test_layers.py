@@ -1,6 +1,6 @@
 """The layers import only downwards, and `cf502 check` loads none of the service libraries.
 
-    core (cf502/*.py, render/, settings/)  <  checks/, engine  <  pool/  <  ops/
+    core (cf502/*.py, render/, settings/)  <  checks/, engine  <  demo/  <  pool/  <  ops/
         <  bot/  <  handlers/  <  cli/ and the `__main__` entries
 
 A module may import its own layer and the ones below it, never one above: the engine knows nothing
@@ -29,12 +29,16 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("options", ("cf502.options",)),
     ("ops", ("cf502.ops",)),
     ("pool", ("cf502.pool",)),
+    ("demo", ("cf502.demo",)),  # runs diagnoses; only the command line imports it
     ("checks", ("cf502.checks", "cf502.engine")),
     ("core", ("cf502",)),
 )
 RANK = {name: rank for rank, name in enumerate(reversed([name for name, _ in LAYERS]))}
 
-SERVICE_LIBRARIES = ("redis", "slack_bolt", "slack_sdk", "aiohttp", "prometheus_client")
+SERVICE_LIBRARIES = ("redis", "slack_bolt", "slack_sdk", "aiohttp", "prometheus_client", "boto3")
+# What only the checks after the name's resolution need (TLS, HTTP, the CloudFront viewer request):
+# the engine imports them in a thread while the name resolves, never before the first packet.
+CHECK_LIBRARIES = ("cryptography", "OpenSSL", "h11", "httpx", "httpcore", "certifi")
 
 
 def layer_of(module: str) -> str | None:
@@ -137,3 +141,38 @@ def test_the_check_command_loads_no_service_library(code: str) -> None:
     # Then no queue, Slack, HTTP-server or metrics library was imported
     heavy = sorted(m for m in loaded if m.split(".")[0] in SERVICE_LIBRARIES)
     assert heavy == []
+
+
+_HELP = (
+    "from cf502.cli import main\ntry:\n    main(['check', '--help'])\nexcept SystemExit:\n    pass"
+)
+
+
+def _top(loaded: set[str], names: tuple[str, ...]) -> list[str]:
+    return sorted({m.split(".")[0] for m in loaded} & set(names))
+
+
+def test_the_parser_loads_no_network_library() -> None:
+    # Given a fresh interpreter, When it prints `cf502 check --help`
+    loaded = _modules_after(_HELP)
+    # Then it loaded neither asyncio nor any library a check uses: help costs Python's start-up
+    assert _top(loaded, ("asyncio", "dns", *CHECK_LIBRARIES, *SERVICE_LIBRARIES)) == []
+    assert "cf502.engine" not in loaded
+
+
+def test_the_engine_loads_only_what_the_first_packet_needs() -> None:
+    # Given a fresh interpreter, When it imports the `cf502 check` path up to the engine
+    loaded = _modules_after("import cf502.cli.check, cf502.engine")
+    # Then dnspython is there (the name's resolution comes first) and nothing the later checks need
+    assert "dns.asyncresolver" in loaded
+    assert _top(loaded, CHECK_LIBRARIES) == []
+    assert "cf502.checks.registry" not in loaded
+
+
+def test_the_checks_load_no_viewer_client_nor_service_library() -> None:
+    # Given a fresh interpreter, When it loads every check (as the engine's thread does)
+    loaded = _modules_after("import cf502.engine, cf502.checks.registry")
+    # Then the TLS and HTTP libraries are there, but httpx (only for cloudfront.edge with a
+    # CloudFront domain) and the service libraries are not
+    assert {"OpenSSL", "cryptography", "h11"} <= {m.split(".")[0] for m in loaded}
+    assert _top(loaded, ("httpx", "httpcore", *SERVICE_LIBRARIES)) == []

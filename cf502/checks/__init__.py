@@ -1,51 +1,29 @@
-"""The checks, grouped by the family of their contract id, and their explicit registry.
+"""The checks, grouped by the family of their contract id; their registry is `registry.py`.
 
 The path of a check's module is its id: `dns.resolve` is in `dns/resolve.py`, `tcp.https` in
 `tcp.py`, every `tls.cert.*` check in `tls/cert.py`, `cloudfront.edge` in `cloudfront.py`. A family
 that outgrows one file is a package with its private (`_`-prefixed) helpers beside its checks.
 `base.py` is what every check is, `probe.py` the observations they share.
 
-`ALL_CHECKS` is in upstream-first order (the verdict relies on that order). Adding a check: one
-class in its family module, one line here, a pass test and a broken-server test.
+`ALL_CHECKS`, `BY_ID` and `CHECK_IDS` are importable from here, but loaded on first use: the TLS and
+HTTP checks pull in pyOpenSSL, cryptography and h11, and importing `cf502.checks.dns.resolve` (the
+first thing a diagnosis needs, before its first packet) must not wait for them. The engine loads
+the registry in a thread while the name resolves (`cf502.engine`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from types import MappingProxyType
-from typing import Final
+from typing import TYPE_CHECKING, Any
 
-from cf502.checks import cloudfront, tcp
-from cf502.checks.base import Check
-from cf502.checks.dns import authoritative, resolve
-from cf502.checks.http import headers, latency, redirect, response
-from cf502.checks.tls import cert, handshake
+if TYPE_CHECKING:
+    from cf502.checks.registry import ALL_CHECKS, BY_ID, CHECK_IDS
 
 __all__ = ["ALL_CHECKS", "BY_ID", "CHECK_IDS"]
 
-ALL_CHECKS: Final[tuple[Check, ...]] = (
-    # DNS
-    resolve.Resolve(),
-    authoritative.Authoritative(),
-    # TCP
-    tcp.PortOpen("https"),
-    tcp.PortOpen("http"),
-    # TLS
-    handshake.Handshake(),
-    cert.CertExpiry(),
-    cert.CertHostname(),
-    cert.CertTrust(),
-    cert.CertChain(),
-    # HTTP
-    response.Response(),
-    headers.Headers(),
-    latency.Latency(),
-    redirect.Redirect(),
-    # CloudFront edge
-    cloudfront.Edge(),
-)
 
-CHECK_IDS: Final[tuple[str, ...]] = tuple(c.id for c in ALL_CHECKS)
-"""Every check id, in the registry's (upstream-first) order: the contract's list."""
+def __getattr__(name: str) -> Any:
+    if name in __all__:
+        from cf502.checks import registry
 
-BY_ID: Final[Mapping[str, Check]] = MappingProxyType({c.id: c for c in ALL_CHECKS})
+        return getattr(registry, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -22,12 +22,12 @@ import ssl
 import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 import certifi
 import dns.exception
 import dns.resolver
-import httpx
 
 from cf502 import __version__
 from cf502.checks.base import result
@@ -41,6 +41,9 @@ from cf502.model import CheckResult, Status
 from cf502.safety import vet_addresses
 from cf502.settings import OriginSettings, ProtocolPolicy
 from cf502.shell import hostport, sh
+
+if TYPE_CHECKING:
+    import httpx
 
 __all__ = [
     "BODY_CAP",
@@ -181,6 +184,8 @@ def viewer_ssl_context(ca_file: str | None) -> ssl.SSLContext:
 
 def _timeouts(deadlines: Deadlines) -> httpx.Timeout:
     """httpx's timeouts for the viewer request (its whole budget is `Deadlines.edge_request`)."""
+    import httpx  # only when there is a CloudFront domain to ask: the check's start-up stays light
+
     connect = deadlines.connect  # httpcore applies it to the TCP connect and to the handshake
     read = deadlines.edge_first_byte
     return httpx.Timeout(connect=connect, read=read, write=connect, pool=connect)
@@ -230,6 +235,8 @@ async def viewer_request(
 
     Never raises for anything the peer does; the returned ViewerReply says how far it got.
     """
+    import httpx
+
     timeout = _timeouts(deadlines)
     reply = ViewerReply(address, port, timeout.connect or 0.0, timeout.read or 0.0)
     started = time.perf_counter()

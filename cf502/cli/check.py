@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import sys
+from typing import TYPE_CHECKING
 
-from cf502.engine import diagnose, selection
-from cf502.model import CheckResult, Report
 from cf502.options import (
     UsageError,
     add_engine_options,
@@ -16,11 +14,15 @@ from cf502.options import (
     engine_from_args,
     origin_from_args,
 )
-from cf502.pool.jobs import Job, JobKind
-from cf502.render.json_output import report_json
-from cf502.render.text import progress_line, report_text
 from cf502.settings import SAFETY, EngineSettings, OriginSettings
 from cf502.target import Target, parse_target
+
+if TYPE_CHECKING:
+    from cf502.model import CheckResult, Report
+    from cf502.pool.jobs import Job
+
+# asyncio, the engine and the renderers are imported by `run`, not here: `cf502 check --help` and
+# the other subcommands build this parser without them (tests/test_layers.py holds the budget).
 
 __all__ = ["add_options", "job_from_args", "run"]
 
@@ -55,6 +57,8 @@ def _use_color(args: argparse.Namespace) -> bool:
 
 def job_from_args(args: argparse.Namespace, target: Target, origin: OriginSettings) -> Job:
     """The job `cf502 check --redis-url` submits; refuses the operator-only options."""
+    from cf502.pool.jobs import Job, JobKind
+
     for setting in _NOT_IN_A_JOB:
         if getattr(args, setting.attr, None) is not None:
             raise UsageError(
@@ -72,18 +76,26 @@ def job_from_args(args: argparse.Namespace, target: Target, origin: OriginSettin
 
 
 async def _run_check(args: argparse.Namespace) -> Report:
+    from cf502.engine import diagnose, selection
+    from cf502.render.text import progress_line
+
     target = parse_target(args.target)
     origin = origin_from_args(target, args)
     engine = engine_from_args(args, EngineSettings())
-    _, to_report = selection(args.only, origin)
+    if args.only:  # unknown ids are refused here, before any packet or job (with --redis-url)
+        selection(args.only, origin)
     show_progress = sys.stderr.isatty() and not args.json
     done = 0
+    reported: set[str] = set()
 
     def progress(res: CheckResult) -> None:
-        nonlocal done
+        nonlocal done, reported
         done += 1
         if show_progress:
-            line = progress_line(done, len(to_report), res)
+            # The first result comes after the engine has loaded the checks: counting them before
+            # the diagnosis would load them before its first packet.
+            reported = reported or selection(args.only, origin)[1]
+            line = progress_line(done, len(reported), res)
             sys.stderr.write(f"\r\x1b[2K{line}")
             sys.stderr.flush()
 
@@ -102,9 +114,15 @@ async def _run_check(args: argparse.Namespace) -> Report:
 
 
 def run(args: argparse.Namespace) -> int:
+    import asyncio
+
     report = asyncio.run(_run_check(args))
     if args.json:
+        from cf502.render.json_output import report_json
+
         sys.stdout.write(report_json(report) + "\n")
     else:
+        from cf502.render.text import report_text
+
         sys.stdout.write(report_text(report, color=_use_color(args), verbose=args.verbose))
     return EXIT_FAILED if report.failed else EXIT_OK

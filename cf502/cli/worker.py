@@ -8,7 +8,6 @@ Redis, aiohttp and prometheus_client are imported inside the functions that run 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
 import os
 import signal
@@ -22,6 +21,8 @@ from cf502.settings import ENGINE, SERVICE, EngineSettings, ServiceSettings, giv
 from cf502.settings import add_options as add_options_for
 
 if TYPE_CHECKING:
+    import asyncio
+
     from cf502.pool.queue.config import QueueConfig
     from cf502.pool.queue.consumer import QueueConsumer
     from cf502.pool.worker import Counters, WorkerSettings
@@ -122,6 +123,8 @@ async def _serve(
     settings: WorkerSettings,
     metrics_port: int | None,
 ) -> Counters:
+    import asyncio
+
     from cf502.ops import metrics
     from cf502.ops.health import redis_ready
     from cf502.pool.queue.consumer import QueueConsumer
@@ -185,6 +188,8 @@ def run_worker(args: argparse.Namespace, environ: Mapping[str, str] | None = Non
         secrets=[password] if password else [],
     )
     log.info("worker configuration", extra={"redis": redacted_url(url)})
+    import asyncio  # here, not at the top: building the `cf502` parser stays light
+
     with asyncio.Runner(loop_factory=loop_factory()) as runner:
         try:
             runner.run(_serve(url, queue, engine, settings, service.metrics_port))
