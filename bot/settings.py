@@ -19,15 +19,6 @@ from urllib.parse import urlsplit
 
 from cf502.errors import ConfigError
 from cf502.settings import ENGINE, EngineSettings, Setting, from_environ
-from cf502.settings.engine import (
-    ALLOW_PRIVATE,
-    CA_FILE,
-    DNS_PORT,
-    DNS_TIMEOUT,
-    MAX_CONNECT_TIMEOUT,
-    MAX_READ_TIMEOUT,
-    RESOLVER,
-)
 from cf502.settings.service import LOG_FORMAT, LOG_LEVEL, METRICS_PORT, REDIS_URL
 from cf502.settings.spec import boolean, seconds, text, whole
 
@@ -221,15 +212,14 @@ SETTINGS: tuple[Setting, ...] = (
     METRICS_PORT,
     METRICS_ON_SLACK_PORT,
 )
-_ENGINE_ATTRS = tuple(s.attr for s in ENGINE)
 
 
 @dataclass(frozen=True, slots=True)
 class Settings:
     """Everything the Slack app is configured with. Secrets are left out of `repr`.
 
-    The defaults are the declarations' (`SETTINGS`); the engine's fields are the operator's
-    `EngineSettings`, which `engine` gathers.
+    The defaults are the declarations' (`SETTINGS`); the operator's engine settings are one
+    typed `EngineSettings` (`engine`), read from the same declarations as the worker's.
     """
 
     bot_token: str = field(repr=False)
@@ -238,13 +228,9 @@ class Settings:
     api_url: str = API_URL.initial
     response_url_base: str = RESPONSE_URL_BASE.initial
     redis_url: str = field(default=REDIS_URL.initial, repr=False)
-    resolver: str | None = RESOLVER.initial
-    ca_file: str | None = CA_FILE.initial
-    allow_private: bool = ALLOW_PRIVATE.initial
-    dns_port: int = DNS_PORT.initial
-    dns_timeout: float = DNS_TIMEOUT.initial
-    max_connect_timeout: float = MAX_CONNECT_TIMEOUT.initial
-    max_read_timeout: float = MAX_READ_TIMEOUT.initial
+    # The operator's engine settings, declared and parsed once in cf502.settings (as the worker
+    # reads them), for the diagnoses run on behalf of Slack users.
+    engine: EngineSettings = field(default_factory=EngineSettings)
     user_rate: int = USER_RATE.initial
     channel_rate: int = CHANNEL_RATE.initial
     channel_allowlist: frozenset[str] = CHANNEL_ALLOWLIST.initial
@@ -259,11 +245,6 @@ class Settings:
     log_format: str = LOG_FORMAT.initial
     metrics_port: int | None = METRICS_PORT.initial
     metrics_on_slack_port: bool = METRICS_ON_SLACK_PORT.initial
-
-    @property
-    def engine(self) -> EngineSettings:
-        """The operator's engine settings for diagnoses run on behalf of Slack users."""
-        return EngineSettings(**{attr: getattr(self, attr) for attr in _ENGINE_ATTRS})
 
     @property
     def secrets(self) -> tuple[str, ...]:
@@ -312,7 +293,8 @@ def load_settings(
         source.update(read_dotenv(dotenv))
     source.update(os.environ if environ is None else environ)
     kwargs = from_environ(SETTINGS, source, mode)
+    engine = EngineSettings(**{s.attr: kwargs.pop(s.attr) for s in ENGINE if s.attr in kwargs})
     interval = kwargs.get("watch_interval", WATCH_INTERVAL.initial)
     if kwargs.get("watch_limit", WATCH_LIMIT.initial) < interval:
         raise ConfigError("CF502_WATCH_LIMIT must not be shorter than CF502_WATCH_INTERVAL.")
-    return Settings(**kwargs)
+    return Settings(**kwargs, engine=engine)

@@ -26,6 +26,7 @@ from bot.state import StateStore
 from cf502.pool.jobs import Job, JobEvent, Pool
 from cf502.pool.limits import Limits
 from cf502.pool.local import LocalPool
+from cf502.settings import EngineSettings
 from handlers import register
 from tests.servers.dns import DnsWorld
 from tests.servers.slack_api import APP_TOKEN, BOT_TOKEN, BOT_USER, TEAM, FakeSlack
@@ -55,10 +56,12 @@ def settings_for(slack: FakeSlack, world: DnsWorld, **overrides: Any) -> Setting
         app_token=APP_TOKEN,
         api_url=slack.url,
         response_url_base=slack.response_base,
-        resolver=f"127.0.0.1:{world.port}",
-        dns_port=world.port,
-        dns_timeout=1.0,
-        allow_private=True,
+        engine=EngineSettings(
+            resolver=f"127.0.0.1:{world.port}",
+            dns_port=world.port,
+            dns_timeout=1.0,
+            allow_private=True,
+        ),
         update_interval=0.2,
     )
     return replace(base, **overrides)
