@@ -27,8 +27,8 @@ from cf502.errors import QueueError
 from cf502.model import CheckResult, Report
 from cf502.pool.jobs import UNOBSERVED, EventKind, Job, JobEvent, JobObserver, RateLimited
 from cf502.pool.limits import refusal
-from cf502.pool.queue.config import QueueConfig, connect, redacted_url, unavailable
-from cf502.pool.queue.scripts import Keys, Scripts, check_job_id, ms
+from cf502.pool.queue.config import QueueConfig, unavailable
+from cf502.pool.queue.scripts import QueueLink, check_job_id, ms
 
 __all__ = ["QueueClient", "remote_check", "wait_for_report"]
 
@@ -36,7 +36,7 @@ __all__ = ["QueueClient", "remote_check", "wait_for_report"]
 log = logging.getLogger("cf502.queue")
 
 
-class QueueClient:
+class QueueClient(QueueLink):
     """Diagnoses run by `cf502 worker` processes through Redis (implements `cf502.pool.jobs.Pool`).
 
     All the `events()` iterators of one client share one reader and one Redis connection.
@@ -50,11 +50,7 @@ class QueueClient:
         client: Redis | None = None,
         observer: JobObserver = UNOBSERVED,
     ) -> None:
-        self.config = cfg = config or QueueConfig()
-        self.where = redacted_url(url)
-        self.redis = client if client is not None else connect(url, cfg)
-        self.keys = Keys(cfg.prefix)
-        self._scripts = Scripts(self.redis, cfg)
+        super().__init__(url, config, client=client)
         self._observer = observer
         self._reader = _EventsReader(self)
 
@@ -151,7 +147,7 @@ class QueueClient:
 
     async def close(self) -> None:
         await self._reader.close()
-        await self.redis.aclose()
+        await super().close()
 
 
 _EVENTS_COUNT = 64  # entries per stream per read

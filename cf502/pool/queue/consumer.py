@@ -11,12 +11,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
 from cf502.pool.jobs import EventKind, Job, JobEvent
-from cf502.pool.queue.config import QueueConfig, connect, redacted_url
-from cf502.pool.queue.scripts import JOB_ID, WHO, Keys, Scripts, blob, ms
+from cf502.pool.queue.scripts import JOB_ID, WHO, QueueLink, blob, ms
 
 __all__ = ["Delivery", "QueueConsumer"]
 
@@ -91,20 +89,8 @@ def _dead_copy(raw: str, max_bytes: int) -> bytes:
     return raw.encode("utf-8", "surrogateescape")
 
 
-class QueueConsumer:
+class QueueConsumer(QueueLink):
     """A worker's connection to the queue: one per worker process, shared by its loops."""
-
-    def __init__(
-        self, url: str, config: QueueConfig | None = None, *, client: Redis | None = None
-    ) -> None:
-        self.config = cfg = config or QueueConfig()
-        self.where = redacted_url(url)
-        self.redis = client if client is not None else connect(url, cfg)
-        self.keys = Keys(cfg.prefix)
-        self._scripts = Scripts(self.redis, cfg)
-
-    async def close(self) -> None:
-        await self.redis.aclose()
 
     async def ensure_group(self) -> None:
         """Create the stream and consumer group if missing (after a Redis flush/restart too)."""

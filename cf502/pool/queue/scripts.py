@@ -50,9 +50,19 @@ from redis.asyncio import Redis
 
 from cf502.errors import QueueError
 from cf502.pool.jobs import Job, JobEvent
-from cf502.pool.queue.config import QueueConfig
+from cf502.pool.queue.config import QueueConfig, connect, redacted_url
 
-__all__ = ["JOB_ID", "WHO", "Keys", "Scripts", "blob", "check_job_id", "ms", "who_key"]
+__all__ = [
+    "JOB_ID",
+    "WHO",
+    "Keys",
+    "QueueLink",
+    "Scripts",
+    "blob",
+    "check_job_id",
+    "ms",
+    "who_key",
+]
 
 JOB_ID = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 WHO = re.compile(r"[A-Za-z0-9_.-]{1,64}")
@@ -411,3 +421,21 @@ class Scripts:
             args=[self.config.group, entry_id, consumer, raw, gate, cap if gate else 0],
         )
         return bool(new_id)
+
+
+class QueueLink:
+    """What both sides of the queue hold: the settings, one Redis client, keys and scripts.
+
+    `QueueClient` (submitting, following) and `QueueConsumer` (the worker's side) build on it."""
+
+    def __init__(
+        self, url: str, config: QueueConfig | None = None, *, client: Redis | None = None
+    ) -> None:
+        self.config = cfg = config or QueueConfig()
+        self.where = redacted_url(url)  # for messages: never the password
+        self.redis = client if client is not None else connect(url, cfg)
+        self.keys = Keys(cfg.prefix)
+        self._scripts = Scripts(self.redis, cfg)
+
+    async def close(self) -> None:
+        await self.redis.aclose()
