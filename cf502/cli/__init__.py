@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from cf502 import __version__
-from cf502.cli import bot, check, worker
+from cf502.cli import bot, check, decode, worker
 from cf502.errors import Cf502Error
 from cf502.options import OptionParser, UsageError
 
@@ -45,6 +45,16 @@ COMMANDS: dict[str, Subcommand] = {
         description="Diagnose an origin the way CloudFront connects to it.",
         add_options=check.add_options,
         run=check.run,
+    ),
+    "decode": Subcommand(
+        help="explain a pasted CloudFront log line, X-Cache value or error page",
+        description=(
+            "Explain what CloudFront logged or answered: a standard-log line (W3C or JSON), an "
+            "x-edge-detailed-result-type or X-Cache value, or its error page; print the cause and "
+            "the cf502 check command that confirms it."
+        ),
+        add_options=decode.add_options,
+        run=decode.run,
     ),
     "worker": Subcommand(
         help="run diagnoses from the Redis job queue",
