@@ -14,6 +14,7 @@ from enum import StrEnum
 
 from bot.slacktext import plain_text
 from cf502.checks import BY_ID
+from cf502.decode import Decoding, NotRecognised, decode
 from cf502.engine import selection
 from cf502.errors import Cf502Error
 from cf502.options import OptionParser, UsageError, add_origin_options, origin_from_args
@@ -32,6 +33,7 @@ __all__ = [
 
 USAGE = "/cf502 <origin> [--host-header NAME] [--protocol-policy …] [--path /p] [options]"
 MAX_TEXT = 4000
+MAX_PASTE = 40_000  # a Slack message's limit: a pasted block of log lines may be that long
 # Never from a chat message: whoever runs the cf502 service sets these.
 _OPERATOR_FLAGS = frozenset(s.flag for s in OPERATOR_ONLY if s.flag is not None)
 
@@ -43,6 +45,7 @@ class CommandError(Cf502Error):
 class Kind(StrEnum):
     CHECK = "check"
     HELP = "help"
+    DECODE = "decode"
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,9 +53,10 @@ class Request:
     """A parsed request.
 
     Attributes:
-        kind: check or help.
+        kind: check, help or decode.
         target / origin / only: what to diagnose (None for help).
         check_ids / titles: the checks that will be reported, in registry order.
+        decoding: what a pasted log line, header value or error page means (decode only).
     """
 
     kind: Kind
@@ -61,6 +65,7 @@ class Request:
     only: tuple[str, ...] = ()
     check_ids: tuple[str, ...] = ()
     titles: tuple[tuple[str, str], ...] = ()
+    decoding: Decoding | None = None
 
 
 @functools.cache
@@ -80,11 +85,57 @@ def _tokens(text: str) -> list[str]:
         raise CommandError(f"Could not read the options: {exc}.") from None
 
 
+def _unfenced(text: str) -> str:
+    """Pasted text without the code fences or backticks it was wrapped in."""
+    out = text.replace("```", "\n").strip()
+    if len(out) > 1 and out[0] == out[-1] == "`":
+        out = out[1:-1]
+    return out
+
+
+def _decode_request(text: str) -> Request:
+    """`decode TEXT`: what TEXT means; CommandError (one line) when decode does not read it."""
+    try:
+        return Request(Kind.DECODE, decoding=decode(_unfenced(text)))
+    except NotRecognised as exc:
+        raise CommandError(str(exc)) from None
+
+
+def _pasted(text: str) -> Request | None:
+    """A decode request when `text` (without a verb) is something decode reads, else None."""
+    try:
+        return _decode_request(text)
+    except CommandError:
+        return None
+
+
+def _too_long(text: str) -> None:
+    if len(text) > MAX_PASTE:
+        raise CommandError(f"The text is {len(text)} characters long; {MAX_PASTE} at most.")
+
+
 def parse_command(text: str) -> Request:
-    """Slash-command text (`origin.example.com --path /health`) into a Request.
+    """Slash-command text (`origin.example.com --path /health`, `decode …`, or a pasted log
+    line, header value or error page) into a Request.
 
     Raises CommandError with a one-line reason; the caller adds the usage line.
     """
+    _too_long(text)
+    plain = plain_text(text)
+    words = plain.split(None, 1)
+    if words and words[0].lower() == "decode":
+        return _decode_request(words[1] if len(words) > 1 else "")
+    try:
+        return _check_request(text)
+    except CommandError:
+        # Not a check: a log line or an X-Cache value pasted without `decode` still gets read.
+        pasted = _pasted(plain)
+        if pasted is None:
+            raise
+        return pasted
+
+
+def _check_request(text: str) -> Request:
     if len(text) > MAX_TEXT:
         raise CommandError(f"The command is {len(text)} characters long; {MAX_TEXT} at most.")
     words = _tokens(plain_text(text))
@@ -120,13 +171,21 @@ def parse_command(text: str) -> Request:
 
 
 def parse_mention(text: str) -> Request:
-    """Mention text with the bot's own mention already removed: `check <origin> [options]`."""
+    """Mention text with the bot's own mention already removed: `check <origin> [options]`,
+    `decode …`, or a pasted log line, header value or error page."""
     stripped = text.strip()
     words = stripped.split(None, 1)
     if not words or plain_text(words[0]).lower() in ("help", "?", "hi", "hello"):
         return Request(Kind.HELP)
     verb = plain_text(words[0]).lower()
+    if verb == "decode":
+        _too_long(text)
+        return _decode_request(plain_text(words[1] if len(words) > 1 else ""))
     if verb not in ("check", "diagnose", "test"):
+        _too_long(text)
+        pasted = _pasted(plain_text(stripped))
+        if pasted is not None:
+            return pasted
         raise CommandError(
             f"I don't know {words[0][:40]!r}; say `@cf502 check origin.example.com [options]`."
         )
@@ -152,5 +211,7 @@ def help_text(prefix: str = "/cf502") -> str:
         "• `--connect-timeout S` · `--connection-attempts N` · `--read-timeout S` · "
         "`--origin-ssl-protocols TLSv1.2,TLSv1.1` · `--expiry-warn-days N`\n"
         f"• `--only CHECK_ID` (repeatable). Checks: {checks}\n"
+        "• `/cf502 decode <log line | X-Cache value | result type | error page>` explains what "
+        "CloudFront logged or answered, and which check confirms it (or paste it in a mention)\n"
         "Example: `/cf502 origin.example.com --host-header www.example.com --path /health`"
     )

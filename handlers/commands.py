@@ -1,4 +1,5 @@
-"""`/cf502 <origin> [options]`: parse, queue, ack (within Slack's 3 s), then report in the channel."""
+"""`/cf502 <origin> [options]`: parse, queue, ack (within Slack's 3 s), then report in the channel.
+`/cf502 decode …` (or a pasted log line) is answered in the ack itself, in the channel."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
 
+from bot.decode_blocks import decode_blocks, decode_text
 from bot.messenger import Requester
 from bot.mrkdwn import escape
 from bot.policy import refusal
@@ -40,6 +42,11 @@ def register(app: AsyncApp, services: Services) -> None:
         refused = refusal(settings, user, channel)
         if refused is not None:
             await answer(f":no_entry: {escape(refused)}")
+            return
+        if request.decoding is not None:
+            # Pure and fast: no job, the answer goes in the ack.
+            d = request.decoding
+            await ack(response_type="in_channel", text=decode_text(d), blocks=decode_blocks(d))
             return
         try:
             # Queue first (fast: no Slack call, no origin I/O), so the ack can say if it failed.

@@ -1,5 +1,6 @@
 """`@cf502 check <origin> [options]` anywhere, including inside an incident thread (the report then
-goes into that thread). Slack retries events it thinks were lost: each event_id is handled once."""
+goes into that thread); `@cf502 decode …` or a pasted log line is answered there at once. Slack
+retries events it thinks were lost: each event_id is handled once."""
 
 from __future__ import annotations
 
@@ -7,9 +8,11 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncApp, AsyncBoltContext
 
+from bot.decode_blocks import decode_blocks, decode_text
 from bot.messenger import Requester
 from bot.mrkdwn import escape
 from bot.policy import refusal
+from bot.poster import PostError
 from bot.request import USAGE, CommandError, Kind, help_text, parse_mention
 from bot.services import Services
 from bot.slacktext import strip_mentions
@@ -46,6 +49,15 @@ def register(app: AsyncApp, services: Services) -> None:
         refused = refusal(settings, user, channel)
         if refused is not None:
             await tell(who, f":no_entry: {escape(refused)}")
+            return
+        if request.decoding is not None:
+            d = request.decoding
+            try:
+                await services.messenger.poster.post(
+                    channel, decode_blocks(d), decode_text(d), thread_ts=who.thread_ts
+                )
+            except PostError as exc:
+                await tell(who, f":warning: Could not post the answer here ({escape(exc.code)}).")
             return
         try:
             state = await reports.submit(request, who)
