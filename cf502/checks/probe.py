@@ -89,13 +89,5 @@ class Probe:
         if pending:
             await asyncio.gather(*pending, return_exceptions=True)
         for task in self._memo.values():
-    def peek(self, key: Hashable) -> Any:
-        """The result of an observation that has already finished, else None (never starts one,
-        never waits: what a report can add without another packet)."""
-        task = self._memo.get(key)
-        if task is None or not task.done() or task.cancelled() or task.exception() is not None:
-            return None
-        return task.result()
-
             if task.done() and not task.cancelled():
                 task.exception()  # mark retrieved so asyncio does not log it

@@ -88,15 +88,6 @@ CLOUDFRONT_DOMAIN = Setting(
     flag="--cloudfront-domain",
     metavar="NAME",
 )
-ORIGIN_NAME = Setting(
-    "origin",
-    "Diagnose NAME as the origin of the CloudFront site TARGET, request TARGET as a viewer "
-    "does, and compare.",
-    optional(text),
-    flag="--origin",
-    metavar="NAME",
-)
-"""Not an origin setting: it says which name is the origin (see `cf502.options.diagnosis_of`)."""
 CONNECT_TIMEOUT = Setting(
     "connect_timeout",
     "Origin connection timeout, 1-10.",
@@ -151,7 +142,6 @@ ORIGIN = (
     SSL_PROTOCOLS_SETTING,
     EXPIRY_WARN_DAYS,
 )
-    ORIGIN_NAME,
 
 
 def _in_range(name: str, value: float, bounds: tuple[float, float], unit: str = " s") -> None:
