@@ -20,8 +20,9 @@ from datetime import datetime
 from cf502.checks.base import Check, result
 from cf502.checks.dns.resolve import resolution
 from cf502.checks.probe import Probe
+from cf502.checks.site import SITE_CHECKS, Site, cname_site, origin_unknown
 from cf502.errors import InvalidSetting
-from cf502.model import CheckResult, Report, Status
+from cf502.model import CheckResult, CloudFrontSite, Report, Status
 from cf502.safety import vet_addresses
 from cf502.settings import EngineSettings, OriginSettings
 from cf502.target import Target
@@ -150,7 +151,16 @@ async def diagnose(
         probe.addresses = vet_addresses(
             target.host, resolved.addresses, allow_private=engine.allow_private
         )[:MAX_ADDRESSES]
-        results = await run_checks(to_run, to_report, probe, on_result)
+        # A CNAME to *.cloudfront.net shows before any connection that TARGET is CloudFront's
+        # edge: checks that would judge the edge as the origin do not run.
+        early = cname_site(target.host, resolved.cname_chain)
+        if origin.cloudfront_domain:  # --origin: TARGET is the origin, the site is given
+            early = Site()
+        running = [c for c in to_run if not early.detected or c.id in SITE_CHECKS]
+        results = await run_checks(running, to_report, probe, on_result)
+        site, cloudfront = _cloudfront_facts(probe)
+        if site.detected and not origin.cloudfront_domain:
+            results = await _site_results(to_run, to_report, results, probe, site, on_result)
     finally:
         loading.cancel()  # a refused target: nobody waits for the registry (the import finishes)
         await probe.close()
@@ -163,7 +173,33 @@ async def diagnose(
         duration_ms=round((time.perf_counter() - started) * 1000),
         started_at=started_at.isoformat(timespec="seconds"),
         addresses=probe.addresses,
+        cloudfront=cloudfront,
     )
+
+
+def _cloudfront_facts(probe: Probe) -> tuple[Site, CloudFrontSite]:
+    from cf502.checks.cloudfront import cloudfront_facts  # loaded with the registry by now
+
+    return cloudfront_facts(probe)
+
+
+async def _site_results(
+    to_run: Sequence[Check],
+    to_report: Collection[str],
+    results: Mapping[str, CheckResult],
+    probe: Probe,
+    site: Site,
+    on_result: OnResult | None,
+) -> dict[str, CheckResult]:
+    """TARGET is CloudFront's: the origin checks are skipped, never judged on the edge's answer."""
+    out = dict(results)
+    for check in to_run:
+        if check.id in SITE_CHECKS:
+            continue
+        out[check.id] = origin_unknown(check, probe.host, site)
+        if check.id not in results and check.id in to_report:
+            await _notify(on_result, out[check.id])  # not run at all: report its skip once
+    return out
 
 
 async def run_checks(

@@ -14,6 +14,7 @@ from typing import Any
 __all__ = [
     "SCHEMA_VERSION",
     "CheckResult",
+    "CloudFrontSite",
     "Evidence",
     "Report",
     "Status",
@@ -161,6 +162,51 @@ class Verdict:
 
 
 @dataclass(frozen=True, slots=True)
+class CloudFrontSite:
+    """Whether the target is served by CloudFront, and what its edge said about itself.
+
+    Attributes:
+        detected: the target (or the --cloudfront-domain/--origin site) is CloudFront's.
+        via: how that was seen: "cname" (a CNAME chain ending in *.cloudfront.net), "headers"
+            (CloudFront's response headers), "error-page" (CloudFront's own error page); None
+            when not detected.
+        domain: the distribution's *.cloudfront.net domain, when known.
+        pop: the edge location that answered (X-Amz-Cf-Pop), when asked.
+        request_id: CloudFront's id of the request made (X-Amz-Cf-Id), for its logs and AWS
+            Support.
+    """
+
+    detected: bool = False
+    via: str | None = None
+    domain: str | None = None
+    pop: str | None = None
+    request_id: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "detected": self.detected,
+            "via": self.via,
+            "domain": self.domain,
+            "pop": self.pop,
+            "request_id": self.request_id,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> CloudFrontSite:
+        def text(key: str) -> str | None:
+            value = d.get(key)
+            return str(value) if value is not None else None
+
+        return cls(
+            detected=bool(d.get("detected", False)),
+            via=text("via"),
+            domain=text("domain"),
+            pop=text("pop"),
+            request_id=text("request_id"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class Report:
     """A whole diagnosis.
 
@@ -172,6 +218,7 @@ class Report:
         duration_ms: wall time of the whole diagnosis.
         started_at: ISO-8601 UTC time the diagnosis started.
         addresses: the vetted addresses every connection went to.
+        cloudfront: whether the target is served by CloudFront (always present in JSON).
     """
 
     target: dict[str, Any]
@@ -181,6 +228,7 @@ class Report:
     duration_ms: int
     started_at: str
     addresses: tuple[str, ...] = ()
+    cloudfront: CloudFrontSite = field(default_factory=CloudFrontSite)
     version: int = field(default=SCHEMA_VERSION)
 
     def check(self, check_id: str) -> CheckResult | None:
@@ -197,6 +245,7 @@ class Report:
             "target": self.target,
             "settings": self.settings,
             "addresses": list(self.addresses),
+            "cloudfront": self.cloudfront.to_dict(),
             "started_at": self.started_at,
             "duration_ms": self.duration_ms,
             "verdict": self.verdict.to_dict(),
@@ -213,6 +262,7 @@ class Report:
             duration_ms=int(d["duration_ms"]),
             started_at=str(d["started_at"]),
             addresses=tuple(str(a) for a in d.get("addresses", ())),
+            cloudfront=CloudFrontSite.from_dict(d.get("cloudfront") or {}),
             version=int(d.get("version", SCHEMA_VERSION)),
         )
 

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import NoReturn
 
-from cf502.errors import Cf502Error
+from cf502.errors import Cf502Error, InvalidTarget
 from cf502.settings import (
     ENGINE,
     ORIGIN,
@@ -23,13 +23,14 @@ from cf502.settings import (
     add_options,
     given,
 )
-from cf502.target import Target
+from cf502.target import Target, parse_target
 
 __all__ = [
     "OptionParser",
     "UsageError",
     "add_engine_options",
     "add_origin_options",
+    "diagnosis_of",
     "engine_from_args",
     "origin_from_args",
 ]
@@ -67,7 +68,39 @@ def add_engine_options(
 
 def origin_from_args(target: Target, args: argparse.Namespace) -> OriginSettings:
     """OriginSettings from parsed options; a typed URL fills ports/policy/path not given."""
-    return OriginSettings.for_target(target, **given(args, ORIGIN))
+    options = given(args, ORIGIN)
+    options.pop("origin", None)  # which name is the origin: see diagnosis_of
+    return OriginSettings.for_target(target, **options)
+
+
+def diagnosis_of(target_text: str, args: argparse.Namespace) -> tuple[Target, OriginSettings]:
+    """What to diagnose: TARGET with its origin settings; or, with `--origin NAME`, NAME as the
+    origin of the CloudFront site TARGET (the same diagnosis as `NAME --cloudfront-domain TARGET`:
+    the origin checks run on NAME, the viewer request goes to TARGET).
+
+    Raises InvalidTarget, InvalidSetting or UsageError with one line.
+    """
+    site = parse_target(target_text)
+    name = getattr(args, "origin", None)
+    if name is None:
+        return site, origin_from_args(site, args)
+    if getattr(args, "cloudfront_domain", None) is not None:
+        raise UsageError(
+            "Give the CloudFront site once: `SITE --origin NAME`, or `NAME --cloudfront-domain "
+            "SITE`, not both."
+        )
+    try:
+        origin = parse_target(name)
+    except InvalidTarget as exc:
+        raise UsageError(f"--origin: {exc}") from None
+    if origin.host == site.host:
+        raise UsageError(f"--origin {name} is the site itself: give the origin behind it.")
+    options = given(args, ORIGIN)
+    options.pop("origin")
+    if origin.path is None and site.path is not None:
+        options.setdefault("path", site.path)  # the path asked through CloudFront
+    options["cloudfront_domain"] = site.host
+    return origin, OriginSettings.for_target(origin, **options)
 
 
 def engine_from_args(

@@ -9,14 +9,16 @@ That request is an ordinary viewer request, so httpx makes it (the direct origin
 raw bytes and stays on h11, in `http/_exchange`). It goes to the vetted IP, never to a name httpx
 would resolve itself, with the domain as Host and SNI, and verifies the edge's certificate like a
 browser: against Mozilla's roots plus the operator's --ca-file.
+
+Without a CloudFront domain the check asks whether TARGET is itself CloudFront's (`site.py`): then
+TARGET is the viewer-facing name, its answer is requested like a viewer's and decoded with
+`cf502.cloudfront_errors`, and there is no origin to compare with.
 """
 
 from __future__ import annotations
 
 import asyncio
-import html
 import os
-import re
 import secrets
 import ssl
 import time
@@ -32,12 +34,15 @@ import dns.resolver
 from cf502 import __version__
 from cf502.checks.base import result
 from cf502.checks.dns._lookup import make_resolver
+from cf502.checks.dns.resolve import resolution
 from cf502.checks.http._exchange import Exchange, origin_exchange
 from cf502.checks.http._report import direct_curl, ms
 from cf502.checks.probe import Probe
+from cf502.checks.site import Site, answer_site, cname_site, served_words, site_facts
+from cf502.cloudfront_errors import EdgeCause, error_page_reason, interpret
 from cf502.deadlines import Deadlines
 from cf502.errors import TargetNotAllowed
-from cf502.model import CheckResult, Status
+from cf502.model import CheckResult, CloudFrontSite, Status
 from cf502.safety import vet_addresses
 from cf502.settings import OriginSettings, ProtocolPolicy
 from cf502.shell import hostport, sh
@@ -50,9 +55,12 @@ __all__ = [
     "Edge",
     "EdgeObservation",
     "ViewerReply",
+    "cloudfront_facts",
     "edge_observation",
     "error_page_reason",
     "judge_edge",
+    "judge_site",
+    "site_detection",
 ]
 
 USER_AGENT = f"cf502/{__version__} (CloudFront 502 diagnosis)"
@@ -120,6 +128,7 @@ class EdgeObservation:
         refused: the safety refusal when an address is blocked, or None.
         trust: the trust anchors the edge's certificate was verified against, in words.
         reply: the request and its reply, when one was made.
+        canonical: the name the domain's CNAME chain ends at (the domain itself when none).
     """
 
     domain: str
@@ -129,6 +138,7 @@ class EdgeObservation:
     refused: str | None = None
     trust: str = "Mozilla's list"
     reply: ViewerReply | None = None
+    canonical: str = ""
 
 
 def _with_buster(path: str) -> tuple[str, str]:
@@ -138,11 +148,13 @@ def _with_buster(path: str) -> tuple[str, str]:
     return f"{path}{'&' if '?' in path else '?'}{CACHE_BUSTER}={token}", token
 
 
-async def _lookup(probe: Probe, domain: str) -> tuple[tuple[str, ...], str | None]:
+async def _lookup(probe: Probe, domain: str) -> tuple[tuple[str, ...], str | None, str]:
+    """(addresses, error, the name the CNAME chain ends at)."""
+    canonical = domain
     try:
         res = make_resolver(probe)
     except dns.resolver.NoResolverConfiguration:
-        return (), "no DNS resolver is configured on this machine"
+        return (), "no DNS resolver is configured on this machine", canonical
 
     async def ask(rdtype: str) -> tuple[list[str], str | None]:
         try:
@@ -155,13 +167,16 @@ async def _lookup(probe: Probe, domain: str) -> tuple[tuple[str, ...], str | Non
             return [], f"no answer for {domain} within {probe.deadlines.dns:g} s"
         except dns.exception.DNSException as exc:
             return [], f"{domain} could not be resolved: {exc}"
+        if rdtype == "A":
+            nonlocal canonical
+            canonical = answer.canonical_name.to_text(omit_final_dot=True)
         return [rd.to_text() for rd in answer], None
 
     (v4, err4), (v6, err6) = await asyncio.gather(ask("A"), ask("AAAA"))
     addresses = tuple(v4 + v6)
     if addresses:
-        return addresses, None
-    return (), err4 or err6 or f"{domain} has no A or AAAA record"
+        return addresses, None, canonical
+    return (), err4 or err6 or f"{domain} has no A or AAAA record", canonical
 
 
 def viewer_ssl_context(ca_file: str | None) -> ssl.SSLContext:
@@ -303,11 +318,19 @@ def _ms(since: float) -> float:
     return (time.perf_counter() - since) * 1000
 
 
-async def edge_observation(probe: Probe, domain: str) -> EdgeObservation:
-    """Resolve, vet, and request `domain` like a viewer (memoised per diagnosis)."""
+async def edge_observation(
+    probe: Probe,
+    domain: str,
+    *,
+    port: int | None = None,
+    vetted: tuple[str, ...] | None = None,
+) -> EdgeObservation:
+    """Resolve, vet, and request `domain` like a viewer (memoised per diagnosis). `vetted`: the
+    domain's addresses, already vetted (TARGET's own, when TARGET is the CloudFront site)."""
 
     async def observe() -> EdgeObservation:
-        port = probe.engine.edge_port
+        nonlocal port
+        port = port or probe.engine.edge_port
         target, _ = _with_buster(probe.origin.path)
         netloc = domain if port == 443 else f"{domain}:{port}"
         url = f"https://{netloc}{target}"
@@ -316,22 +339,28 @@ async def edge_observation(probe: Probe, domain: str) -> EdgeObservation:
             ca = viewer_ssl_context(probe.engine.ca_file)
         except ValueError as exc:
             return EdgeObservation(domain, url, error=str(exc), trust=trust)
-        addresses, error = await _lookup(probe, domain)
-        if error is not None:
-            return EdgeObservation(domain, url, error=error, trust=trust)
-        try:
-            vetted = vet_addresses(domain, addresses, allow_private=probe.engine.allow_private)
-        except TargetNotAllowed as exc:
-            return EdgeObservation(domain, url, addresses, refused=str(exc), trust=trust)
+        addresses, canonical = vetted, domain
+        if addresses is None:
+            found, error, canonical = await _lookup(probe, domain)
+            if error is not None:
+                return EdgeObservation(domain, url, error=error, trust=trust)
+            try:
+                addresses = vet_addresses(domain, found, allow_private=probe.engine.allow_private)
+            except TargetNotAllowed as exc:
+                return EdgeObservation(domain, url, found, refused=str(exc), trust=trust)
+        if not addresses:
+            return EdgeObservation(domain, url, error=f"{domain} has no address", trust=trust)
         reply = await viewer_request(
-            address=vetted[0],
+            address=addresses[0],
             port=port,
             domain=domain,
             target=target,
             deadlines=probe.deadlines,
             ca=ca,
         )
-        return EdgeObservation(domain, url, vetted, trust=trust, reply=reply)
+        return EdgeObservation(
+            domain, url, addresses, trust=trust, reply=reply, canonical=canonical
+        )
 
     return await probe.once(("edge", domain), observe)
 
@@ -353,11 +382,17 @@ class Edge:
     async def run(self, probe: Probe) -> CheckResult:
         domain = probe.origin.cloudfront_domain
         if not domain:
-            return result(
-                self,
-                Status.SKIP,
-                "Not asked: no CloudFront domain was given (--cloudfront-domain).",
-            )
+            site = await site_detection(probe)
+            if not site.detected:
+                return result(
+                    self,
+                    Status.SKIP,
+                    f"Not asked: {probe.host} does not look like CloudFront (no CNAME to "
+                    "*.cloudfront.net, no CloudFront headers) and no CloudFront domain was given "
+                    "(--cloudfront-domain).",
+                )
+            edge = await site_observation(probe)
+            return judge_site(self, probe.host, site, edge)
         scheme = _direct_scheme(probe.origin)
         edge, direct = await asyncio.gather(
             edge_observation(probe, domain),
@@ -366,24 +401,64 @@ class Edge:
         return judge_edge(self, edge, direct)
 
 
+# --- TARGET as the CloudFront site ---------------------------------------------------------------
+
+_SITE = "cloudfront.site"
+
+
+async def site_detection(probe: Probe) -> Site:
+    """Whether TARGET is CloudFront's (memoised): its CNAME chain first (already resolved), else
+    the answer the http.* checks fetch anyway. Never a request of its own."""
+
+    async def detect() -> Site:
+        found = cname_site(probe.host, (await resolution(probe)).cname_chain)
+        if found.detected or not probe.addresses:
+            return found
+        direct = await origin_exchange(probe, _direct_scheme(probe.origin), probe.addresses[0])
+        return answer_site(direct.response.headers, direct.response.body_prefix)
+
+    return await probe.once(_SITE, detect)
+
+
+def _viewer_port(probe: Probe) -> int:
+    # A port typed with TARGET is where its viewers connect; else CloudFront's 443.
+    return probe.target.port or probe.engine.edge_port
+
+
+async def site_observation(probe: Probe) -> EdgeObservation:
+    """TARGET requested like a viewer, at the addresses already resolved and vetted for it."""
+    return await edge_observation(
+        probe, probe.host, port=_viewer_port(probe), vetted=probe.addresses
+    )
+
+
+def cloudfront_facts(probe: Probe) -> tuple[Site, CloudFrontSite]:
+    """What the diagnosis saw of CloudFront, from observations already made (never a packet):
+    how TARGET (or the --cloudfront-domain) was seen to be CloudFront's, and the report's object.
+    """
+    domain = probe.origin.cloudfront_domain
+    if domain:
+        edge = probe.peek(("edge", domain))
+        if not isinstance(edge, EdgeObservation):
+            return Site(), site_facts(Site())
+        by_name = cname_site(
+            domain, (edge.canonical,) if edge.canonical not in ("", domain) else ()
+        )
+        headers = edge.reply.headers if edge.reply is not None else ()
+        site = by_name
+        if not site.detected:
+            site = answer_site(headers, edge.reply.body_prefix if edge.reply is not None else b"")
+        return site, site_facts(site, headers, domain=by_name.domain)
+    site = probe.peek(_SITE)
+    if not isinstance(site, Site):
+        res = probe.peek("dns.resolution")
+        site = cname_site(probe.host, res.cname_chain) if res is not None else Site()
+    edge = probe.peek(("edge", probe.host))
+    headers = edge.reply.headers if isinstance(edge, EdgeObservation) and edge.reply else ()
+    return site, site_facts(site, headers)
+
+
 # --- pure judgement ------------------------------------------------------------------------------
-
-_TAG = re.compile(r"<[^>]+>")
-_REASON = re.compile(r"<hr[^>]*>(.*?)<br", re.IGNORECASE | re.DOTALL)
-
-
-def error_page_reason(body: bytes) -> str | None:
-    """The cause CloudFront's own error page names ("CloudFront wasn't able to connect to the
-    origin."), "" when it is CloudFront's page without a reason, None when it is not its page."""
-    text = body.decode("utf-8", "replace")
-    if "The request could not be satisfied" not in text and "Generated by cloudfront" not in text:
-        return None
-    m = _REASON.search(text)
-    if m is None:
-        return ""
-    lines = [html.unescape(_TAG.sub("", line)).strip() for line in m.group(1).splitlines()]
-    reason = next((line for line in lines if line), "")
-    return reason[:200]
 
 
 def _direct_state(direct: Sequence[Exchange]) -> tuple[str, str]:
@@ -543,6 +618,9 @@ def _judge_answer(
                 f"CloudFront answers {seen}{said}, and directly {direct_words} → fix the origin: "
                 "see the failing checks above."
             )
+        cause = interpret(status, reply.header("X-Cache"), reason)
+        if cause is not None:
+            ev.extend(_cause_evidence(cause))
         return result(
             check,
             Status.FAIL,
@@ -551,6 +629,7 @@ def _judge_answer(
             remediation=_BETWEEN_FIX,
             commands=commands,
             cloudfront_status=status,
+            cloudfront_error=cause.result_type if cause is not None else None,
         )
     if status >= 500:
         own = state == "5xx"
@@ -600,6 +679,161 @@ def _judge_answer(
         check,
         Status.PASS,
         f"CloudFront answers {seen} in {ms(reply.total_ms)}; {direct_words}.",
+        evidence=ev,
+        commands=commands,
+    )
+
+
+# --- TARGET as the CloudFront site: pure judgement ------------------------------------------------
+
+
+def _cause_evidence(cause: EdgeCause) -> list[tuple[str, object]]:
+    kind = cause.result_type + ("" if cause.documented else " (seen in logs; not in AWS's list)")
+    ev: list[tuple[str, object]] = [("x-edge-detailed-result-type", kind), ("meaning", cause.cause)]
+    if cause.checks:
+        ev.append(("checks that confirm it", ", ".join(cause.checks)))
+    return ev
+
+
+def judge_site(check: Edge, host: str, site: Site, edge: EdgeObservation) -> CheckResult:
+    """Pure verdict on TARGET as CloudFront's site: what its edge answers a viewer, decoded (the
+    result type, the cause, what to look at next). The origin is not known, so nothing here is
+    blamed on it: origin-side causes name the `--origin` diagnosis that finds which check fails."""
+    commands = [sh("curl", "-sI", edge.url)]
+    ev: list[tuple[str, object]] = [("CloudFront", served_words(host, site))]
+    ev.extend(("seen", sign) for sign in site.signs)
+    ev.append(("URL", edge.url))
+    ev.append(
+        (
+            "cache buster",
+            f"?{CACHE_BUSTER}=… added: CloudFront caches errors for at least 10 s, and a new "
+            "query string asks for its current answer (if query strings are in the cache key)",
+        )
+    )
+    if edge.refused is not None:
+        return result(check, Status.ERROR, edge.refused, evidence=ev, commands=commands)
+    if edge.error is not None or edge.reply is None:
+        return result(
+            check,
+            Status.ERROR,
+            f"{host} was not requested like a viewer: {edge.error}.",
+            evidence=ev,
+            commands=commands,
+        )
+    reply = edge.reply
+    ev.append(("CloudFront address", reply.label))
+    if reply.cert_error is not None:
+        return _bad_certificate(check, edge, reply.cert_error, ev, commands)
+    if not reply.connected:
+        why = reply.connect_error or f"no connection within {reply.connect_timeout:g} s"
+        return result(
+            check,
+            Status.ERROR,
+            f"Could not reach {host} at {reply.label}: {why}.",
+            evidence=ev,
+            commands=commands,
+        )
+    ev.append(("edge certificate", f"verifies for {host} against {edge.trust}"))
+    if reply.status is None:
+        if reply.timeout is not None:
+            return result(
+                check,
+                Status.WARN,
+                f"CloudFront ({host}) sent no answer within {reply.read_timeout:g} s: it is "
+                "probably still waiting on the origin, and answers 504 once its timeouts run out.",
+                evidence=ev,
+                remediation=_ORIGIN_NEXT,
+                commands=commands,
+            )
+        return result(
+            check,
+            Status.ERROR,
+            f"{host} did not give an HTTP answer: {reply.error or 'no response'}.",
+            evidence=ev,
+            commands=commands,
+        )
+    ev.append(("status line", f"HTTP/{reply.http_version} {reply.status} {reply.reason}".rstrip()))
+    for name in _HEADERS_SHOWN:
+        value = reply.header(name)
+        if value is not None:
+            ev.append((name, value))
+    reason = error_page_reason(reply.body_prefix)
+    if reason:
+        ev.append(("CloudFront error page", reason))
+    return _judge_site_answer(check, host, reply, reply.status, reason, ev, commands)
+
+
+_ORIGIN_NEXT = (
+    "The origin is not known: give it with `--origin NAME` (and its CloudFront origin settings) "
+    "to test it as CloudFront does."
+)
+
+
+def _judge_site_answer(
+    check: Edge,
+    host: str,
+    reply: ViewerReply,
+    status: int,
+    reason: str | None,
+    ev: list[tuple[str, object]],
+    commands: list[str],
+) -> CheckResult:
+    x_cache = reply.header("X-Cache")
+    pop = reply.header("X-Amz-Cf-Pop")
+    seen = f"{status} ({x_cache or 'no X-Cache'}{f', POP {pop}' if pop else ''})"
+    said = f' ("{reason}")' if reason else ""
+    cause = interpret(status, x_cache, reason)
+    generated = reason is not None  # CloudFront's own error page, not a body from behind it
+    if generated and status >= 400 and (cause is None or not cause.statuses):
+        return result(
+            check,
+            Status.FAIL if status >= 500 else Status.WARN,
+            f"CloudFront itself answers {seen}{said}, naming no cause cf502 knows.",
+            evidence=ev,
+            remediation="Check the distribution's alternate domain names, allowed methods, WAF "
+            "web ACL and geographic restrictions for this request, and its standard logs "
+            f"(x-edge-detailed-result-type) for the X-Amz-Cf-Id. {_ORIGIN_NEXT}",
+            commands=commands,
+            cloudfront_status=status if status >= 500 else None,
+        )
+    if status >= 400 and cause is not None and cause.statuses:
+        ev.extend(_cause_evidence(cause))
+        fix = cause.next_step
+        summary = f"CloudFront answers {seen}{said} → {cause.result_type}: {cause.cause}"
+        if cause.origin_side:
+            fix += f" {_ORIGIN_NEXT} Run: cf502 check {host} --origin ORIGIN"
+            summary += " The origin is not known: give it with `--origin NAME`."
+        fix += " CloudFront caches errors for at least 10 s: after a fix, check again."
+        return result(
+            check,
+            Status.FAIL if status >= 500 else Status.WARN,
+            summary,
+            evidence=ev,
+            remediation=fix,
+            commands=commands,
+            cloudfront_status=status if status >= 500 else None,
+            cloudfront_error=cause.result_type,
+        )
+    if status >= 500:
+        return result(
+            check,
+            Status.FAIL,
+            f"CloudFront answers {seen}, but the body is not CloudFront's own error page: the "
+            "error comes from behind CloudFront (the origin's own answer, or an edge function's) "
+            "and CloudFront passes it on, caching it for at least 10 s.",
+            evidence=ev,
+            remediation="Find which origin and cache behaviour serve this path and look at that "
+            f"origin's logs for the X-Amz-Cf-Id, and at any Lambda@Edge or CloudFront Functions "
+            f"on it. {_ORIGIN_NEXT}",
+            commands=commands,
+            cloudfront_status=status,
+            cloudfront_error="Error",
+        )
+    meaning = f": {cause.cause}" if cause is not None else ""
+    return result(
+        check,
+        Status.PASS,
+        f"CloudFront answers {seen} in {ms(reply.total_ms)}{meaning}".rstrip(".") + ".",
         evidence=ev,
         commands=commands,
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from cf502.model import CheckResult, Report, Status
+from cf502.render.cloudfront import served_lines
 
 __all__ = ["SYMBOLS", "progress_line", "report_text", "status_word"]
 
@@ -56,10 +57,13 @@ def report_text(report: Report, *, color: bool = False, verbose: bool = False) -
     if report.addresses:
         head += f" ({', '.join(report.addresses)})"
     lines = [head, ""]
+    lines.extend(_clean(line) for line in served_lines(report))  # what the target is, first
     verdict = f"Verdict: {status_word(v.status, color=color).strip()}  {_clean(v.summary)}"
     lines.append(verdict)
     if v.cloudfront_status is not None:
-        predicted = f"Predicted CloudFront response: {v.cloudfront_status}"
+        # The edge's own answer is seen, not predicted.
+        seen = v.likely_cause == "cloudfront.edge"
+        predicted = f"{'' if seen else 'Predicted '}CloudFront response: {v.cloudfront_status}"
         if v.cloudfront_error:
             predicted += f" (log x-edge-detailed-result-type: {v.cloudfront_error})"
         lines.append(predicted)
