@@ -17,9 +17,9 @@ from cf502.checks import BY_ID
 from cf502.decode import Decoding, NotRecognised, decode
 from cf502.engine import selection
 from cf502.errors import Cf502Error
-from cf502.options import OptionParser, UsageError, add_origin_options, origin_from_args
+from cf502.options import OptionParser, UsageError, add_origin_options, diagnosis_of
 from cf502.settings import OPERATOR_ONLY, OriginSettings
-from cf502.target import Target, parse_target
+from cf502.target import Target
 
 __all__ = [
     "USAGE",
@@ -151,8 +151,7 @@ def _check_request(text: str) -> Request:
         raise CommandError("Give the origin first, e.g. `/cf502 origin.example.com --path /`.")
     try:
         args = _parser().parse_args(words)
-        target = parse_target(args.target)
-        origin = origin_from_args(target, args)
+        target, origin = diagnosis_of(args.target, args)
         only = tuple(dict.fromkeys(args.only or ()))
         _, reported = selection(only, origin)
     except UsageError as exc:
@@ -208,6 +207,8 @@ def help_text(prefix: str = "/cf502") -> str:
         "`--https-port N` · `--http-port N`\n"
         "• `--host-header NAME` (when the Host header is forwarded) · `--path /p` · "
         "`--cloudfront-domain dxxxx.cloudfront.net`\n"
+        f"• `{prefix} www.example.com --origin NAME`: the site is CloudFront's; diagnose NAME as "
+        "its origin (with the options above) and compare\n"
         "• `--connect-timeout S` · `--connection-attempts N` · `--read-timeout S` · "
         "`--origin-ssl-protocols TLSv1.2,TLSv1.1` · `--expiry-warn-days N`\n"
         f"• `--only CHECK_ID` (repeatable). Checks: {checks}\n"

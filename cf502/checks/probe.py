@@ -81,6 +81,14 @@ class Probe:
         result: T = await asyncio.shield(task)
         return result
 
+    def peek(self, key: Hashable) -> Any:
+        """The result of an observation that has already finished, else None (never starts one,
+        never waits: what a report can add without another packet)."""
+        task = self._memo.get(key)
+        if task is None or not task.done() or task.cancelled() or task.exception() is not None:
+            return None
+        return task.result()
+
     async def close(self) -> None:
         """Cancel observations nobody awaited to the end (e.g. after a diagnosis deadline)."""
         pending = [t for t in self._memo.values() if not t.done()]

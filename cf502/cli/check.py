@@ -11,11 +11,11 @@ from cf502.options import (
     UsageError,
     add_engine_options,
     add_origin_options,
+    diagnosis_of,
     engine_from_args,
-    origin_from_args,
 )
 from cf502.settings import SAFETY, EngineSettings, OriginSettings
-from cf502.target import Target, parse_target
+from cf502.target import Target
 
 if TYPE_CHECKING:
     from cf502.model import CheckResult, Report
@@ -33,7 +33,11 @@ _NOT_IN_A_JOB = tuple(s for s in SAFETY if s.operator_only and not s.job_request
 
 
 def add_options(check: argparse.ArgumentParser) -> None:
-    check.add_argument("target", help="origin host, host:port or URL (https://host:8443/path)")
+    check.add_argument(
+        "target",
+        help="origin host, host:port or URL (https://host:8443/path); with --origin, the "
+        "CloudFront site",
+    )
     check.add_argument("--json", action="store_true", help="print one JSON report on stdout")
     check.add_argument("-v", "--verbose", action="store_true", help="show evidence for every check")
     check.add_argument("--no-color", action="store_true", help="no colours in the human report")
@@ -79,8 +83,7 @@ async def _run_check(args: argparse.Namespace) -> Report:
     from cf502.engine import diagnose, selection
     from cf502.render.text import progress_line
 
-    target = parse_target(args.target)
-    origin = origin_from_args(target, args)
+    target, origin = diagnosis_of(args.target, args)
     engine = engine_from_args(args, EngineSettings())
     if args.only:  # unknown ids are refused here, before any packet or job (with --redis-url)
         selection(args.only, origin)

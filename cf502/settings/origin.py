@@ -88,6 +88,15 @@ CLOUDFRONT_DOMAIN = Setting(
     flag="--cloudfront-domain",
     metavar="NAME",
 )
+ORIGIN_NAME = Setting(
+    "origin",
+    "Diagnose NAME as the origin of the CloudFront site TARGET, request TARGET as a viewer "
+    "does, and compare.",
+    optional(text),
+    flag="--origin",
+    metavar="NAME",
+)
+"""Not an origin setting: it says which name is the origin (see `cf502.options.diagnosis_of`)."""
 CONNECT_TIMEOUT = Setting(
     "connect_timeout",
     "Origin connection timeout, 1-10.",
@@ -136,6 +145,7 @@ ORIGIN = (
     HOST_HEADER,
     PATH,
     CLOUDFRONT_DOMAIN,
+    ORIGIN_NAME,
     CONNECT_TIMEOUT,
     CONNECTION_ATTEMPTS,
     READ_TIMEOUT,
