@@ -163,7 +163,7 @@ def _verdict_text(state: ReportState) -> str:
         if failing is not None:
             head += f"\nSo far: {EMOJI[Status.FAIL]} *{escape(failing.title)}* fails."
         return head
-    verdict = decide(results)
+    verdict = decide(results, only=state.only)
     if verdict.status in (Status.FAIL, Status.ERROR) and verdict.likely_cause:
         cause = state.results.get(verdict.likely_cause)
         title = escape(cause.title) if cause else code(verdict.likely_cause)
@@ -175,6 +175,8 @@ def _verdict_text(state: ReportState) -> str:
         return f"{EMOJI[Status.WARN]} *No failure found*, with warnings:\n{escape(truncate(verdict.summary, 1200))}"
     if verdict.status is Status.SKIP:
         return f"{EMOJI[Status.SKIP]} *No check ran.*"
+    if verdict.partial:  # a pass on part of the checks is not "CloudFront can use this origin"
+        return f"{EMOJI[Status.PASS]} {escape(truncate(verdict.summary, 1200))}"
     return f"{EMOJI[Status.PASS]} *No problem found*: CloudFront should be able to use this origin."
 
 
@@ -310,7 +312,7 @@ def report_text(state: ReportState) -> str:
         return escape(f"cf502: checking {host}…")
     if state.phase == "failed":
         return escape(truncate(f"cf502: {host}: the diagnosis could not run", 300))
-    verdict = decide(state.ordered_results)
+    verdict = decide(state.ordered_results, only=state.only)
     return escape(truncate(f"cf502: {host}: {verdict.summary}", 300))
 
 

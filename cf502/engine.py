@@ -22,7 +22,7 @@ from cf502.checks.dns.resolve import resolution
 from cf502.checks.probe import Probe
 from cf502.checks.site import SITE_CHECKS, Site, cname_site, origin_unknown
 from cf502.errors import InvalidSetting
-from cf502.model import CheckResult, CloudFrontSite, Report, Status
+from cf502.model import CheckResult, CloudFrontSite, Report, Scope, Status
 from cf502.safety import vet_addresses
 from cf502.settings import EngineSettings, OriginSettings
 from cf502.target import Target
@@ -83,6 +83,12 @@ async def _notify(on_result: OnResult | None, res: CheckResult) -> None:
         log.exception("progress callback failed for %s", res.id)
 
 
+def _some_still_work(pre: CheckResult) -> bool:
+    """A prerequisite that failed on some addresses only: the checks behind it still run on the
+    others (an expired certificate there matters as much)."""
+    return pre.status is Status.FAIL and pre.affects is not None and pre.affects.scope is Scope.SOME
+
+
 async def _run_one(
     check: Check,
     probe: Probe,
@@ -95,9 +101,10 @@ async def _run_one(
         if fut is None:
             continue
         pre_result = await asyncio.shield(fut)
-        if pre_result.status not in _OK:
+        if pre_result.status not in _OK and not _some_still_work(pre_result):
             why = "did not pass" if pre_result.status is not Status.SKIP else "was skipped"
-            return result(check, Status.SKIP, f"Skipped: {pre} {why}.")
+            # A check behind one that does not apply does not apply either.
+            return result(check, Status.SKIP, f"Skipped: {pre} {why}.", applies=pre_result.applies)
     started = time.perf_counter()
     try:
         # Prerequisites are awaited outside the semaphore so a waiting check never holds a slot.
@@ -114,7 +121,8 @@ async def _run_one(
         res = result(
             check,
             Status.ERROR,
-            f"The check could not run: {type(exc).__name__}: {str(exc)[:200]}",
+            "The check could not run because of an internal error in cf502 (it is logged).",
+            evidence=[("internal error", type(exc).__name__)],
         )
     return res.with_duration(round((time.perf_counter() - started) * 1000))
 
@@ -148,9 +156,9 @@ async def diagnose(
         await loading
         to_run, to_report = selection(only, origin)
         # Every address is vetted, but a hostile name can answer thousands: connect to a bounded few.
-        probe.addresses = vet_addresses(
-            target.host, resolved.addresses, allow_private=engine.allow_private
-        )[:MAX_ADDRESSES]
+        vetted = vet_addresses(target.host, resolved.addresses, allow_private=engine.allow_private)
+        probe.addresses = vetted[:MAX_ADDRESSES]
+        probe.address_count = len(vetted)
         # A CNAME to *.cloudfront.net shows before any connection that TARGET is CloudFront's
         # edge: checks that would judge the edge as the origin do not run.
         early = cname_site(target.host, resolved.cname_chain)
@@ -169,7 +177,7 @@ async def diagnose(
         target=target.to_dict(),
         settings=origin.to_dict(),
         checks=checks,
-        verdict=decide(checks),
+        verdict=decide(checks, only=only or ()),
         duration_ms=round((time.perf_counter() - started) * 1000),
         started_at=started_at.isoformat(timespec="seconds"),
         addresses=probe.addresses,

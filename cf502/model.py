@@ -13,10 +13,12 @@ from typing import Any
 
 __all__ = [
     "SCHEMA_VERSION",
+    "Affects",
     "CheckResult",
     "CloudFrontSite",
     "Evidence",
     "Report",
+    "Scope",
     "Status",
     "Verdict",
 ]
@@ -42,6 +44,46 @@ class Status(StrEnum):
 _RANK = {Status.SKIP: 0, Status.PASS: 1, Status.WARN: 2, Status.ERROR: 3, Status.FAIL: 4}
 
 
+class Scope(StrEnum):
+    """How much of CloudFront's traffic a problem breaks, widest first."""
+
+    ALL = "all"  # every request to the origin
+    SOME = "some"  # the requests that go to some of the origin's addresses
+    SHARE = "share"  # a share of CloudFront's DNS lookups of the origin (resolvers retry others)
+
+    @property
+    def rank(self) -> int:
+        """Breadth order used to pick the likely cause: all > some > share."""
+        return _SCOPE_RANK[self]
+
+
+_SCOPE_RANK = {Scope.SHARE: 0, Scope.SOME: 1, Scope.ALL: 2}
+
+
+@dataclass(frozen=True, slots=True)
+class Affects:
+    """What a failure or warning breaks: `failing` of `total` addresses (or name servers).
+
+    Counts are 0 when not known (a failure of the origin as a whole, e.g. NXDOMAIN).
+    """
+
+    scope: Scope
+    failing: int = 0
+    total: int = 0
+
+    @property
+    def fraction(self) -> float:
+        """The share of requests (or lookups) hit, 1.0 when counts are not known."""
+        return self.failing / self.total if self.total else 1.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"scope": self.scope.value, "failing": self.failing, "total": self.total}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Affects:
+        return cls(Scope(d["scope"]), int(d.get("failing", 0)), int(d.get("total", 0)))
+
+
 @dataclass(frozen=True, slots=True)
 class Evidence:
     """One observed fact, e.g. ``Evidence("notAfter", "2025-03-01 00:00 UTC (expired 12 days ago)")``."""
@@ -63,7 +105,7 @@ class CheckResult:
 
     Attributes:
         id: stable contract id, e.g. "tls.cert.expiry".
-        title: human title, e.g. "Certificate validity dates".
+        title: human title, a neutral noun, e.g. "Certificate expiry" (the summary says what is wrong).
         status: pass/warn/fail/error/skip.
         summary: one plain-text line naming the concrete values; renderers escape it.
         evidence: observed facts backing the summary.
@@ -72,6 +114,9 @@ class CheckResult:
         duration_ms: wall time of the check.
         cloudfront_status: the status CloudFront would answer because of this failure (502/504).
         cloudfront_error: the access-log `x-edge-detailed-result-type` value, e.g. "OriginDnsError".
+        affects: on fail/warn, how much of the traffic it breaks (None: the whole origin).
+        applies: False when the check does not apply to these settings (e.g. tcp.http under
+            https-only): such a skip leaves nothing unchecked.
     """
 
     id: str
@@ -84,6 +129,8 @@ class CheckResult:
     duration_ms: int = 0
     cloudfront_status: int | None = None
     cloudfront_error: str | None = None
+    affects: Affects | None = None
+    applies: bool = True
 
     def with_duration(self, duration_ms: int) -> CheckResult:
         return replace(self, duration_ms=duration_ms)
@@ -100,12 +147,15 @@ class CheckResult:
             "duration_ms": self.duration_ms,
             "cloudfront_status": self.cloudfront_status,
             "cloudfront_error": self.cloudfront_error,
+            "affects": self.affects.to_dict() if self.affects else None,
+            "applies": self.applies,
         }
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> CheckResult:
         cf_status = d.get("cloudfront_status")
         cf_error = d.get("cloudfront_error")
+        affects = d.get("affects")
         return cls(
             id=str(d["id"]),
             title=str(d.get("title", d["id"])),
@@ -117,6 +167,8 @@ class CheckResult:
             duration_ms=int(d.get("duration_ms", 0)),
             cloudfront_status=int(cf_status) if cf_status is not None else None,
             cloudfront_error=str(cf_error) if cf_error is not None else None,
+            affects=Affects.from_dict(affects) if affects else None,
+            applies=bool(d.get("applies", True)),
         )
 
 
@@ -126,10 +178,13 @@ class Verdict:
 
     Attributes:
         status: the worst check status (fail > error > warn > pass).
-        likely_cause: id of the most upstream failing check, or None when nothing failed.
+        likely_cause: id of the failing check that breaks the most requests (the most upstream
+            on a tie), or of the first check that could not run; None when neither.
         summary: one line for humans: the cause in words, or "no problem found".
         cloudfront_status: the error CloudFront is predicted to answer (502/504), if any.
         cloudfront_error: the CloudFront log value predicted (e.g. "OriginDnsError"), if known.
+        partial: checks that apply were not run (`--only`) or could not be checked (skipped), so
+            a pass covers only what ran.
     """
 
     status: Status
@@ -137,6 +192,7 @@ class Verdict:
     summary: str
     cloudfront_status: int | None = None
     cloudfront_error: str | None = None
+    partial: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -145,6 +201,7 @@ class Verdict:
             "summary": self.summary,
             "cloudfront_status": self.cloudfront_status,
             "cloudfront_error": self.cloudfront_error,
+            "partial": self.partial,
         }
 
     @classmethod
@@ -158,6 +215,7 @@ class Verdict:
             summary=str(d.get("summary", "")),
             cloudfront_status=int(cf_status) if cf_status is not None else None,
             cloudfront_error=str(cf_error) if cf_error is not None else None,
+            partial=bool(d.get("partial", False)),
         )
 
 

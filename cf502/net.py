@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import os
 import time
 from dataclasses import dataclass
 
-__all__ = ["ConnectOutcome", "close_quietly", "connect", "tcp_connect"]
+__all__ = ["ConnectOutcome", "close_quietly", "connect", "os_error_words", "tcp_connect"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +27,19 @@ class ConnectOutcome:
     status: str
     detail: str = ""
     elapsed_ms: float = 0.0
+
+
+def os_error_words(exc: OSError) -> str:
+    """The OS's plain words for a socket error and its errno name, e.g. "connection refused
+    (ECONNREFUSED)". Never the exception's own text: asyncio's ("Connect call failed ('192.0.2.1',
+    443)") repeats the address and reads like a crash."""
+    code = exc.errno
+    if code is None:
+        return "connection failed"
+    words = os.strerror(code)
+    words = words[:1].lower() + words[1:]
+    name = errno.errorcode.get(code)
+    return f"{words} ({name})" if name else words
 
 
 def _classify(exc: OSError) -> str:
@@ -53,9 +67,7 @@ async def tcp_connect(
         ), None
     except OSError as exc:
         elapsed = (time.perf_counter() - started) * 1000
-        return ConnectOutcome(
-            address, port, _classify(exc), exc.strerror or str(exc), elapsed
-        ), None
+        return ConnectOutcome(address, port, _classify(exc), os_error_words(exc), elapsed), None
     elapsed = (time.perf_counter() - started) * 1000
     return ConnectOutcome(address, port, "open", "", elapsed), (reader, writer)
 

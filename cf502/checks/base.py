@@ -6,10 +6,10 @@ from collections.abc import Iterable
 from typing import Protocol
 
 from cf502.checks.probe import Probe
-from cf502.model import CheckResult, Evidence, Status
+from cf502.model import Affects, CheckResult, Evidence, Scope, Status
 from cf502.settings import OriginSettings
 
-__all__ = ["Check", "evidence", "result"]
+__all__ = ["Check", "address_affects", "evidence", "result"]
 
 
 class Check(Protocol):
@@ -46,8 +46,12 @@ def result(
     commands: Iterable[str] = (),
     cloudfront_status: int | None = None,
     cloudfront_error: str | None = None,
+    affects: Affects | None = None,
+    applies: bool = True,
 ) -> CheckResult:
-    """Build a CheckResult for `check`. CloudFront's predicted error is kept only on fail/warn."""
+    """Build a CheckResult for `check`. CloudFront's predicted error and what the problem
+    affects are kept only on fail/warn; `applies=False` marks a skip for settings that do not use
+    the check."""
     keep = status in (Status.FAIL, Status.WARN)
     return CheckResult(
         id=check.id,
@@ -59,4 +63,14 @@ def result(
         commands=tuple(commands),
         cloudfront_status=cloudfront_status if keep else None,
         cloudfront_error=cloudfront_error if keep else None,
+        affects=affects if keep else None,
+        applies=applies,
     )
+
+
+def address_affects(failing: int, total: int) -> Affects | None:
+    """What a problem on `failing` of the `total` addresses tested breaks: every request when it
+    is on all of them, else the requests CloudFront sends to those (None when none fails)."""
+    if failing <= 0 or total <= 0:
+        return None
+    return Affects(Scope.ALL if failing >= total else Scope.SOME, failing, total)

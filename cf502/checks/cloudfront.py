@@ -390,6 +390,7 @@ class Edge:
                     f"Not asked: {probe.host} does not look like CloudFront (no CNAME to "
                     "*.cloudfront.net, no CloudFront headers) and no CloudFront domain was given "
                     "(--cloudfront-domain).",
+                    applies=False,
                 )
             edge = await site_observation(probe)
             return judge_site(self, probe.host, site, edge)

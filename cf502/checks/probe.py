@@ -31,6 +31,8 @@ class Probe:
             take their deadlines from here, never from the settings.
         addresses: the vetted addresses; every connection goes to one of these, never to the name,
             so a DNS rebind between checks cannot swap the address.
+        address_count: how many vetted addresses the name has; more than `addresses` when the
+            engine's cap left some untested.
     """
 
     def __init__(
@@ -46,6 +48,7 @@ class Probe:
         self.engine = engine
         self.deadlines = Deadlines.of(origin, engine)
         self.addresses: tuple[str, ...] = ()
+        self.address_count = 0
         self._now = now or (lambda: datetime.now(UTC))
         self._memo: dict[Hashable, asyncio.Task[Any]] = {}
 
@@ -63,6 +66,11 @@ class Probe:
     def sni(self) -> str:
         """The TLS server name CloudFront sends (same rule as the Host header)."""
         return self.host_header
+
+    @property
+    def untested(self) -> int:
+        """Vetted addresses left out by the engine's cap."""
+        return max(0, self.address_count - len(self.addresses))
 
     def now(self) -> datetime:
         return self._now()

@@ -1,6 +1,6 @@
 """The explicit registry of the checks (imported on first use through `cf502.checks`).
 
-`ALL_CHECKS` is in upstream-first order (the verdict relies on that order). Adding a check: one
+`ALL_CHECKS` is in upstream-first order (the verdict breaks ties with it). Adding a check: one
 class in its family module, one line here, a pass test and a broken-server test.
 """
 

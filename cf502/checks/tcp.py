@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 
-from cf502.checks.base import result
+from cf502.checks.base import address_affects, result
 from cf502.checks.probe import Probe
 from cf502.deadlines import Deadlines
 from cf502.model import CheckResult, Status
@@ -41,7 +41,7 @@ class PortOpen:
     def __init__(self, scheme: str) -> None:
         self.scheme = scheme
         self.id = f"tcp.{scheme}"
-        self.title = f"Origin {scheme.upper()} port accepts connections"
+        self.title = f"{scheme.upper()} port"
 
     def prerequisites(self, origin: OriginSettings) -> tuple[str, ...]:
         return ("dns.resolve",)
@@ -56,9 +56,12 @@ class PortOpen:
                 self,
                 Status.SKIP,
                 f"Not used: the origin protocol policy is {probe.origin.protocol_policy.value}.",
+                applies=False,
             )
         outcomes = await port_outcomes(probe, self.scheme)
-        return judge_ports(self, probe.host, outcomes, probe.origin, probe.deadlines)
+        return judge_ports(
+            self, probe.host, outcomes, probe.origin, probe.deadlines, untested=probe.untested
+        )
 
 
 def _commands(
@@ -92,24 +95,36 @@ def judge_ports(
     outcomes: Sequence[ConnectOutcome],
     origin: OriginSettings,
     deadlines: Deadlines,
+    *,
+    untested: int = 0,
 ) -> CheckResult:
-    """Pure verdict over the per-address connection outcomes."""
+    """Pure verdict over the per-address connection outcomes (`untested`: addresses of the name
+    left out by the engine's cap)."""
     commands = _commands(check, host, outcomes, deadlines.connect)
     ev = [
         (
             f"{o.address} port {o.port}",
-            f"{o.status} in {o.elapsed_ms:.0f} ms" + (f" ({o.detail})" if o.detail else ""),
+            f"{o.status} in {o.elapsed_ms:.0f} ms" + (f": {o.detail}" if o.detail else ""),
         )
         for o in outcomes
     ]
     if not outcomes:
         return result(check, Status.ERROR, "No vetted address to connect to.", commands=commands)
+    tested = ""
+    if untested:
+        total = len(outcomes) + untested
+        tested = f" ({len(outcomes)} of {total} addresses tested)"
+        ev.append(("addresses not tested", f"{untested} more (at most {len(outcomes)} are tested)"))
     port = outcomes[0].port
     bad = [o for o in outcomes if o.status != "open"]
     if not bad:
         addrs = ", ".join(o.address for o in outcomes)
         return result(
-            check, Status.PASS, f"Port {port} is open on {addrs}.", evidence=ev, commands=commands
+            check,
+            Status.PASS,
+            f"Port {port} is open on {addrs}{tested}.",
+            evidence=ev,
+            commands=commands,
         )
     timed_out = [o for o in bad if o.status == "timeout"]
     refused = [o for o in bad if o.status != "timeout"]
@@ -145,15 +160,16 @@ def judge_ports(
     if len(bad) < len(outcomes):
         share = round(100 * len(bad) / len(outcomes))
         summary = (
-            f"Intermittent: {len(bad)} of {len(outcomes)} addresses fail: {summary}. "
-            f"CloudFront picks among the addresses, so about {share}% of requests fail."
+            f"Intermittent: {len(bad)} of {len(outcomes)} addresses fail{tested}: {summary}. "
+            f"CloudFront picks among the addresses, so about {share}% of requests fail; the "
+            "other checks judge the addresses that connect."
         )
         fix = (
             f"Remove the dead address(es) {', '.join(o.address for o in bad)} from DNS or "
             f"bring them back: {fix}"
         )
     else:
-        summary = summary[0].upper() + summary[1:] + "."
+        summary = summary[0].upper() + summary[1:] + f"{tested}."
     return result(
         check,
         Status.FAIL,
@@ -163,4 +179,5 @@ def judge_ports(
         commands=commands,
         cloudfront_status=cf_status,
         cloudfront_error=cf_error,
+        affects=address_affects(len(bad), len(outcomes)),
     )

@@ -90,7 +90,7 @@ def test_root_shows_verdict_each_check_and_root_buttons() -> None:
     s = failing()
     blocks = report_blocks(s, ttl=86400)
     text = text_of(blocks)
-    assert "Likely cause: Origin HTTPS port accepts connections" in text
+    assert "Likely cause: HTTPS port" in text
     assert "*502*" in text and "`OriginConnectError`" in text
     assert "<@U0ALICE01>" in text
     lines = [b for b in blocks if str(b.get("block_id", "")).startswith("check:")]

@@ -121,17 +121,67 @@ async def test_resolve_fails_on_servfail(dns_world: DnsWorld) -> None:
 
 
 async def test_resolve_fails_on_timeout_within_the_dns_timeout(dns_world: DnsWorld) -> None:
-    # Given a resolver that never answers
-    dns_world.resolver.behaviour = Behaviour.SILENT
+    # Given a resolver that answers, but gets nothing in time for the origin's name
+    dns_world.resolver.silent_for.add("www.example.test")
     # When resolving the origin with a short DNS timeout
     started = time.monotonic()
-    res, _ = await run(dns_world, "www.example.test", "dns.resolve", dns_timeout=SILENT_TIMEOUT)
+    res, report = await run(
+        dns_world, "www.example.test", "dns.resolve", dns_timeout=SILENT_TIMEOUT
+    )
     elapsed = time.monotonic() - started
-    # Then it fails as a timeout, after about the DNS timeout and no longer
+    # Then it fails as the origin's DNS, after about the DNS timeout (the control query that
+    # told the two apart ran alongside) and no longer
     assert res.status is Status.FAIL
     assert f"gave no answer within {SILENT_TIMEOUT:g} s" in res.summary
     assert res.cloudfront_error == "OriginDnsError"
-    assert elapsed < 3 * SILENT_TIMEOUT
+    assert report.verdict.cloudfront_status == 502
+    assert elapsed < 2 * SILENT_TIMEOUT
+    # And the control query reached the resolver
+    dns_world.resolver.wait_for(".")
+
+
+async def test_silent_resolver_is_an_error_not_an_origin_failure(dns_world: DnsWorld) -> None:
+    # Given a resolver that answers nothing at all
+    dns_world.resolver.behaviour = Behaviour.SILENT
+    # When resolving the origin with a short DNS timeout
+    started = time.monotonic()
+    res, report = await run(
+        dns_world, "www.example.test", "dns.resolve", dns_timeout=SILENT_TIMEOUT
+    )
+    elapsed = time.monotonic() - started
+    # Then the check could not run: our resolver is the problem, no 502 is predicted
+    assert res.status is Status.ERROR
+    assert res.summary == (
+        f"Could not check: the resolver 127.0.0.1:{dns_world.port} did not answer (not even a "
+        "query for the root zone); check --resolver or the network."
+    )
+    assert res.cloudfront_status is None and report.verdict.cloudfront_status is None
+    assert (report.verdict.status, report.verdict.likely_cause) == (Status.ERROR, "dns.resolve")
+    # And it cost one DNS timeout, not two
+    assert elapsed < 2 * SILENT_TIMEOUT
+
+
+async def test_resolver_socket_that_drops_queries_is_an_error(dns_world: DnsWorld) -> None:
+    # Given a resolver address where a bound UDP socket takes queries and never answers
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as drop:
+        drop.bind(("127.0.0.5", 0))
+        port = drop.getsockname()[1]
+        res, report = await run(
+            dns_world,
+            "www.example.test",
+            "dns.resolve",
+            resolver=f"127.0.0.5:{port}",
+            dns_timeout=SILENT_TIMEOUT,
+        )
+    # Then it is an error about the resolver, and nothing downstream is judged
+    assert res.status is Status.ERROR
+    assert f"the resolver 127.0.0.5:{port} did not answer" in res.summary
+    assert "--resolver" in res.summary
+    assert report.verdict.status is Status.ERROR and report.verdict.cloudfront_status is None
+    # While a resolver that answers NXDOMAIN for the origin is the origin's fault (502)
+    nx, nx_report = await run(dns_world, "gone.example.test", "dns.resolve")
+    assert nx.status is Status.FAIL and nx.cloudfront_status == 502
+    assert nx_report.verdict.cloudfront_error == "OriginDnsError"
 
 
 async def test_resolver_that_refuses_us_is_an_error_not_an_origin_failure(

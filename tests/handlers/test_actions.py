@@ -270,7 +270,7 @@ async def test_a_watch_gives_up_at_its_time_limit(
             what="gave-up message",
         )
         await h.bot.services.background.drain()
-        assert "Still failing: Origin HTTPS port accepts connections" in gave_up[0].text
+        assert "Still failing: HTTPS port" in gave_up[0].text
         assert "still failing at the time limit" in text_of(fake_slack.messages[root.ts].blocks)
 
 

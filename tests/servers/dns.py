@@ -200,12 +200,15 @@ class DnsServer:
     """One DNS server (UDP + TCP) on `address`: set `behaviour`/`zones` to change what it does.
 
     `recursive` servers answer like a resolver (RA set, no AA); the others answer with AA.
+    `silent_for` names get no answer at all, whatever the behaviour (a resolver that is alive but
+    gets nothing from the name's own servers in time).
     """
 
     address: str
     zones: Zones
     recursive: bool = False
     behaviour: Behaviour = Behaviour.GOOD
+    silent_for: set[str] = field(default_factory=set)
     seen: list[Seen] = field(default_factory=list)
     _cond: threading.Condition = field(default_factory=threading.Condition, repr=False)
 
@@ -242,7 +245,8 @@ class DnsServer:
         """The response to `query`, or None to stay silent."""
         self.record(query, transport)
         behaviour = self.behaviour
-        if behaviour is Behaviour.SILENT:
+        qname = query.question[0].name.to_text(omit_final_dot=True).lower()
+        if behaviour is Behaviour.SILENT or qname in self.silent_for:
             return None
         response = dns.message.make_response(query)
         if self.recursive:

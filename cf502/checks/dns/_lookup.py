@@ -23,6 +23,7 @@ import dns.resolver
 
 from cf502.checks.dns._wire import Reply, ServerAnswer, cname_chain, server_answer
 from cf502.checks.probe import Probe
+from cf502.net import os_error_words
 from cf502.safety import blocked_reason
 
 __all__ = [
@@ -48,9 +49,11 @@ class Resolution:
         name: the name asked for.
         addresses: IPv4 then IPv6 addresses (empty on failure).
         cname_chain: the CNAME targets followed, in order.
-        error: None, "nxdomain", "nodata", "servfail", "timeout", "refused" (the resolver
-            refused us), "unreachable" (no resolver reachable), "noresolver" or "error".
-        detail: the resolver's own words for the error.
+        error: None, "nxdomain", "nodata", "servfail", "timeout" (the resolver is alive but
+            found no answer in time), "refused" (the resolver refused us), "unreachable" (no
+            resolver reachable), "silent" (the resolver answers nothing at all), "noresolver"
+            or "error".
+        detail: the failure in short technical words (an rcode, an errno name).
         resolver: which resolver answered ("IP" or "IP:PORT"; several when none did).
     """
 
@@ -107,12 +110,16 @@ def _no_servers(exc: dns.resolver.NoNameservers) -> _Lookup:
     errors = exc.kwargs.get("errors") or []
     said = [str(err[3]) for err in errors]
     if any(s == "SERVFAIL" for s in said) or not said:
-        return _Lookup(error="servfail", detail=str(exc))
+        return _Lookup(error="servfail", detail="SERVFAIL")
     if all(s == "REFUSED" for s in said):
-        return _Lookup(error="refused", detail=str(exc))
+        return _Lookup(error="refused", detail="REFUSED")
     if all(isinstance(err[3], OSError) for err in errors):
-        return _Lookup(error="unreachable", detail=str(exc))
-    return _Lookup(error="error", detail=str(exc))
+        return _Lookup(error="unreachable", detail=_net_words(errors[0][3]))
+    return _Lookup(error="error", detail="unusable answers: " + ", ".join(dict.fromkeys(said)))
+
+
+def _net_words(exc: object) -> str:
+    return os_error_words(exc) if isinstance(exc, OSError) else "no usable answer"
 
 
 async def _lookup(res: dns.asyncresolver.Resolver, name: str, rdtype: str) -> _Lookup:
@@ -121,7 +128,7 @@ async def _lookup(res: dns.asyncresolver.Resolver, name: str, rdtype: str) -> _L
     except dns.resolver.NXDOMAIN as exc:
         responses = exc.kwargs.get("responses") or {}
         response = next(iter(responses.values()), None)
-        return _Lookup(chain=cname_chain(response, name), error="nxdomain", detail=str(exc))
+        return _Lookup(chain=cname_chain(response, name), error="nxdomain", detail="NXDOMAIN")
     except dns.resolver.NoAnswer as exc:
         return _Lookup(
             chain=cname_chain(exc.kwargs.get("response"), name),
@@ -130,10 +137,10 @@ async def _lookup(res: dns.asyncresolver.Resolver, name: str, rdtype: str) -> _L
         )
     except dns.resolver.NoNameservers as exc:
         return _no_servers(exc)
-    except dns.exception.Timeout as exc:
-        return _Lookup(error="timeout", detail=str(exc))
+    except dns.exception.Timeout:
+        return _Lookup(error="timeout", detail=f"no answer within {res.lifetime:g} s")
     except dns.exception.DNSException as exc:
-        return _Lookup(error="error", detail=f"{type(exc).__name__}: {exc}")
+        return _Lookup(error="error", detail=_dns_words(exc))
     server = ""
     if answer.nameserver is not None and answer.port is not None:
         server = _server_text(str(answer.nameserver), answer.port)
@@ -146,13 +153,61 @@ async def _lookup(res: dns.asyncresolver.Resolver, name: str, rdtype: str) -> _L
 _PRECEDENCE = ("nxdomain", "servfail", "timeout", "refused", "unreachable", "error", "nodata")
 
 
+def _dns_words(exc: dns.exception.DNSException) -> str:
+    """dnspython's failures in short words (its own messages read like crashes)."""
+    if isinstance(exc, dns.resolver.NoRootSOA):
+        return "no zone found for the name (no SOA record up to the root)"
+    if isinstance(exc, dns.resolver.YXDOMAIN):
+        return "the name is too long after following a DNAME (YXDOMAIN)"
+    if isinstance(exc, dns.exception.FormError | dns.exception.SyntaxError):
+        return "a malformed DNS answer"
+    return "an unusable DNS answer"
+
+
+async def resolver_answers(res: dns.asyncresolver.Resolver) -> bool:
+    """The control query: does the resolver answer anything at all (NS of the root zone, which
+    every resolver has at hand)? Any reply, even REFUSED, means it is alive."""
+    try:
+        await res.resolve(dns.name.root, dns.rdatatype.NS, search=False)
+    except dns.resolver.NoNameservers as exc:
+        errors = exc.kwargs.get("errors") or []
+        return not errors or not all(isinstance(err[3], OSError) for err in errors)
+    except dns.exception.Timeout:
+        return False
+    except dns.exception.DNSException:  # NXDOMAIN, NoAnswer, ...: an answer all the same
+        return True
+    return True
+
+
 async def resolve_origin(probe: Probe) -> Resolution:
-    """Ask the configured resolver for the origin's A and AAAA records (concurrently)."""
+    """Ask the configured resolver for the origin's A and AAAA records (concurrently).
+
+    A control query runs alongside, so when the origin's lookups time out we can tell a dead
+    resolver (our problem: the check cannot run) from a live one that finds no answer in time
+    (the origin's DNS): at no extra wait, and it is dropped when the lookups do not time out.
+    """
     try:
         res = make_resolver(probe)
-    except dns.resolver.NoResolverConfiguration as exc:
-        return Resolution(probe.host, (), error="noresolver", detail=str(exc))
-    v4, v6 = await asyncio.gather(_lookup(res, probe.host, "A"), _lookup(res, probe.host, "AAAA"))
+    except dns.resolver.NoResolverConfiguration:
+        return Resolution(probe.host, (), error="noresolver", detail="no resolver configured")
+    control = asyncio.ensure_future(resolver_answers(res))
+    try:
+        v4, v6 = await asyncio.gather(
+            _lookup(res, probe.host, "A"), _lookup(res, probe.host, "AAAA")
+        )
+        silent = False
+        if v4.error == v6.error == "timeout":  # one answer of any kind shows it is alive
+            silent = not await control
+    finally:
+        control.cancel()
+    if silent:
+        return Resolution(
+            probe.host,
+            (),
+            error="silent",
+            detail=f"no answer within {res.lifetime:g} s, not even to a query for the root zone",
+            resolver=resolver_label(probe, res),
+        )
     chain = v4.chain or v6.chain
     addresses = v4.values + v6.values
     if addresses:
@@ -275,7 +330,9 @@ def _zone_error(exc: dns.exception.DNSException, timeout: float) -> str:
         return f"no answer within {timeout:g} s"
     if isinstance(exc, dns.resolver.NoAnswer):
         return "the zone has no NS records"
-    return f"{type(exc).__name__}: {exc}"
+    if isinstance(exc, dns.resolver.NXDOMAIN):
+        return "the name does not exist (NXDOMAIN)"
+    return _dns_words(exc)
 
 
 async def survey_zone(probe: Probe, types: Sequence[str]) -> ZoneSurvey:
@@ -285,8 +342,10 @@ async def survey_zone(probe: Probe, types: Sequence[str]) -> ZoneSurvey:
     base = ZoneSurvey(probe.host, None, port=engine.dns_port, timeout=timeout, types=tuple(types))
     try:
         res = make_resolver(probe)
-    except dns.resolver.NoResolverConfiguration as exc:
-        return replace(base, error=f"no resolver configured ({exc})")
+    except dns.resolver.NoResolverConfiguration:
+        return replace(
+            base, error="no resolver is configured on this host: set one with --resolver"
+        )
     label = resolver_label(probe, res)
     try:
         zone, ns_names, ns_total = await _zone_and_ns(res, probe.host, timeout)

@@ -18,6 +18,8 @@ import dns.name
 import dns.rcode
 import dns.rdatatype
 
+from cf502.net import os_error_words
+
 __all__ = [
     "AwsEndpoint",
     "ServerAnswer",
@@ -187,8 +189,10 @@ def _failure(exc: BaseException, timeout: float) -> tuple[str, str]:
         return "closed", "connection refused"
     if isinstance(exc, OSError):
         kind = "unreachable" if exc.errno in _UNREACHABLE else "error"
-        return kind, exc.strerror or str(exc)
-    return "error", f"{type(exc).__name__}: {str(exc)[:120]}"
+        return kind, os_error_words(exc)
+    if isinstance(exc, dns.exception.DNSException):
+        return "error", "a malformed or unexpected DNS message"
+    return "error", "an unexpected failure"
 
 
 def _serial(response: dns.message.Message, zone: str) -> int | None:

@@ -15,7 +15,7 @@ from cf502.checks.dns._lookup import ZoneSurvey, survey_zone
 from cf502.checks.dns._wire import ServerAnswer, shorten
 from cf502.checks.dns.resolve import dig_argv, resolution
 from cf502.checks.probe import Probe
-from cf502.model import CheckResult, Status
+from cf502.model import Affects, CheckResult, Scope, Status
 from cf502.settings import OriginSettings
 from cf502.shell import sh
 
@@ -41,7 +41,7 @@ class Authoritative:
     same records and SOA serial."""
 
     id = "dns.authoritative"
-    title = "Zone's name servers answer consistently"
+    title = "Authoritative name servers"
 
     def prerequisites(self, origin: OriginSettings) -> tuple[str, ...]:
         return ()
@@ -232,6 +232,8 @@ def judge_authoritative(
             commands=commands,
             cloudfront_status=502,
             cloudfront_error="OriginDnsError",
+            # Resolvers retry another server, so a few bad ones fail a share of lookups only.
+            affects=Affects(Scope.SHARE if bad < total else Scope.ALL, bad, total),
         )
     if not ok:
         why = "; ".join(_skip_text(s) for s in skipped) or "no name server listed"

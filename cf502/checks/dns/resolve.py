@@ -35,7 +35,7 @@ class Resolve:
     """`dns.resolve`: the origin name resolves to at least one address."""
 
     id = "dns.resolve"
-    title = "Origin name resolves"
+    title = "DNS resolution"
 
     def prerequisites(self, origin: OriginSettings) -> tuple[str, ...]:
         return ()
@@ -65,7 +65,9 @@ _FAILURES = {
 _UNUSABLE = {
     "refused": "the resolver {resolver} refused to resolve {name} (REFUSED); it does not serve "
     "recursion to this host: set another resolver",
-    "unreachable": "the resolver {resolver} could not be reached",
+    "unreachable": "the resolver {resolver} could not be reached; check --resolver or the network",
+    "silent": "the resolver {resolver} did not answer (not even a query for the root zone); check "
+    "--resolver or the network",
     "noresolver": "no resolver is configured on this host: set one with --resolver",
     "error": "the resolver {resolver} failed",
 }
@@ -150,9 +152,8 @@ def judge_resolution(
         ev.append(("error", res.detail or res.error))
         text = _UNUSABLE[res.error].format(name=res.name, resolver=res.resolver)
         return result(
-            check, Status.ERROR, f"Could not resolve {res.name}: {text}.", evidence=ev,
-            commands=commands,
-        )  # fmt: skip
+            check, Status.ERROR, f"Could not check: {text}.", evidence=ev, commands=commands
+        )
     if res.error is not None:
         ev.append(("error", res.detail or res.error))
         fix = (

@@ -17,9 +17,10 @@ from cf502.checks.http._wire import ResponseObservation, ResponseParser, build_r
 from cf502.checks.http._wire import new_request_id as new_request_id
 from cf502.checks.http._wire import new_via as new_via
 from cf502.checks.probe import Probe
+from cf502.checks.tcp import port_outcomes
 from cf502.checks.tls._offer import OfferUnavailable, cloudfront_ssl_context
 from cf502.deadlines import Deadlines
-from cf502.net import ConnectOutcome, tcp_connect
+from cf502.net import ConnectOutcome, os_error_words, tcp_connect
 from cf502.settings import ProtocolPolicy
 
 __all__ = [
@@ -281,10 +282,17 @@ async def _parse_rest(parser: ResponseParser) -> None:
 
 
 def _words(exc: BaseException) -> str:
+    """Plain words: OpenSSL's reason for a TLS error, the OS's for a socket error."""
     if isinstance(exc, TimeoutError):
         return "timed out"
-    words = getattr(exc, "reason", None) or getattr(exc, "strerror", None) or str(exc)
-    return str(words or type(exc).__name__)
+    reason = getattr(exc, "reason", None)
+    if isinstance(exc, ssl.SSLError) and reason:
+        return str(reason).lower().replace("_", " ")
+    if isinstance(exc, ssl.SSLError):
+        return "TLS error"
+    if isinstance(exc, OSError):
+        return os_error_words(exc)
+    return "unexpected error"
 
 
 # --- the origin observation shared by the http.* checks ------------------------------------------
@@ -328,10 +336,15 @@ def origin_headers(probe: Probe, request_id: str) -> list[tuple[str, str]]:
 
 
 async def origin_exchange(probe: Probe, scheme: str, address: str) -> Exchange:
-    """The origin request CloudFront would make, over `scheme` to `address` (memoised)."""
+    """The origin request CloudFront would make, over `scheme` to `address` (memoised). An address
+    whose port did not open for the tcp.* check is not asked again: the exchange carries that
+    outcome, so the HTTP checks judge the addresses that connect and point at tcp.* for the rest."""
 
     async def observe() -> Exchange:
         port = probe.origin.https_port if scheme == "https" else probe.origin.http_port
+        tcp = next((o for o in await port_outcomes(probe, scheme) if o.address == address), None)
+        if tcp is not None and tcp.status != "open":
+            return _not_connected(probe, scheme, address, tcp)
         context: ssl.SSLContext | None = None
         context_error: str | None = None
         if scheme == "https":
@@ -356,6 +369,21 @@ async def origin_exchange(probe: Probe, scheme: str, address: str) -> Exchange:
         )
 
     return await probe.once(("http", scheme, address), observe)
+
+
+def _not_connected(probe: Probe, scheme: str, address: str, tcp: ConnectOutcome) -> Exchange:
+    return Exchange(
+        scheme=scheme,
+        address=address,
+        port=tcp.port,
+        host=probe.host_header,
+        sni=probe.sni if scheme == "https" else None,
+        method=probe.origin.method,
+        target=probe.origin.path,
+        request_id="",
+        connect=tcp,
+        timeouts=origin_timeouts(probe.deadlines),
+    )
 
 
 async def origin_exchanges(probe: Probe) -> tuple[Exchange, ...]:

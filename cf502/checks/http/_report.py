@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from cf502.checks.base import Check, result
+from cf502.checks.base import Check, address_affects, result
 from cf502.checks.http._exchange import Exchange
 from cf502.model import CheckResult, Status
 from cf502.shell import hostport, sh
@@ -115,6 +115,8 @@ def combine(
         if worst.rank >= Status.WARN.rank:
             order = [p for p in order if p[1].status.rank >= Status.WARN.rank]
         summary = " ".join(f"{ex.label}: {f.summary}" for ex, f in order)
+    addresses = {ex.address for ex, _ in pairs}
+    failing = {ex.address for ex, f in pairs if f.status is Status.FAIL}
     return result(
         check,
         worst,
@@ -124,6 +126,7 @@ def combine(
         commands=commands,
         cloudfront_status=first.cloudfront_status,
         cloudfront_error=first.cloudfront_error,
+        affects=address_affects(len(failing), len(addresses)),
     )
 
 

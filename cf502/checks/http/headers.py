@@ -19,7 +19,7 @@ class Headers(HttpCheck):
     """`http.headers`: the response headers fit CloudFront's 20,480-byte limit."""
 
     id = "http.headers"
-    title = "Origin response headers fit CloudFront's limit"
+    title = "Response header size"
 
     def judge(self, ex: Exchange, origin: OriginSettings, hosts: frozenset[str]) -> ExchangeFinding:
         return judge_headers(ex)

@@ -16,7 +16,7 @@ class Latency(HttpCheck):
     """`http.latency`: connect, TLS and first byte come within CloudFront's timeouts."""
 
     id = "http.latency"
-    title = "Origin answers within CloudFront's timeouts"
+    title = "Response time"
 
     def judge(self, ex: Exchange, origin: OriginSettings, hosts: frozenset[str]) -> ExchangeFinding:
         return judge_latency(ex, origin)

@@ -17,7 +17,7 @@ class Redirect(HttpCheck):
     """`http.redirect`: the origin's redirect (not followed, as CloudFront does) is no loop."""
 
     id = "http.redirect"
-    title = "No redirect loop through CloudFront"
+    title = "Redirects"
 
     def judge(self, ex: Exchange, origin: OriginSettings, hosts: frozenset[str]) -> ExchangeFinding:
         return judge_redirect(ex, origin, hosts)

@@ -24,7 +24,7 @@ class Response(HttpCheck):
     """`http.response`: the origin's reply is a complete, well-formed HTTP/1.1 response."""
 
     id = "http.response"
-    title = "Origin response is valid HTTP"
+    title = "HTTP response"
 
     def judge(self, ex: Exchange, origin: OriginSettings, hosts: frozenset[str]) -> ExchangeFinding:
         return judge_response(ex)

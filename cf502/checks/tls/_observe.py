@@ -14,11 +14,13 @@ few follow-up probes find out why, each one a fact for the judge in `handshake.p
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from cryptography import x509
 
 from cf502.checks.probe import Probe
+from cf502.checks.tcp import port_outcomes
 from cf502.checks.tls._offer import (
     CLOUDFRONT_CIPHER_CODES,
     LEGACY_CIPHERS,
@@ -37,7 +39,7 @@ from cf502.checks.tls._wire import (
 )
 from cf502.deadlines import Deadlines
 
-__all__ = ["MAX_LISTED_SUITES", "TlsObservation", "observe", "tls_observations"]
+__all__ = ["MAX_LISTED_SUITES", "TlsObservation", "observe", "tested", "tls_observations"]
 
 MAX_LISTED_SUITES = 6  # enough to name an origin's suites; each costs one more connection
 # Failures where the server is not (or no longer) speaking TLS: other offers would not help.
@@ -62,6 +64,8 @@ class TlsObservation:
         chain_error: why the chain could not be read, if so.
         unavailable: this machine cannot make CloudFront's offer (e.g. SSLv3 only).
         incomplete: the follow-up probes ran out of time.
+        addresses_tested: how many addresses the diagnosis tests; more than there are
+            observations when some refuse TCP (those are tcp.https's finding, not observed here).
     """
 
     address: str
@@ -78,6 +82,7 @@ class TlsObservation:
     chain_error: str | None = None
     unavailable: str | None = None
     incomplete: bool = False
+    addresses_tested: int = 0
 
     @property
     def legacy_only(self) -> bool:
@@ -96,8 +101,8 @@ def _with_chain(obs: TlsObservation, attempt: Attempt) -> TlsObservation:
     for i, der in enumerate(attempt.chain, 1):
         try:
             chain.append(x509.load_der_x509_certificate(der))
-        except ValueError as exc:
-            error = f"served certificate {i} cannot be parsed ({exc})"
+        except ValueError:
+            error = f"served certificate {i} cannot be parsed (not valid DER X.509)"
             break
     if not attempt.chain:
         error = attempt.detail or "the origin served no certificate"
@@ -208,9 +213,20 @@ async def observe(probe: Probe, address: str) -> TlsObservation:
 
 
 async def tls_observations(probe: Probe) -> tuple[TlsObservation, ...]:
-    """One observation per vetted address, made once per diagnosis and shared by the TLS checks."""
+    """One observation per vetted address that accepts TCP on the HTTPS port, made once per
+    diagnosis and shared by the TLS checks. Addresses that refuse are left to tcp.https, so an
+    expired certificate on the addresses that do connect is still found."""
+    outcomes = await port_outcomes(probe, "https")
+    connecting = [o.address for o in outcomes if o.status == "open"]
+    total = len(probe.addresses)
 
     async def one(address: str) -> TlsObservation:
-        return await probe.once(("tls", address), lambda: observe(probe, address))
+        obs = await probe.once(("tls", address), lambda: observe(probe, address))
+        return replace(obs, addresses_tested=total)
 
-    return tuple(await asyncio.gather(*(one(a) for a in probe.addresses)))
+    return tuple(await asyncio.gather(*(one(a) for a in connecting)))
+
+
+def tested(observations: Sequence[TlsObservation]) -> int:
+    """How many addresses the diagnosis tests, for what a TLS problem affects."""
+    return max((o.addresses_tested for o in observations), default=0) or len(observations)

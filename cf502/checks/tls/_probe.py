@@ -29,7 +29,7 @@ from cf502.checks.tls._wire import (
     cipher_name,
     version_name,
 )
-from cf502.net import close_quietly, tcp_connect
+from cf502.net import close_quietly, os_error_words, tcp_connect
 
 __all__ = ["MAX_HANDSHAKE_BYTES", "Attempt", "handshake", "hello"]
 
@@ -217,7 +217,7 @@ async def handshake(
     except TimeoutError:
         failure = "timeout", _stalled(flight, timeout)
     except OSError as exc:
-        failure = "reset", exc.strerror or str(exc)
+        failure = "reset", os_error_words(exc)
     finally:
         await close_quietly(writer)
     if failure is not None:
@@ -273,7 +273,7 @@ async def hello(
     except TimeoutError:
         kind, detail = "timeout", _stalled(flight, timeout)
     except OSError as exc:
-        kind, detail = "reset", exc.strerror or str(exc)
+        kind, detail = "reset", os_error_words(exc)
     finally:
         await close_quietly(writer)
     if flight.cipher is None or flight.version is None:

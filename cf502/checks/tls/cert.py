@@ -18,7 +18,7 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
 from cryptography.x509 import verification
 
-from cf502.checks.base import result
+from cf502.checks.base import address_affects, result
 from cf502.checks.probe import Probe
 from cf502.checks.tls._observe import TlsObservation, tls_observations
 from cf502.checks.tls._wire import MAX_CERTS
@@ -540,6 +540,9 @@ class _CertCheck:
             remediation=fix,
             commands=list(dict.fromkeys(commands)),
             cloudfront_status=worst.cloudfront_status if worst.status is Status.FAIL else None,
+            affects=address_affects(
+                sum(len(o) for o, _, f in judged if f.status is Status.FAIL), len(probe.addresses)
+            ),
         )
 
 
@@ -555,7 +558,7 @@ class CertExpiry(_CertCheck):
     """`tls.cert.expiry`: the served certificates are within their validity dates."""
 
     id = "tls.cert.expiry"
-    title = "Certificate validity dates"
+    title = "Certificate expiry"
 
     def judge(self, chain: Chain, served_count: int, probe: Probe) -> TlsFinding:
         return judge_expiry(chain, now=probe.now(), warn_days=probe.origin.expiry_warn_days)
@@ -568,7 +571,7 @@ class CertHostname(_CertCheck):
     """`tls.cert.hostname`: the leaf covers the name CloudFront checks (Host header or origin)."""
 
     id = "tls.cert.hostname"
-    title = "Certificate names the origin"
+    title = "Certificate name"
 
     def judge(self, chain: Chain, served_count: int, probe: Probe) -> TlsFinding:
         return judge_hostname(
@@ -595,7 +598,7 @@ class CertTrust(_CertCheck):
     """`tls.cert.trust`: the served chain reaches a trusted root, without fetching anything."""
 
     id = "tls.cert.trust"
-    title = "Certificate chain is trusted"
+    title = "Certificate trust"
 
     def judge(self, chain: Chain, served_count: int, probe: Probe) -> TlsFinding:
         return judge_trust(chain, trust_store(probe.engine.ca_file), now=probe.now())
@@ -626,7 +629,7 @@ class CertChain(_CertCheck):
     """`tls.cert.chain`: the chain is served complete and in order."""
 
     id = "tls.cert.chain"
-    title = "Certificate chain is complete and in order"
+    title = "Certificate chain"
 
     def judge(self, chain: Chain, served_count: int, probe: Probe) -> TlsFinding:
         return judge_chain(chain, served_count, trust_store(probe.engine.ca_file))

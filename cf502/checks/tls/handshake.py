@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from cf502.checks.base import result
+from cf502.checks.base import address_affects, result
 from cf502.checks.probe import Probe
-from cf502.checks.tls._observe import MAX_LISTED_SUITES, TlsObservation, tls_observations
+from cf502.checks.tls._observe import MAX_LISTED_SUITES, TlsObservation, tested, tls_observations
 from cf502.checks.tls._offer import (
     CLOUDFRONT_CIPHERS,
     CLOUDFRONT_GROUPS,
@@ -355,6 +355,9 @@ def judge_handshake(
         remediation=worst.remediation,
         commands=commands,
         cloudfront_status=worst.cloudfront_status,
+        affects=address_affects(
+            sum(f.status is Status.FAIL for _, f in findings), tested(observations)
+        ),
     )
 
 
@@ -362,7 +365,7 @@ class Handshake:
     """`tls.handshake`: CloudFront's protocols, suites, curves and SNI get a TLS session."""
 
     id = "tls.handshake"
-    title = "TLS handshake with CloudFront's offer"
+    title = "TLS handshake"
 
     def prerequisites(self, origin: OriginSettings) -> tuple[str, ...]:
         return ("tcp.https",)
@@ -373,6 +376,7 @@ class Handshake:
                 self,
                 Status.SKIP,
                 f"Not used: the origin protocol policy is {probe.origin.protocol_policy.value}.",
+                applies=False,
             )
         observations = await tls_observations(probe)
         return judge_handshake(self, observations, probe.origin)
