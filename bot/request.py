@@ -210,7 +210,7 @@ def help_text(prefix: str = "/cf502") -> str:
         f"• `{prefix} www.example.com --origin NAME`: the site is CloudFront's; diagnose NAME as "
         "its origin (with the options above) and compare\n"
         "• `--connect-timeout S` · `--connection-attempts N` · `--read-timeout S` · "
-        "`--origin-ssl-protocols TLSv1.2,TLSv1.1` · `--expiry-warn-days N`\n"
+        "`--origin-ssl-protocols TLSv1.2,TLSv1.1` · `--origin-mtls` · `--expiry-warn-days N`\n"
         f"• `--only CHECK_ID` (repeatable). Checks: {checks}\n"
         "• `/cf502 decode <log line | X-Cache value | result type | error page>` explains what "
         "CloudFront logged or answered, and which check confirms it (or paste it in a mention)\n"

@@ -1,10 +1,14 @@
 """The test PKI, generated in memory with `cryptography`: nothing is read from disk or the network.
 
     cf502 Test Root CA ──> cf502 Test Intermediate CA ──> leaves (origin.localtest, ...)
+    cf502 Test Root CA ──> cf502 Test RSA Intermediate CA ──> leaves re-signed with SHA-1 or MD5
     cf502 Other Root CA ──> cf502 Other Intermediate CA ──> leaves (not trusted: not in the store)
 
 Keys are made once per test session (RSA 2048 for the leaves, since the RSA-only suites under test
 need RSA; P-256 for the CAs). Tests trust `pki().root` through `EngineSettings(ca_file=...)`.
+
+`cryptography` no longer signs certificates with SHA-1 or MD5, but it still signs bytes with them:
+`weak_signed` swaps the signature algorithm in the to-be-signed bytes and signs those itself.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsageOID, NameOID
 
 __all__ = [
@@ -29,7 +33,10 @@ __all__ = [
     "issue_leaf",
     "pem",
     "pki",
+    "rsa_key",
     "self_signed",
+    "untrusted_root_leaf",
+    "weak_signed",
     "write_pem",
 ]
 
@@ -170,6 +177,13 @@ class Pki:
     other_root: Ca
     other_intermediate: Ca
     leaf_key: rsa.RSAPrivateKey
+    rsa_intermediate: Ca
+
+
+@cache
+def rsa_key(bits: int) -> rsa.RSAPrivateKey:
+    """One RSA key per size per session (a 4096-bit key takes a while to make)."""
+    return rsa.generate_private_key(public_exponent=65537, key_size=bits)
 
 
 @cache
@@ -181,8 +195,52 @@ def pki() -> Pki:
         intermediate=issue_ca("cf502 Test Intermediate CA", root),
         other_root=other,
         other_intermediate=issue_ca("cf502 Other Intermediate CA", other),
-        leaf_key=rsa.generate_private_key(public_exponent=65537, key_size=2048),
+        leaf_key=rsa_key(2048),
+        rsa_intermediate=issue_ca("cf502 Test RSA Intermediate CA", root, key=rsa_key(3072)),
     )
+
+
+# DER AlgorithmIdentifiers (with their NULL parameters) of RSA PKCS#1 v1.5 signatures: all the same
+# length, so one can replace another inside the to-be-signed bytes without re-encoding lengths.
+_RSA_ALGORITHMS = {
+    "sha256": bytes.fromhex("300d06092a864886f70d01010b0500"),
+    "sha1": bytes.fromhex("300d06092a864886f70d0101050500"),
+    "md5": bytes.fromhex("300d06092a864886f70d0101040500"),
+}
+# Weak on purpose: these make the certificates the weak-signature checks must recognise.
+_WEAK_HASHES = {"sha1": hashes.SHA1(), "md5": hashes.MD5()}  # noqa: S303
+
+
+def _der(tag: int, content: bytes) -> bytes:
+    n = len(content)
+    if n < 0x80:
+        return bytes([tag, n]) + content
+    size = n.to_bytes((n.bit_length() + 7) // 8, "big")
+    return bytes([tag, 0x80 | len(size)]) + size + content
+
+
+def weak_signed(cert: x509.Certificate, issuer: Ca, digest: str) -> x509.Certificate:
+    """`cert` (signed by the RSA CA `issuer` with SHA-256) signed again with "sha1" or "md5".
+
+    The signature algorithm appears twice (inside the to-be-signed bytes and after them); both
+    are swapped, then the new to-be-signed bytes are signed with the weak hash.
+    """
+    assert isinstance(issuer.key, rsa.RSAPrivateKey), "weak signatures are made with RSA here"
+    old, new = _RSA_ALGORITHMS["sha256"], _RSA_ALGORITHMS[digest]
+    tbs = cert.tbs_certificate_bytes
+    assert tbs.count(old) == 1, "expected one sha256WithRSAEncryption identifier"
+    tbs = tbs.replace(old, new)
+    signature = issuer.key.sign(tbs, padding.PKCS1v15(), _WEAK_HASHES[digest])
+    der = _der(0x30, tbs + new + _der(0x03, b"\x00" + signature))
+    return x509.load_der_x509_certificate(der)
+
+
+def untrusted_root_leaf(names: Sequence[str], *, serve_root: bool) -> tuple[x509.Certificate, ...]:
+    """A leaf issued directly by a root nobody trusts (no AIA: a private CA's leaf), with or
+    without that root served after it (badssl's untrusted-root serves the leaf alone)."""
+    other = pki().other_root
+    leaf = issue_leaf(names, other, aia=None)
+    return (leaf, other.cert) if serve_root else (leaf,)
 
 
 def pem(*certs: x509.Certificate) -> bytes:

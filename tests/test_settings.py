@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from bot.request import parse_command
 from cf502.errors import InvalidSetting, TargetNotAllowed
+from cf502.options import OptionParser, add_origin_options, origin_from_args
 from cf502.settings import EngineSettings, OriginSettings, ProtocolPolicy, parse_resolver
 from cf502.target import parse_target
 
@@ -95,3 +97,18 @@ def test_non_ascii_path_is_percent_encoded_like_a_browser() -> None:
 def test_job_with_raw_non_ascii_path_is_refused() -> None:
     with pytest.raises(InvalidSetting, match="percent-encoded"):
         OriginSettings(path="/bücher")
+
+
+def test_origin_mtls_is_off_by_default_and_set_by_its_switch_in_the_cli_and_slack() -> None:
+    assert OriginSettings().origin_mtls is False
+    parser = OptionParser(prog="cf502 check", add_help=False)
+    parser.add_argument("target")
+    add_origin_options(parser)
+    args = parser.parse_args(["origin.example.com", "--origin-mtls"])
+    assert origin_from_args(parse_target("origin.example.com"), args).origin_mtls is True
+    request = parse_command("origin.example.com --origin-mtls")
+    assert request.origin is not None and request.origin.origin_mtls is True
+    # A job carries it as JSON, and only as a boolean
+    assert OriginSettings.from_dict(request.origin.to_dict()).origin_mtls is True
+    with pytest.raises(InvalidSetting, match="origin mTLS must be true or false"):
+        OriginSettings.from_dict({"origin_mtls": "yes"})

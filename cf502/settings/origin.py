@@ -13,7 +13,7 @@ from typing import Any
 from urllib.parse import quote
 
 from cf502.errors import InvalidSetting, InvalidTarget
-from cf502.settings.spec import Setting, optional, port, seconds, text, whole
+from cf502.settings.spec import Setting, boolean, optional, port, seconds, text, whole
 from cf502.target import Target, check_port, normalise_hostname
 
 __all__ = [
@@ -137,6 +137,12 @@ EXPIRY_WARN_DAYS = Setting(
     flag="--expiry-warn-days",
     metavar="N",
 )
+ORIGIN_MTLS = Setting(
+    "origin_mtls",
+    "The distribution presents a client certificate to this origin (origin mutual TLS).",
+    boolean,
+    flag="--origin-mtls",
+)
 # In `--help` order. Their ranges are CloudFront's, checked by OriginSettings itself.
 ORIGIN = (
     HTTPS_PORT,
@@ -150,6 +156,7 @@ ORIGIN = (
     CONNECTION_ATTEMPTS,
     READ_TIMEOUT,
     SSL_PROTOCOLS_SETTING,
+    ORIGIN_MTLS,
     EXPIRY_WARN_DAYS,
 )
 
@@ -177,6 +184,8 @@ class OriginSettings:
         read_timeout: origin response timeout in seconds.
         ssl_protocols: the origin SSL protocols CloudFront may use.
         cloudfront_domain: also request through this CloudFront domain, when set.
+        origin_mtls: CloudFront presents a client certificate to the origin (origin mTLS), so
+            an origin that asks for one is not refused.
         expiry_warn_days: warn when the certificate expires within this many days.
         method: request method.
     """
@@ -191,6 +200,7 @@ class OriginSettings:
     read_timeout: float = READ_TIMEOUT.initial
     ssl_protocols: tuple[str, ...] = SSL_PROTOCOLS_SETTING.initial
     cloudfront_domain: str | None = CLOUDFRONT_DOMAIN.initial
+    origin_mtls: bool = ORIGIN_MTLS.initial
     expiry_warn_days: int = EXPIRY_WARN_DAYS.initial
     method: str = "GET"
 
@@ -223,6 +233,8 @@ class OriginSettings:
             raise InvalidSetting("path is longer than CloudFront's 8,192-byte URL limit.")
         if self.method not in ("GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "DELETE"):
             raise InvalidSetting(f"method {self.method!r} is not one CloudFront forwards.")
+        if not isinstance(self.origin_mtls, bool):  # jobs arrive as JSON
+            raise InvalidSetting("origin mTLS must be true or false.")
         if not 0 <= self.expiry_warn_days <= 3650:
             raise InvalidSetting("the expiry warning window must be 0-3650 days.")
 
@@ -233,6 +245,8 @@ class OriginSettings:
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
+        if not self.origin_mtls:  # left out at its default, so reports read as before
+            del d["origin_mtls"]
         d["protocol_policy"] = self.protocol_policy.value
         d["ssl_protocols"] = list(self.ssl_protocols)
         return d

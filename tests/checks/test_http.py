@@ -446,29 +446,72 @@ async def test_stall_between_packets_fails(http_origin: HttpServer) -> None:
 # --- http.redirect -------------------------------------------------------------------------------
 
 
-async def test_redirect_to_https_with_http_only_policy_is_a_loop(http_origin: HttpServer) -> None:
-    # Given an origin redirecting HTTP to HTTPS on the same host, and an http-only policy
-    probe = make_probe("/redirect-https", http_port=http_origin.port)
+async def test_redirect_to_https_on_the_forwarded_host_is_a_loop(http_origin: HttpServer) -> None:
+    # Given an origin redirecting HTTP to https://$host, http-only, and the viewer's Host
+    # forwarded: the redirect leads viewers back to CloudFront
+    probe = make_probe(
+        "/redirect-https", http_port=http_origin.port, host_header="www.example.test"
+    )
     # When http.redirect runs
     res = await Redirect().run(probe)
     # Then it reports the loop and the fix
     assert res.status is Status.FAIL
     assert "Redirect loop" in res.summary
-    assert f"301 to https://{ORIGIN}/redirect-https" in res.summary
+    assert "301 to https://www.example.test/redirect-https" in res.summary
     assert "policy http-only" in res.summary
     assert "HTTPS only" in res.remediation
-    assert ("Location", f"https://{ORIGIN}/redirect-https") in [
+    assert ("Location", "https://www.example.test/redirect-https") in [
         (e.label, e.value) for e in res.evidence
     ]
 
 
+async def test_redirect_to_https_on_the_origins_own_name_is_no_loop(
+    http_origin: HttpServer,
+) -> None:
+    # Given the same origin, but CloudFront sends the origin's own name as Host (the default)
+    probe = make_probe("/redirect-https", http_port=http_origin.port)
+    # When http.redirect runs
+    res = await Redirect().run(probe)
+    # Then it is no loop: it warns that viewers are sent off CloudFront, to the origin itself
+    assert res.status is Status.WARN, res.summary
+    assert "Redirect loop" not in res.summary and "no redirect loop" in res.summary
+    assert f"301 to https://{ORIGIN}/redirect-https, its own name" in res.summary
+    assert f"viewers leave CloudFront for https://{ORIGIN}/redirect-https" in res.summary
+    assert "connection error" in res.summary
+    assert res.cloudfront_status is None
+    assert "HTTPS only" in res.remediation
+
+
+async def test_canonical_redirect_to_the_site_name_is_a_loop_once_it_leads_to_cloudfront(
+    http_origin: HttpServer,
+) -> None:
+    # Given an origin that sends everyone to https://www.example.test, with the Host left alone
+    alone = await Redirect().run(make_probe("/redirect-canonical", http_port=http_origin.port))
+    # When www.example.test is the CloudFront site, the redirect leads back to CloudFront
+    site = await Redirect().run(
+        make_probe(
+            "/redirect-canonical", http_port=http_origin.port, cloudfront_domain="www.example.test"
+        )
+    )
+    # Then only the second is a loop (the first is just a redirect elsewhere)
+    assert alone.status is Status.PASS, alone.summary
+    assert site.status is Status.FAIL and "Redirect loop" in site.summary
+
+
+async def test_healthy_origin_has_no_redirect_finding(http_origin: HttpServer) -> None:
+    res = await Redirect().run(make_probe("/", http_port=http_origin.port))
+    assert res.status is Status.PASS and "No redirect" in res.summary
+
+
 async def test_redirect_to_https_with_match_viewer_is_a_loop(http_origin: HttpServer) -> None:
-    # Given match-viewer, the redirecting origin on HTTP and nothing listening on HTTPS
+    # Given match-viewer, the redirecting origin on HTTP (to https://$host, the viewer's forwarded
+    # Host) and nothing listening on HTTPS
     probe = make_probe(
         "/redirect-https",
         protocol_policy=ProtocolPolicy.MATCH_VIEWER,
         http_port=http_origin.port,
         https_port=closed_port(),
+        host_header="www.example.test",
     )
     # When http.redirect runs
     res = await Redirect().run(probe)
@@ -701,7 +744,8 @@ def test_headers_exactly_at_the_limit_pass_and_one_byte_over_fails() -> None:
 @pytest.mark.parametrize(
     ("scheme", "location", "expected"),
     [
-        ("http", "https://origin.example.test/", Status.FAIL),  # HTTP -> HTTPS, same host
+        ("http", "https://origin.example.test/", Status.WARN),  # HTTP -> HTTPS, the origin's name
+        ("http", "https://www.example.test/", Status.FAIL),  # ... the forwarded Host (viewer's)
         ("http", "https://cdn.example.test/", Status.FAIL),  # ... or the CloudFront name
         ("http", "/", Status.FAIL),  # relative: same URL, same scheme
         ("http", "/login", Status.PASS),  # another page on the same host
@@ -713,9 +757,14 @@ def test_headers_exactly_at_the_limit_pass_and_one_byte_over_fails() -> None:
 def test_redirect_judgement(scheme: str, location: str, expected: Status) -> None:
     # Given a 301 with this Location for a request to /
     ex = _exchange(scheme=scheme, status=301, headers=(("Location", location),))
-    hosts = frozenset({ORIGIN, "cdn.example.test"})
-    # When judged under http-only
-    finding = judge_redirect(ex, OriginSettings(protocol_policy=ProtocolPolicy.HTTP_ONLY), hosts)
+    hosts = frozenset({ORIGIN, "cdn.example.test", "www.example.test"})
+    # When judged under http-only, CloudFront forwarding the viewer's Host www.example.test
+    origin = OriginSettings(
+        protocol_policy=ProtocolPolicy.HTTP_ONLY,
+        host_header="www.example.test",
+        cloudfront_domain="cdn.example.test",
+    )
+    finding = judge_redirect(ex, origin, hosts)
     # Then
     assert finding.status is expected, finding.summary
 

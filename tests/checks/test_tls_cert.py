@@ -7,6 +7,7 @@ second root that nothing trusts. Each broken server must fail exactly the right 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import shutil
 import subprocess
 from collections.abc import Callable, Sequence
@@ -35,7 +36,18 @@ from cf502.engine import diagnose
 from cf502.model import CheckResult, Status
 from cf502.settings import OriginSettings
 from cf502.target import parse_target
-from tests.certs import DAY, NOW, issue_ca, issue_leaf, pki, self_signed
+from tests.certs import (
+    DAY,
+    NOW,
+    PrivateKey,
+    issue_ca,
+    issue_leaf,
+    pki,
+    rsa_key,
+    self_signed,
+    untrusted_root_leaf,
+    weak_signed,
+)
 from tests.servers.dns import ORIGIN_ADDRESS, DnsWorld, dns_world_fixture
 from tests.servers.tls import TlsServer, make_probe, root_ca_file_fixture, same_port
 
@@ -48,6 +60,12 @@ Chain = tuple[x509.Certificate, ...]
 
 def leaf(names: Sequence[str] = (HOST,), **kw: Any) -> x509.Certificate:
     return issue_leaf(list(names), pki().intermediate, **kw)
+
+
+def weak_leaf(digest: str) -> Chain:
+    """A leaf signed with SHA-1 or MD5 by the RSA intermediate, served with it."""
+    ca = pki().rsa_intermediate
+    return (weak_signed(issue_leaf([HOST], ca), ca, digest), ca.cert)
 
 
 def good(**kw: Any) -> Chain:
@@ -182,21 +200,83 @@ def test_trust_failures_each_have_their_own_words(store: TrustStore) -> None:
     assert "ends at the root 'cf502 Other Root CA', which is not a trusted root" in (
         untrusted_root.words
     )
-    assert unknown.status is Status.FAIL and "unknown issuer 'cf502 Other Root CA'" in unknown.words
+    assert unknown.status is Status.FAIL
+    assert (
+        "ends at 'cf502 Other Root CA', the issuer of 'cf502 Other Intermediate CA', which is "
+        in (unknown.words)
+    )
     # A missing intermediate is tls.cert.chain's failure: trust only warns it could not judge
     assert missing.status is Status.WARN and "see tls.cert.chain" in missing.words
 
 
-def test_trust_rejects_keys_cloudfront_does_not_accept(store: TrustStore) -> None:
+def test_trust_rejects_keys_cloudfront_does_not_support(store: TrustStore) -> None:
+    edwards = judge_trust(good(key=ed25519.Ed25519PrivateKey.generate()), store, now=NOW)
+    p521 = judge_trust(good(key=ec.generate_private_key(ec.SECP521R1())), store, now=NOW)
+    # CloudFront documents RSA and ECDSA keys only: anything else fails
+    assert edwards.status is Status.FAIL and "Ed25519 key" in edwards.words
+    assert p521.status is Status.WARN and "secp521r1" in p521.words
+
+
+def test_rsa_sizes_outside_2048_to_4096_warn_without_inventing_an_origin_limit(
+    store: TrustStore,
+) -> None:
+    small = judge_trust(good(key=rsa_key(1024)), store, now=NOW)
     big = judge_trust(
         good(key=rsa.generate_private_key(public_exponent=65537, key_size=4160)), store, now=NOW
     )
-    edwards = judge_trust(good(key=ed25519.Ed25519PrivateKey.generate()), store, now=NOW)
-    p521 = judge_trust(good(key=ec.generate_private_key(ec.SECP521R1())), store, now=NOW)
-    assert big.status is Status.FAIL and "4160-bit RSA key" in big.words
-    assert "at most 4096 bits" in big.words
-    assert edwards.status is Status.FAIL and "Ed25519 key" in edwards.words
-    assert p521.status is Status.WARN and "secp521r1" in p521.words
+    usual = [judge_trust(good(key=rsa_key(bits)), store, now=NOW) for bits in (2048, 3072, 4096)]
+    # A 1024-bit key is refused by strict verifiers, yet the chain does reach the trusted root
+    assert small.status is Status.WARN and "1024-bit RSA key, below the 2048 bits" in small.words
+    assert "the chain does reach the trusted root 'cf502 Test Root CA'" in small.words
+    # Over 4096 bits: CloudFront's 4096-bit limit is documented for viewer certificates only
+    assert big.status is Status.WARN and "4160-bit RSA key" in big.words
+    assert "4096 bits for viewer certificates and no size for origins" in big.words
+    assert "accepts RSA keys of at most" not in big.words
+    assert [r.status for r in usual] == [Status.PASS] * 3, [r.words for r in usual]
+
+
+@pytest.mark.parametrize("digest", ["sha1", "md5"])
+def test_weak_signature_is_named_never_a_bad_signature_or_missing_intermediate(
+    digest: str, store: TrustStore
+) -> None:
+    # Given a leaf signed with SHA-1 or MD5 by an intermediate of the trusted root, served with it
+    chain = weak_leaf(digest)
+    trust = judge_trust(chain, store, now=NOW)
+    structure = judge_chain(chain, 2, store)
+    name = {"sha1": "SHA-1", "md5": "MD5"}[digest]
+    # Then trust warns naming the hash (CloudFront documents no rejection of either)
+    assert trust.status is Status.WARN, trust.words
+    assert (
+        f"certificate 1 'origin.example.test' is signed with {name}, a weak signature"
+        in trust.words
+    )
+    assert "the chain does reach the trusted root 'cf502 Test Root CA'" in trust.words
+    assert "does not verify" not in trust.words
+    # And the chain is complete and in order: the weak signature still links leaf to issuer
+    assert structure.status is Status.PASS, structure.words
+
+
+def test_weak_signature_on_a_root_is_not_reported(store: TrustStore) -> None:
+    # A root's self-signature is never checked by validators: nothing to warn about
+    res = judge_trust(good(), store, now=NOW)
+    assert res.status is Status.PASS and "weak" not in res.words
+
+
+@pytest.mark.parametrize("serve_root", [True, False], ids=["root-served", "root-not-served"])
+def test_untrusted_root_is_named_and_never_a_missing_intermediate(
+    serve_root: bool, store: TrustStore
+) -> None:
+    # Given a leaf issued directly by a root nobody trusts (badssl's untrusted-root)
+    chain = untrusted_root_leaf([HOST], serve_root=serve_root)
+    trust = judge_trust(chain, store, now=NOW)
+    structure = judge_chain(chain, len(chain), store)
+    # Then trust fails naming that root, and the chain check neither says "missing
+    # intermediate" nor tells anyone to serve one
+    assert trust.status is Status.FAIL and trust.cloudfront_status == 502
+    assert "'cf502 Other Root CA'" in trust.words and "not a trusted root" in trust.words
+    assert structure.status is not Status.FAIL, structure.words
+    assert "missing intermediate" not in structure.words.lower()
+    assert "intermediate" not in structure.remediation.lower()
 
 
 # --- judge_chain ---------------------------------------------------------------------------------
@@ -427,6 +507,86 @@ async def test_unreadable_ca_file_is_an_error(tmp_path: Path) -> None:
         results = await run_all(make_probe(origin.port, str(tmp_path / "nope.pem")))
     assert results["tls.cert.trust"].status is Status.ERROR
     assert "cannot read the CA file" in results["tls.cert.trust"].summary
+
+
+# --- the broken-TLS catalogue: weak, untrusted and healthy servers -------------------------------
+
+
+@functools.cache
+def ec_key(curve: str) -> ec.EllipticCurvePrivateKey:
+    return ec.generate_private_key({"P-256": ec.SECP256R1(), "P-384": ec.SECP384R1()}[curve])
+
+
+HEALTHY: list[tuple[str, Callable[[], tuple[Chain, PrivateKey]]]] = [
+    ("rsa-2048", lambda: (good(), pki().leaf_key)),
+    ("rsa-4096", lambda: (good(key=rsa_key(4096)), rsa_key(4096))),
+    ("ecdsa-p256", lambda: (good(key=ec_key("P-256")), ec_key("P-256"))),
+    ("ecdsa-p384", lambda: (good(key=ec_key("P-384")), ec_key("P-384"))),
+    ("full-chain-with-root", lambda: ((*good(), pki().root.cert), pki().leaf_key)),
+    (
+        "rsa-intermediate",
+        lambda: (
+            (issue_leaf([HOST], pki().rsa_intermediate), pki().rsa_intermediate.cert),
+            pki().leaf_key,
+        ),
+    ),
+]
+
+
+@pytest.mark.parametrize("served", [pytest.param(m, id=i) for i, m in HEALTHY])
+async def test_healthy_variants_pass_every_tls_check_without_a_warning(
+    served: Callable[[], tuple[Chain, PrivateKey]], root_ca_file: str
+) -> None:
+    # Given a healthy origin (the root is not served unless said: validators use their own copy)
+    chain, key = served()
+    with TlsServer(chain, key) as origin:
+        results = await run_all(make_probe(origin.port, root_ca_file))
+    # Then every TLS check passes: no false alarm, not even a warning
+    assert {cid: r.status for cid, r in results.items()} == dict.fromkeys(results, Status.PASS), {
+        cid: r.summary for cid, r in results.items() if r.status is not Status.PASS
+    }
+
+
+WEAK: list[tuple[str, Callable[[], tuple[Chain, PrivateKey]], str]] = [
+    ("sha1-leaf", lambda: (weak_leaf("sha1"), pki().leaf_key), "is signed with SHA-1, a weak"),
+    ("md5-leaf", lambda: (weak_leaf("md5"), pki().leaf_key), "is signed with MD5, a weak"),
+    ("rsa-1024", lambda: (good(key=rsa_key(1024)), rsa_key(1024)), "has a 1024-bit RSA key"),
+]
+
+
+@pytest.mark.parametrize(("served", "words"), [pytest.param(m, w, id=i) for i, m, w in WEAK])
+async def test_weak_certificates_warn_naming_the_weakness(
+    served: Callable[[], tuple[Chain, PrivateKey]], words: str, root_ca_file: str
+) -> None:
+    # Given an origin serving a weak certificate (at OpenSSL security level 0, so it loads)
+    chain, key = served()
+    with TlsServer(chain, key, ciphers="DEFAULT") as origin:
+        results = await run_all(make_probe(origin.port, root_ca_file))
+    # Then tls.cert.trust warns, naming it, and says the chain reaches the trusted root
+    trust = results["tls.cert.trust"]
+    assert trust.status is Status.WARN, trust.summary
+    assert words in trust.summary
+    assert "the chain does reach the trusted root 'cf502 Test Root CA'" in trust.summary
+    assert trust.cloudfront_status is None
+    # And nothing else is blamed: not the handshake, not a missing intermediate
+    others = {cid: r.status for cid, r in results.items() if cid != "tls.cert.trust"}
+    assert others == dict.fromkeys(others, Status.PASS), others
+
+
+@pytest.mark.parametrize("serve_root", [True, False], ids=["root-served", "root-not-served"])
+async def test_untrusted_root_fails_trust_naming_it(serve_root: bool, root_ca_file: str) -> None:
+    # Given an origin whose leaf was issued directly by a root nobody trusts
+    with TlsServer(untrusted_root_leaf([HOST], serve_root=serve_root), pki().leaf_key) as origin:
+        results = await run_all(make_probe(origin.port, root_ca_file))
+    # Then tls.cert.trust fails naming that root, predicting 502
+    trust = results["tls.cert.trust"]
+    assert trust.status is Status.FAIL and trust.cloudfront_status == 502
+    assert "'cf502 Other Root CA'" in trust.summary and "not a trusted root" in trust.summary
+    # And tls.cert.chain does not call it a missing intermediate nor ask for one to be served
+    chain = results["tls.cert.chain"]
+    assert chain.status is not Status.FAIL, chain.summary
+    assert "missing intermediate" not in chain.summary.lower()
+    assert "serve the intermediate" not in (chain.remediation + trust.remediation).lower()
 
 
 # --- printed commands reproduce the outcome ----------------------------------------------------

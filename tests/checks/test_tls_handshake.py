@@ -28,10 +28,14 @@ from cf502.checks.tls._offer import (
 from cf502.checks.tls._wire import MAX_CERTS, MAX_MESSAGE, ServerFlight, build_client_hello
 from cf502.checks.tls.cert import CertExpiry
 from cf502.checks.tls.handshake import Handshake
+from cf502.engine import diagnose
 from cf502.model import CheckResult, Status
 from cf502.settings import OriginSettings, ProtocolPolicy
-from tests.certs import issue_leaf, pem, pki
+from cf502.target import parse_target
+from tests.certs import issue_leaf, pki
+from tests.servers.dns import ORIGIN_ADDRESS, DnsWorld, dns_world_fixture
 from tests.servers.tls import (
+    ClientCertServer,
     GarbageServer,
     LegacyOnlyServer,
     LoopbackServer,
@@ -45,7 +49,7 @@ from tests.servers.tls import (
     same_port,
 )
 
-__all__ = ["root_ca_file_fixture"]  # the fixture is used by name
+__all__ = ["dns_world_fixture", "root_ca_file_fixture"]  # fixtures used by name
 
 HOST = "origin.example.test"
 TLS12 = ssl.TLSVersion.TLSv1_2
@@ -217,15 +221,98 @@ async def test_older_protocol_passes_when_cloudfront_is_set_to_offer_it(root_ca_
     assert "negotiates TLSv1 with" in res.summary
 
 
-async def test_optional_client_certificate_request_warns(root_ca_file: str) -> None:
-    # Given an origin that asks for, but does not require, a client certificate
-    origin = tls_server()
-    origin.ctx.verify_mode = ssl.CERT_OPTIONAL
-    origin.ctx.load_verify_locations(cadata=pem(pki().root.cert).decode())
-    with origin:
+# --- client certificates: CloudFront presents none unless origin mTLS is configured ----------------
+
+
+CLIENT_CERT = [
+    ("required", lambda: tls_server(client_ca=pki().root.cert), True),
+    (
+        "optional-then-400",
+        lambda: ClientCertServer(good_chain(), pki().leaf_key, enforce=True),
+        False,
+    ),
+    ("optional", lambda: ClientCertServer(good_chain(), pki().leaf_key, enforce=False), False),
+]
+
+
+@pytest.mark.parametrize(
+    ("make", "required"), [pytest.param(m, r, id=i) for i, m, r in CLIENT_CERT]
+)
+async def test_client_certificate_request_fails_predicting_502(
+    make: Callable[[], TlsServer], required: bool, root_ca_file: str
+) -> None:
+    # Given an origin that asks for a client certificate (in the handshake or after it)
+    with make() as origin:
+        # When CloudFront's handshake runs, without origin mTLS
         res = await run_handshake(make_probe(origin.port, root_ca_file))
-    assert res.status is Status.WARN, res.summary
-    assert "optional client certificate" in res.summary
+    # Then it fails: CloudFront sends no certificate and drops such requests (502)
+    assert res.status is Status.FAIL, res.summary
+    assert res.cloudfront_status == 502
+    wanted = (
+        "Origin requires a client certificate, which CloudFront does not send"
+        if required
+        else "Origin asks for a client certificate (optional in the TLSv1.2 with ECDHE-RSA-"
+    )
+    assert res.summary.startswith(wanted), res.summary
+    assert "which CloudFront does not send" in res.summary
+    assert "--origin-mtls" in res.remediation and "ssl_verify_client off" in res.remediation
+
+
+@pytest.mark.parametrize(
+    ("make", "required"), [pytest.param(m, r, id=i) for i, m, r in CLIENT_CERT]
+)
+async def test_with_origin_mtls_a_client_certificate_request_is_a_note(
+    make: Callable[[], TlsServer], required: bool, root_ca_file: str
+) -> None:
+    # Given the same origins, and a distribution that presents a client certificate to them
+    with make() as origin:
+        probe = make_probe(origin.port, root_ca_file, origin_mtls=True)
+        try:
+            res = await Handshake().run(probe)
+            expiry = await CertExpiry().run(probe)
+        finally:
+            await probe.close()
+    # Then the handshake passes with a note, and the served chain is still judged
+    assert res.status is Status.PASS, res.summary
+    assert "presents (origin mTLS)" in res.summary
+    assert res.summary.startswith("CloudFront's offer (TLSv1.2) negotiates TLSv1.2 with ECDHE-")
+    assert ("rest of the handshake was not checked" in res.summary) is required
+    assert res.cloudfront_status is None
+    assert expiry.status is Status.PASS, expiry.summary
+
+
+async def test_origin_mtls_changes_nothing_for_an_origin_that_asks_for_no_certificate(
+    root_ca_file: str,
+) -> None:
+    with tls_server() as origin:
+        res = await run_handshake(make_probe(origin.port, root_ca_file, origin_mtls=True))
+    assert res.status is Status.PASS, res.summary
+    assert "client certificate" not in res.summary
+
+
+async def test_diagnosis_of_an_origin_that_refuses_requests_without_a_certificate(
+    dns_world: DnsWorld, root_ca_file: str
+) -> None:
+    # Given www.example.test resolving to an nginx-like origin: the handshake completes, then
+    # requests without a client certificate get 400
+    server = ClientCertServer(
+        [issue_leaf(["www.example.test"], pki().intermediate), pki().intermediate.cert],
+        pki().leaf_key,
+        enforce=True,
+        host=ORIGIN_ADDRESS,
+    )
+    with server as origin:
+        # When the engine diagnoses it, as `cf502 check` does
+        report = await diagnose(
+            parse_target("www.example.test"),
+            OriginSettings(https_port=origin.port, connect_timeout=1, read_timeout=1),
+            dns_world.engine(ca_file=root_ca_file),
+        )
+    # Then the verdict is a failure caused by the client certificate request, predicting 502
+    assert report.verdict.status is Status.FAIL, report.verdict.summary
+    assert report.verdict.likely_cause == "tls.handshake", report.verdict.summary
+    assert report.verdict.cloudfront_status == 502
+    assert "client certificate" in report.verdict.summary
 
 
 # --- real servers: the causes CloudFront fails on ---------------------------------------------

@@ -241,6 +241,12 @@ async def _redirect_https(c: Conn) -> None:
     await c.send(response(301, "Moved Permanently", [("Location", location)]))
 
 
+async def _redirect_canonical(c: Conn) -> None:
+    # A canonical-host rule: every request goes to https://www.example.test, whatever the Host.
+    location = f"https://www.example.test{c.request.target}"
+    await c.send(response(301, "Moved Permanently", [("Location", location)]))
+
+
 async def _redirect_self_cdn(c: Conn) -> None:
     location = f"http://cdn.example.test{c.request.target}"
     await c.send(response(301, "Moved Permanently", [("Location", location)]))
@@ -277,6 +283,7 @@ ORIGIN_ROUTES: Mapping[str, Handler] = {
     "/tiny-chunks": _tiny_chunks,
     "/drip-head": _drip_head,
     "/redirect-https": _redirect_https,
+    "/redirect-canonical": _redirect_canonical,
     "/redirect-self-cdn": _redirect_self_cdn,
     "/redirect-elsewhere": _redirect_elsewhere,
     "/origin-502": _origin_502,

@@ -38,6 +38,7 @@ from cf502.target import parse_target
 from tests.certs import PrivateKey, key_pem, pem, pki
 
 __all__ = [
+    "ClientCertServer",
     "GarbageServer",
     "LegacyOnlyServer",
     "LoopbackServer",
@@ -141,7 +142,8 @@ class TlsServer(LoopbackServer):
     Args:
         ciphers: OpenSSL cipher string for TLS <= 1.2 (``@SECLEVEL=0`` is appended).
         minimum / maximum: protocol range (default TLS 1.2 up to 1.3).
-        client_ca: require a client certificate issued by this CA.
+        client_ca: require a client certificate issued by this CA (the handshake fails without
+            one; `ClientCertServer` asks without requiring).
         response: bytes sent after a successful handshake and one read.
     """
 
@@ -186,6 +188,42 @@ class TlsServer(LoopbackServer):
                 self.handshakes += 1
             if tls.recv(65536):
                 tls.sendall(self.response)
+
+
+class ClientCertServer(TlsServer):
+    """A TLS origin that asks for a client certificate but lets the handshake finish without one.
+
+    `enforce`: then answers every request without one with nginx's 400 ("No required SSL
+    certificate was sent"), as nginx does with `ssl_verify_client on` (the handshake completes
+    and the HTTP layer refuses); without `enforce` it serves anyone.
+    """
+
+    def __init__(
+        self, chain: Sequence[x509.Certificate], key: PrivateKey, *, enforce: bool, **kw: Any
+    ) -> None:
+        super().__init__(chain, key, **kw)
+        self.enforce = enforce
+        self.ctx.verify_mode = ssl.CERT_OPTIONAL
+        self.ctx.load_verify_locations(cadata=pem(pki().root.cert).decode())
+
+    def handle(self, conn: socket.socket) -> None:
+        with self.ctx.wrap_socket(conn, server_side=True) as tls:
+            with self._lock:
+                self.handshakes += 1
+            if not tls.recv(65536):
+                return
+            if self.enforce and tls.getpeercert() is None:
+                body = (
+                    b"<html><head><title>400 No required SSL certificate was sent</title></head>"
+                    b"<body><center><h1>400 Bad Request</h1></center></body></html>"
+                )
+                tls.sendall(
+                    b"HTTP/1.1 400 Bad Request\r\nServer: nginx\r\nContent-Type: text/html\r\n"
+                    + f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode()
+                    + body
+                )
+                return
+            tls.sendall(self.response)
 
 
 class PlainHttpServer(LoopbackServer):
@@ -265,6 +303,8 @@ class LegacyOnlyServer(LoopbackServer):
 
     def handle(self, conn: socket.socket) -> None:
         hello = conn.recv(65536)
+        if not hello:  # a plain TCP probe: connected, sent nothing, left
+            return
         if 0x000A not in _client_suites(hello):
             conn.sendall(_record(21, b"\x02\x28"))  # fatal handshake_failure
             return

@@ -62,6 +62,14 @@ def judge_redirect(ex: Exchange, origin: OriginSettings, hosts: frozenset[str]) 
     same_path = _path(target.path, target.query) == _path(*_split_target(ex.target))
     code = f"{r.status} to {location.strip()}"
     policy = origin.protocol_policy
+    # Names that lead viewers back to CloudFront: the forwarded Host (the viewer's own) and the
+    # CloudFront domain. The others in `hosts` (the origin's domain) lead straight to the origin.
+    via_cloudfront = {
+        n.lower().rstrip(".") for n in (origin.host_header, origin.cloudfront_domain) if n
+    }
+    own = hosts - via_cloudfront
+    if ex.scheme == "http" and target.scheme == "https" and same_host and host in own:
+        return _to_the_origin_itself(code, host, target.geturl(), policy)
     if ex.scheme == "http" and target.scheme == "https" and same_host:
         why = (
             "CloudFront always asks the origin over HTTP (policy http-only) and caches the "
@@ -98,6 +106,30 @@ def judge_redirect(ex: Exchange, origin: OriginSettings, hosts: frozenset[str]) 
         Status.PASS,
         f"The origin answers {code}; CloudFront passes the redirect on and caches it "
         "(it does not follow redirects); no loop.",
+    )
+
+
+def _to_the_origin_itself(
+    code: str, host: str, url: str, policy: ProtocolPolicy
+) -> ExchangeFinding:
+    """HTTP to HTTPS on the origin's own name, which CloudFront sent as Host: viewers leave."""
+    shared = (
+        ""
+        if policy == ProtocolPolicy.HTTP_ONLY
+        else " With match-viewer CloudFront keeps one cached copy for HTTP and HTTPS viewers, so "
+        "HTTPS viewers can get this redirect too."
+    )
+    return ExchangeFinding(
+        Status.WARN,
+        f"Over HTTP the origin answers {code}, its own name: no redirect loop, as that name "
+        f"does not lead back to CloudFront. CloudFront passes the redirect on (and caches it), "
+        f"so viewers leave CloudFront for {url}: they reach the origin directly, without "
+        f"CloudFront's cache or protections, if {host} serves HTTPS, or get a connection error "
+        f"if it does not.{shared}",
+        "If the origin serves HTTPS, set the origin protocol policy to HTTPS only so CloudFront "
+        "fetches over HTTPS; otherwise stop the origin redirecting requests from CloudFront to "
+        "HTTPS and let the viewer protocol policy 'Redirect HTTP to HTTPS' do it. Then invalidate "
+        "the cached redirect.",
     )
 
 

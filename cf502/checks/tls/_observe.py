@@ -201,7 +201,9 @@ async def observe(probe: Probe, address: str) -> TlsObservation:
     obs = replace(obs, main=main)
     if main.ok:
         return _with_chain(obs, main)
-    if main.failure in _FINAL or main.cert_request:
+    if main.cert_request:  # the origin wants a client certificate: its chain is still judged
+        return _with_chain(obs, main) if main.chain else obs
+    if main.failure in _FINAL:
         return obs
     follow = _FollowUp(obs, deadlines)
     try:

@@ -49,7 +49,8 @@ class Attempt:
             "oversized", "alert" or "tls-error".
         detail: the words behind the failure (OS, alert or OpenSSL message).
         protocol / cipher / group: what was negotiated (OpenSSL names).
-        chain: the served certificates (DER) in served order, at most MAX_CERTS.
+        chain: the served certificates (DER) in served order, at most MAX_CERTS (also when the
+            handshake failed after the server's Certificate message).
         served_count: how many certificates the server sent.
         cert_request: the server asked for a client certificate.
         alert: the name of the TLS alert the server sent, if any.
@@ -113,12 +114,18 @@ def _result(
     address: str, port: int, started: float, flight: ServerFlight, kind: str, detail: str
 ) -> Attempt:
     kind, detail = _failed(flight, kind, detail)
+    # What the server's plaintext flight showed before the failure: after a client certificate
+    # request (TLS 1.2), its choice of protocol and suite and its chain are all known.
     return Attempt(
         address,
         port,
         ok=False,
         failure=kind,
         detail=detail,
+        protocol=version_name(flight.version) if flight.version is not None else None,
+        cipher=cipher_name(flight.cipher) if flight.cipher is not None else None,
+        chain=tuple(flight.certificates),
+        served_count=flight.served_count,
         cert_request=flight.cert_request,
         alert=flight.alert_name if flight.alert and flight.alert[1] != 0 else None,
         certificate_bytes=flight.certificate_bytes,

@@ -17,7 +17,8 @@ from functools import lru_cache
 import certifi
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.utils import CryptographyDeprecationWarning
 from cryptography.x509.oid import AuthorityInformationAccessOID, NameOID
 from cryptography.x509.verification import Store
@@ -35,6 +36,7 @@ __all__ = [
     "issued_by",
     "matches",
     "trust_store",
+    "weak_hash",
 ]
 
 
@@ -53,6 +55,34 @@ def fingerprint(cert: x509.Certificate) -> str:
     return hashlib.sha256(cert.public_bytes(serialization.Encoding.DER)).hexdigest()
 
 
+def weak_hash(cert: x509.Certificate) -> str | None:
+    """ "SHA-1" or "MD5" when `cert` is signed with that hash, else None."""
+    try:
+        algorithm = cert.signature_hash_algorithm
+    except UnsupportedAlgorithm:
+        return None
+    if isinstance(algorithm, hashes.SHA1 | hashes.MD5):
+        return "SHA-1" if isinstance(algorithm, hashes.SHA1) else "MD5"
+    return None
+
+
+def _weak_signature_verifies(child: x509.Certificate, parent: x509.Certificate) -> bool:
+    """`cryptography` refuses SHA-1/MD5 in `verify_directly_issued_by`; the primitives still
+    verify them, and a weak signature must read as weak, not as one that does not verify."""
+    algorithm = child.signature_hash_algorithm
+    key = parent.public_key()
+    try:
+        if isinstance(key, rsa.RSAPublicKey) and algorithm is not None:
+            key.verify(child.signature, child.tbs_certificate_bytes, padding.PKCS1v15(), algorithm)
+        elif isinstance(key, ec.EllipticCurvePublicKey) and algorithm is not None:
+            key.verify(child.signature, child.tbs_certificate_bytes, ec.ECDSA(algorithm))
+        else:
+            return False
+    except (ValueError, TypeError, InvalidSignature, UnsupportedAlgorithm):
+        return False
+    return True
+
+
 def issued_by(child: x509.Certificate, parent: x509.Certificate) -> bool:
     """`parent` issued `child`: names chain and `parent`'s key verifies `child`'s signature."""
     if child.issuer != parent.subject:
@@ -60,7 +90,7 @@ def issued_by(child: x509.Certificate, parent: x509.Certificate) -> bool:
     try:
         child.verify_directly_issued_by(parent)
     except (ValueError, TypeError, InvalidSignature, UnsupportedAlgorithm):
-        return False
+        return weak_hash(child) is not None and _weak_signature_verifies(child, parent)
     return True
 
 

@@ -76,7 +76,41 @@ def _and(items: Sequence[str]) -> str:
     return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
 
 
-def _connected(obs: TlsObservation) -> TlsFinding:
+_NO_CLIENT_CERT = (
+    "AWS documents that CloudFront drops the request when an origin asks for a client "
+    "certificate, unless the distribution configures origin mutual TLS. Stop requesting client "
+    "certificates on this port (e.g. nginx `ssl_verify_client off;`), or configure origin mTLS "
+    "for this origin in CloudFront (then check again with --origin-mtls)."
+)
+
+
+def _client_cert(obs: TlsObservation, *, required: bool, mtls: bool) -> TlsFinding:
+    """The origin sent a CertificateRequest: CloudFront sends no certificate without origin mTLS.
+
+    With origin mTLS the words follow "CloudFront's offer negotiates" in the summary.
+    """
+    main = obs.main
+    session = f"{main.protocol} with {main.cipher}" if main and main.cipher else "a session"
+    if mtls:
+        words = (
+            f"{session} up to the origin's request for a client certificate, which CloudFront "
+            "presents (origin mTLS); cf502 has none, so the rest of the handshake was not checked"
+            if required
+            else f"{session}; the origin asks for a client certificate, which CloudFront "
+            "presents (origin mTLS), and went on without one when cf502 sent none"
+        )
+        return TlsFinding(Status.PASS, words, commands=(s_client(obs),))
+    if required:
+        words = "origin requires a client certificate, which CloudFront does not send"
+    else:
+        words = (
+            f"origin asks for a client certificate (optional in the {session} handshake), "
+            "which CloudFront does not send"
+        )
+    return TlsFinding(Status.FAIL, words, _NO_CLIENT_CERT, 502, (s_client(obs),))
+
+
+def _connected(obs: TlsObservation, *, mtls: bool) -> TlsFinding:
     main, legacy = obs.main, obs.legacy
     if legacy is not None and obs.legacy_only:
         return TlsFinding(
@@ -109,15 +143,7 @@ def _connected(obs: TlsObservation) -> TlsFinding:
             (s_client(obs),),
         )
     if main.cert_request:
-        return TlsFinding(
-            Status.WARN,
-            f"{words}, but the origin asks for an optional client certificate",
-            "CloudFront sends no client certificate unless origin mutual TLS is configured; "
-            "AWS documented that CloudFront drops requests to origins that ask for one. Stop "
-            "requesting client certificates on this port, or configure origin mTLS.",
-            None,
-            (s_client(obs),),
-        )
+        return _client_cert(obs, required=False, mtls=mtls)
     return TlsFinding(Status.PASS, words, commands=(s_client(obs),))
 
 
@@ -242,26 +268,20 @@ def _final(obs: TlsObservation, failure: str, detail: str) -> TlsFinding:
     )
 
 
-def judge_address(obs: TlsObservation) -> TlsFinding:
-    """Pure verdict for one address from its observation."""
+def judge_address(obs: TlsObservation, *, mtls: bool = False) -> TlsFinding:
+    """Pure verdict for one address from its observation; `mtls`: CloudFront presents a client
+    certificate to this origin (--origin-mtls)."""
     if obs.unavailable:
         return TlsFinding(Status.ERROR, obs.unavailable.rstrip("."))
     if obs.connected:
-        return _connected(obs)
+        return _connected(obs, mtls=mtls)
     main = obs.main
     if main is None:
         return TlsFinding(Status.ERROR, "no handshake was attempted")
+    if main.cert_request:  # however the origin then ended it (alert, close, reset)
+        return _client_cert(obs, required=True, mtls=mtls)
     if main.failure in _FINAL_WORDS and obs.legacy is None:  # no follow-ups were made
         return _final(obs, main.failure, main.detail)
-    if main.cert_request:
-        return TlsFinding(
-            Status.FAIL,
-            "origin requires a client certificate, which CloudFront does not send",
-            "Stop requiring client certificates on this port (e.g. nginx `ssl_verify_client "
-            "off;`), or configure origin mutual TLS for this origin in CloudFront.",
-            502,
-            (s_client(obs),),
-        )
     if main.alert == "unrecognized_name":
         return TlsFinding(
             Status.FAIL,
@@ -327,7 +347,7 @@ def judge_handshake(
     """Pure verdict over every address's observation: one cause, or how the addresses differ."""
     if not observations:
         return result(check, Status.ERROR, "No vetted address to connect to.")
-    findings = [(obs, judge_address(obs)) for obs in observations]
+    findings = [(obs, judge_address(obs, mtls=origin.origin_mtls)) for obs in observations]
     groups = _group(findings)
     worst = max((f for _, f in findings), key=lambda f: f.status.rank)
     evidence = [pair for obs, _ in findings for pair in _evidence(obs)]
