@@ -16,7 +16,7 @@ from typing import Any
 from cf502.checks import BY_ID
 from cf502.errors import Cf502Error
 
-__all__ = ["ActionId", "ButtonValue", "InvalidButtonValue", "Op"]
+__all__ = ["ORIGIN_MODAL", "ActionId", "ButtonValue", "InvalidButtonValue", "Op"]
 
 _REPORT_ID = re.compile(r"^[0-9a-f]{32}$")
 MAX_VALUE = 150  # the tightest of Slack's limits (overflow option values)
@@ -35,6 +35,11 @@ class ActionId(StrEnum):
     RERUN_ALL = "cf502-rerun-all"
     WATCH = "cf502-watch"
     STOP_WATCH = "cf502-stop-watch"
+    DIAGNOSE_ORIGIN = "cf502-diagnose-origin"  # a CloudFront site's report: ask for its origin
+
+
+ORIGIN_MODAL = "cf502-origin-modal"
+"""The `callback_id` of the modal that asks for a CloudFront site's origin."""
 
 
 class Op(StrEnum):

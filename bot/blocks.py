@@ -17,6 +17,7 @@ from bot.actions import ActionId, ButtonValue, Op
 from bot.mrkdwn import code, code_block, escape, truncate
 from bot.state import Note, ReportState, Watch
 from cf502.model import CheckResult, Status
+from cf502.render.cloudfront import site_lines
 from cf502.verdict import decide
 
 __all__ = [
@@ -144,10 +145,22 @@ def _settings_line(state: ReportState) -> str:
     return " · ".join(parts)
 
 
-def _cloudfront_line(status: int | None, error: str | None) -> str:
+def _site_text(state: ReportState) -> str:
+    """'www.example.com is served by CloudFront (d111abc.cloudfront.net)…' (mrkdwn), or ""."""
+    site = state.origin.cloudfront_domain
+    lines = site_lines(
+        state.cloudfront, site or state.target_host, state.target_host if site else None
+    )
+    if not lines:
+        return ""
+    return ":cloud: " + "\n".join(escape(line) for line in lines)
+
+
+def _cloudfront_line(status: int | None, error: str | None, *, seen: bool = False) -> str:
     if status is None:
         return ""
-    line = f"CloudFront would answer *{escape(status)}*"
+    # The edge's own answer is seen, not predicted.
+    line = f"CloudFront {'answers' if seen else 'would answer'} *{escape(status)}*"
     if error:
         line += f" (access log `x-edge-detailed-result-type`: {code(error, 60)})"
     return line + "."
@@ -169,7 +182,11 @@ def _verdict_text(state: ReportState) -> str:
         title = escape(cause.title) if cause else code(verdict.likely_cause)
         summary = escape(truncate(cause.summary, 1200)) if cause else ""
         text = f"{EMOJI[verdict.status]} *Likely cause: {title}*\n{summary}"
-        cf = _cloudfront_line(verdict.cloudfront_status, verdict.cloudfront_error)
+        cf = _cloudfront_line(
+            verdict.cloudfront_status,
+            verdict.cloudfront_error,
+            seen=verdict.likely_cause == "cloudfront.edge",
+        )
         return text + (f"\n{cf}" if cf else "")
     if verdict.status is Status.WARN:
         return f"{EMOJI[Status.WARN]} *No failure found*, with warnings:\n{escape(truncate(verdict.summary, 1200))}"
@@ -256,6 +273,11 @@ def report_blocks(
             f" — asked by {user(state.requested_by)}"
         ),
         _context(_settings_line(state)),
+    ]
+    site = _site_text(state)
+    if site:  # what the target is comes before anything said about it
+        blocks.append(_section(site, block_id="site"))
+    blocks += [
         _section(_verdict_text(state), block_id="verdict"),
         {"type": "divider"},
     ]
@@ -284,6 +306,8 @@ def report_blocks(
             buttons.append(_button("Stop watching", ActionId.STOP_WATCH, root, "danger"))
         else:
             buttons.append(_button(":eyes: Watch until fixed", ActionId.WATCH, root, "primary"))
+        if state.cloudfront.detected and not state.origin.cloudfront_domain:
+            buttons.append(_button("Diagnose origin…", ActionId.DIAGNOSE_ORIGIN, root))
         blocks.append({"type": "actions", "block_id": "root", "elements": buttons})
     if state.watch is not None:
         blocks.append(_context(_watch_text(state.watch)))

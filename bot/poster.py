@@ -1,5 +1,5 @@
-"""The only place that writes messages to Slack: chat.postMessage, chat.update, chat.postEphemeral
-and response URLs.
+"""The only place that writes messages to Slack: chat.postMessage, chat.update, chat.postEphemeral,
+views.open and response URLs.
 
 Slack's faults become `PostError(code)` with Slack's own error code, so callers can tell "the bot
 is not in this channel" (tell the user how to invite it) from "the message is too long" (retry with
@@ -179,6 +179,19 @@ class Poster:
             log.warning("response_url answered HTTP %s", resp.status_code)
             return False
         return True
+
+    async def open_view(self, trigger_id: str, view: Block) -> None:
+        """Open a modal for the click that gave `trigger_id` (valid 3 s). Raises PostError."""
+        self.calls += 1
+        try:
+            await self.client.api_call("views.open", json={"trigger_id": trigger_id, "view": view})
+            record_slack_call("views.open")
+        except SlackApiError as exc:
+            record_slack_call("views.open", _code(exc))
+            raise PostError(_code(exc), "views.open") from None
+        except (SlackClientError, OSError, TimeoutError) as exc:
+            record_slack_call("views.open", type(exc).__name__)
+            raise PostError(f"http_error ({type(exc).__name__})", "views.open") from None
 
     async def _call(
         self,

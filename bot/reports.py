@@ -103,6 +103,7 @@ def apply_report(state: ReportState, report: Report) -> None:
             state.titles[res.id] = res.title
     state.duration_ms = report.duration_ms
     state.addresses = report.addresses
+    state.cloudfront = report.cloudfront
     state.phase = "done"
     state.error = None
 

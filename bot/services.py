@@ -8,6 +8,7 @@
     reports     queue a diagnosis, post and follow its report, redraw it (bot.reports)
     reruns      the Rerun / Rerun all buttons (bot.reruns)
     watches     Watch until fixed / Stop (bot.watches)
+    origins     Diagnose origin… on a CloudFront site's report (bot.origins)
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 
 from bot.background import Background
 from bot.messenger import Messenger
+from bot.origins import Origins
 from bot.poster import Poster
 from bot.reports import Reports
 from bot.reruns import Reruns
@@ -41,6 +43,7 @@ class Services:
     reports: Reports
     reruns: Reruns
     watches: Watches
+    origins: Origins
 
     @classmethod
     def build(
@@ -58,7 +61,8 @@ class Services:
         reports = Reports(pool, store, poster, messenger, background, settings, clock=clock)
         reruns = Reruns(reports, pool, store, messenger, clock=clock)
         watches = Watches(reports, pool, store, messenger, background, settings, clock=clock)
-        return cls(settings, messenger, background, store, reports, reruns, watches)
+        origins = Origins(reports, store, poster, messenger)
+        return cls(settings, messenger, background, store, reports, reruns, watches, origins)
 
     async def close(self) -> None:
         """Stop the watches, let the rest of the background work finish (briefly), then stop."""

@@ -13,7 +13,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from cf502.model import CheckResult, Status
+from cf502.model import CheckResult, CloudFrontSite, Status
 from cf502.settings import OriginSettings
 
 __all__ = [
@@ -121,6 +121,7 @@ class ReportState:
         rerun_all: who last reran everything, and when.
         watch: the watch, if one was started.
         response_url: the slash command's response URL (fallback when the bot can't post).
+        cloudfront: whether the target is a CloudFront site (from the last complete report).
     """
 
     report_id: str
@@ -145,6 +146,7 @@ class ReportState:
     rerun_all: Note | None = None
     watch: Watch | None = None
     response_url: str | None = None
+    cloudfront: CloudFrontSite = field(default_factory=CloudFrontSite)
 
     @property
     def ordered_results(self) -> list[CheckResult]:
@@ -178,6 +180,7 @@ class ReportState:
             "rerun_all": self.rerun_all.to_dict() if self.rerun_all else None,
             "watch": self.watch.to_dict() if self.watch else None,
             "response_url": self.response_url,
+            "cloudfront": self.cloudfront.to_dict(),
         }
 
     @classmethod
@@ -208,6 +211,7 @@ class ReportState:
             rerun_all=Note.from_dict(rerun_all) if rerun_all else None,
             watch=Watch.from_dict(watch) if watch else None,
             response_url=d.get("response_url"),
+            cloudfront=CloudFrontSite.from_dict(d.get("cloudfront") or {}),
         )
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from slack_bolt.async_app import AsyncApp
 
 from bot.services import Services
-from handlers import actions, commands, mentions
+from handlers import actions, commands, mentions, views
 
 __all__ = ["register"]
 
@@ -21,3 +21,4 @@ def register(app: AsyncApp, services: Services) -> None:
     commands.register(app, services)
     mentions.register(app, services)
     actions.register(app, services)
+    views.register(app, services)

@@ -1,4 +1,5 @@
-"""Buttons: Rerun / Show commands on each check, Rerun all / Watch until fixed / Stop on the root.
+"""Buttons: Rerun / Show commands on each check, Rerun all / Watch until fixed / Stop on the root,
+and Diagnose origin… on a CloudFront site's report (it opens a modal: `handlers.views`).
 
 Each listener acks at once and hands the work to `Reports` (Show commands), `Reruns` or `Watches`
 in the background; the button's value holds ids only and is parsed strictly."""
@@ -73,7 +74,12 @@ def register(app: AsyncApp, services: Services) -> None:
         except InvalidButtonValue as exc:
             await tell(who, f":warning: {escape(exc)}")
             return
-        work = _work(services, str(action.get("action_id", "")), value, who)
+        action_id = str(action.get("action_id", ""))
+        if action_id == ActionId.DIAGNOSE_ORIGIN:
+            trigger = str(body.get("trigger_id", ""))
+            services.background.spawn(services.origins.ask(value.report_id, trigger, who), who)
+            return
+        work = _work(services, action_id, value, who)
         if work is None:
             await tell(who, ":warning: That button does not fit this report.")
             return

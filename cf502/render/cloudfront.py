@@ -3,9 +3,9 @@ Slack renderers (each escapes them its own way)."""
 
 from __future__ import annotations
 
-from cf502.model import Report
+from cf502.model import CloudFrontSite, Report
 
-__all__ = ["served_lines", "site_name"]
+__all__ = ["served_lines", "site_lines", "site_name"]
 
 
 def site_name(report: Report) -> str:
@@ -14,18 +14,17 @@ def site_name(report: Report) -> str:
     return str(given) if given else str(report.target.get("host", "?"))
 
 
-def served_lines(report: Report) -> list[str]:
-    """'www.example.com is served by CloudFront (d111abc.cloudfront.net)' and what its edge said
-    of itself; empty when the report is not about a CloudFront site."""
-    cf = report.cloudfront
+def site_lines(cf: CloudFrontSite, site: str, origin: str | None) -> list[str]:
+    """'www.example.com is served by CloudFront (d111abc.cloudfront.net)', whether its origin is
+    known (`origin`: the name diagnosed as its origin), and what its edge said of itself; empty
+    when `cf` was not detected."""
     if not cf.detected:
         return []
-    site = site_name(report)
     line = f"{site} is served by CloudFront"
     if cf.domain and cf.domain != site:
         line += f" ({cf.domain})"
-    if report.settings.get("cloudfront_domain"):
-        line += f"; origin diagnosed: {report.target.get('host', '?')}"
+    if origin:
+        line += f"; origin diagnosed: {origin}"
     else:
         line += "; its origin is not known: give it with --origin NAME"
     lines = [line]
@@ -36,3 +35,10 @@ def served_lines(report: Report) -> list[str]:
     if any(seen):
         lines.append("CloudFront edge: " + ", ".join(s for s in seen if s))
     return lines
+
+
+def served_lines(report: Report) -> list[str]:
+    """`site_lines` of a report."""
+    given = report.settings.get("cloudfront_domain")
+    origin = str(report.target.get("host", "?")) if given else None
+    return site_lines(report.cloudfront, site_name(report), origin)

@@ -2,7 +2,8 @@
 
 Point the app at it with `SLACK_API_URL=fake.url` (the client joins method names onto it). It
 answers what cf502 uses (auth.test, chat.postMessage, chat.update, chat.postEphemeral,
-apps.connections.open) with Slack's documented shapes, keeps the latest content of each message,
+views.open, apps.connections.open) with Slack's documented shapes, keeps the modals opened
+(`views`: each view, with the trigger_id it was opened for) and the latest content of each message,
 serves response URLs (`fake.response_url(name)`), and can be told to fail the next calls of a
 method: a Slack error (`not_in_channel`, `msg_too_long`, ...), HTTP 429 with Retry-After, or no
 answer at all (`hang`).
@@ -94,6 +95,7 @@ class FakeSlack:
     ws_url: str | None = None  # what apps.connections.open answers (the fake Socket Mode server)
     calls: list[Call] = field(default_factory=list)
     messages: dict[str, Message] = field(default_factory=dict)
+    views: list[dict[str, Any]] = field(default_factory=list)
     port: int = 0
     _faults: dict[str, deque[_Fault]] = field(default_factory=dict)
     _cond: asyncio.Condition = field(default_factory=asyncio.Condition)
@@ -286,6 +288,15 @@ class FakeSlack:
             return {"ok": True, "channel": msg.channel, "ts": ts, "text": msg.text}
         if method == "chat.postEphemeral":
             return {"ok": True, "message_ts": self._next_ts()}
+        if method == "views.open":
+            view = args.get("view")
+            view = json.loads(view) if isinstance(view, str) else view
+            if not args.get("trigger_id") or not isinstance(view, dict):
+                return {"ok": False, "error": "invalid_arguments"}
+            view_id = f"V{len(self.views) + 1:08d}"
+            self.views.append({**view, "id": view_id, "trigger_id": args["trigger_id"]})
+            await self._changed()
+            return {"ok": True, "view": {**view, "id": view_id}}
         return {"ok": False, "error": "unknown_method"}
 
     async def _respond(self, request: web.Request) -> web.Response:
