@@ -801,9 +801,8 @@ def _judge_site_answer(
         ev.extend(_cause_evidence(cause))
         fix = cause.next_step
         summary = f"CloudFront answers {seen}{said} → {cause.result_type}: {cause.cause}"
-        if cause.origin_side:
-            fix += f" {_ORIGIN_NEXT} Run: cf502 check {host} --origin ORIGIN"
-            summary += " The origin is not known: give it with `--origin NAME`."
+        if cause.origin_side:  # the site line and the skipped checks already say it is unknown
+            fix += f" {_ORIGIN_NEXT} Run: cf502 check {host} --origin ORIGIN."
         fix += " CloudFront caches errors for at least 10 s: after a fix, check again."
         return result(
             check,

@@ -86,8 +86,8 @@ def origin_unknown(check: Check, host: str, site: Site) -> CheckResult:
     return result(
         check,
         Status.SKIP,
-        f"Not checked: {served_words(host, site)}, so this would test CloudFront's edge, not the "
-        f"origin; the origin is not known: give it with `--origin NAME`.",
+        f"Not checked: {host} is CloudFront's edge, not the origin; the origin is not known: give "
+        "it with `--origin NAME`.",
         evidence=[("CloudFront", sign) for sign in site.signs],
     )
 
