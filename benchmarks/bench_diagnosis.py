@@ -1,6 +1,7 @@
 """Time one full `diagnose()` against the equivalent commands run one after another.
 
     .venv/bin/python benchmarks/bench_diagnosis.py [--runs 21]
+    .venv/bin/python benchmarks/bench_diagnosis.py --rtt 0,20,50 [--runs 15]
 
 Everything is on loopback: the tests' DNS world (a resolver on 127.0.0.1 and three name servers
 on 127.0.0.2-4, one port) and a healthy HTTPS origin on 127.0.0.10 with the tests' throwaway PKI
@@ -12,12 +13,22 @@ on 127.0.0.2-4, one port) and a healthy HTTPS origin on 127.0.0.10 with the test
   (the commands the TLS and HTTP checks print), when those tools are installed.
 
 Each figure is the median of N runs. Needs dig and nc (Debian: dnsutils, netcat-openbsd).
+
+With `--rtt`, the comparison is what an engineer waits for, at each round-trip time: a cold
+`cf502 check` process (`python -m cf502 check --json`, the real command line, start-up included)
+against the runbook by hand (the same `dig`s and `nc`, then `openssl s_client` with CloudFront's
+offer and `curl`), alternating A/B in one run, each pair giving a ratio. Above 0 ms, DNS and the
+origin are reached through `benchmarks/delay.py`, which holds every datagram and segment RTT/2
+each way (see there for the TCP handshake). The command runs with byte-code caching on, as an
+installed package does (after one warm-up run). Per-check durations come from the JSON reports.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
+import os
 import shutil
 import ssl
 import statistics
@@ -33,14 +44,23 @@ from pathlib import Path
 # Run as a script from anywhere: the tests' servers live in the repository, not in the package.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.delay import DelayProxy
 from cf502.checks import ALL_CHECKS
+from cf502.checks.tls._offer import (
+    CLOUDFRONT_GROUPS,
+    CLOUDFRONT_SIGALGS,
+    cipher_string,
+    openssl_version_flags,
+)
 from cf502.engine import diagnose
 from cf502.model import Report
 from cf502.settings import EngineSettings, OriginSettings
 from cf502.target import parse_target
 from tests.certs import issue_leaf, key_pem, pem, pki
-from tests.servers.dns import NS_ADDRESSES, ORIGIN_ADDRESS, DnsWorld
+from tests.servers.dns import NS_ADDRESSES, ORIGIN_ADDRESS, RESOLVER_ADDRESS, DnsWorld
 from tests.servers.http import HttpServer
+
+ROOT = Path(__file__).resolve().parents[1]
 
 HOST = "www.example.test"
 ZONE = "example.test"
@@ -99,14 +119,18 @@ def dns_tcp_commands(port: int, dns_port: int) -> list[list[str]]:
     return cmds
 
 
-def tls_http_commands(port: int, ca_file: str) -> list[list[str]]:
-    """The TLS and HTTP look-ups, where openssl and curl exist."""
+def tls_http_commands(port: int, ca_file: str, *, offer: bool = False) -> list[list[str]]:
+    """The TLS and HTTP look-ups, where openssl and curl exist (`offer`: s_client makes
+    CloudFront's offer, as the command tls.handshake prints does)."""
     cmds: list[list[str]] = []
     if shutil.which("openssl"):
         connect = f"{ORIGIN_ADDRESS}:{port}"
-        cmds.append(
-            ["openssl", "s_client", "-connect", connect, "-servername", HOST, "-CAfile", ca_file]
-        )
+        argv = ["openssl", "s_client", "-connect", connect, "-servername", HOST, "-CAfile", ca_file]
+        if offer:
+            argv += openssl_version_flags(OriginSettings().ssl_protocols)
+            argv += ["-cipher", cipher_string(), "-groups", ":".join(CLOUDFRONT_GROUPS)]
+            argv += ["-sigalgs", ":".join(CLOUDFRONT_SIGALGS)]
+        cmds.append(argv)
     if shutil.which("curl"):
         cmds.append(
             [
@@ -177,7 +201,13 @@ def origin_tls(tmp: Path) -> tuple[ssl.SSLContext, str]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=21, help="runs per figure (median)")
+    parser.add_argument(
+        "--rtt",
+        metavar="MS,...",
+        help="cold `cf502 check` vs the runbook at these round-trip times (e.g. 0,20,50)",
+    )
     args = parser.parse_args()
+    rtts = [float(ms) / 1000 for ms in args.rtt.split(",")] if args.rtt else None
     missing = [tool for tool in ("dig", "nc") if shutil.which(tool) is None]
     if missing:
         print(
@@ -187,7 +217,11 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         ctx, ca_file = origin_tls(Path(tmp))
         with DnsWorld() as world, Origin(ctx) as origin:
-            run(args.runs, world, origin, ca_file)
+            if rtts is None:
+                run(args.runs, world, origin, ca_file)
+            else:
+                for rtt in rtts:
+                    run_cold(args.runs, rtt, world, origin, ca_file)
     return 0
 
 
@@ -207,6 +241,101 @@ def run(runs: int, world: DnsWorld, origin: Origin, ca_file: str) -> None:
     for c in report.checks:
         if c.status.value in ("fail", "error"):
             print(f"  note: {c.id} {c.status.value}: {c.summary}")
+
+
+# --- a cold `cf502 check` process vs the runbook, at a round-trip time ----------------------------
+
+
+def cold_check_argv(dns_port: int, https_port: int, ca_file: str) -> list[str]:
+    """`cf502 check` of the healthy origin, every default check, as an engineer would run it."""
+    return [
+        sys.executable, "-m", "cf502", "check", HOST, "--json",
+        "--https-port", str(https_port), "--connect-timeout", "2", "--read-timeout", "5",
+        "--resolver", f"{RESOLVER_ADDRESS}:{dns_port}", "--dns-port", str(dns_port),
+        "--ca-file", ca_file, "--allow-private",
+    ]  # fmt: skip
+
+
+def _cold_env() -> dict[str, str]:
+    env = dict(os.environ, PYTHONPATH=str(ROOT))  # this checkout, not whatever is installed
+    env.pop("PYTHONDONTWRITEBYTECODE", None)  # byte-code cached, as in an installed package
+    return env
+
+
+def time_cold_check(argv: Sequence[str]) -> tuple[float, dict[str, object]]:
+    """Wall seconds of one `cf502 check` process, and its JSON report."""
+    started = time.perf_counter()
+    done = subprocess.run(
+        argv, stdin=subprocess.DEVNULL, capture_output=True, timeout=60, check=False,
+        env=_cold_env(), cwd=ROOT,
+    )  # fmt: skip
+    elapsed = time.perf_counter() - started
+    if done.returncode not in (0, 1):
+        raise RuntimeError(f"cf502 check exited {done.returncode}: {done.stderr.decode()[-300:]}")
+    report: dict[str, object] = json.loads(done.stdout)
+    return elapsed, report
+
+
+def _quartiles(values: Sequence[float]) -> str:
+    ordered = sorted(values)
+    return f"median {statistics.median(ordered):.3f} (min {ordered[0]:.3f}, max {ordered[-1]:.3f})"
+
+
+def run_cold(runs: int, rtt: float, world: DnsWorld, origin: Origin, ca_file: str) -> None:
+    """A/B pairs at `rtt` seconds: cold `cf502 check`, then the runbook; the ratio of each pair."""
+    if rtt <= 0:
+        compare_cold(runs, rtt, world.port, origin.port, ca_file)
+        return
+    dns_addresses = [RESOLVER_ADDRESS, *NS_ADDRESSES.values()]
+    with DelayProxy(
+        rtt,
+        dns_addresses=dns_addresses,
+        dns_port=world.port,
+        origins=[(ORIGIN_ADDRESS, origin.port)],
+    ) as proxy:
+        compare_cold(runs, rtt, proxy.dns_port, proxy.ports[(ORIGIN_ADDRESS, origin.port)], ca_file)
+
+
+def compare_cold(runs: int, rtt: float, dns_port: int, https_port: int, ca_file: str) -> None:
+    argv = cold_check_argv(dns_port, https_port, ca_file)
+    cmds = dns_tcp_commands(https_port, dns_port) + tls_http_commands(
+        https_port, ca_file, offer=True
+    )
+    time_cold_check(argv)  # warm-up: byte-code written, page cache filled
+    time_commands(cmds)
+    ours: list[float] = []
+    theirs: list[float] = []
+    inside: list[float] = []
+    per_check: dict[str, list[float]] = {}
+    report: dict[str, object] = {}
+    for _ in range(runs):
+        elapsed, report = time_cold_check(argv)
+        ours.append(elapsed)
+        theirs.append(time_commands(cmds))
+        inside.append(float(report["duration_ms"]) / 1000)  # type: ignore[arg-type]
+        for check in report["checks"]:  # type: ignore[attr-defined]
+            per_check.setdefault(check["id"], []).append(check["duration_ms"] / 1000)
+    ratios = [a / b for a, b in zip(ours, theirs, strict=True)]
+    start_up = [a - b for a, b in zip(ours, inside, strict=True)]
+    counts = Counter(c["status"] for c in report["checks"])  # type: ignore[attr-defined]
+    print(f"RTT {1000 * rtt:.0f} ms ({runs} pairs, seconds):")
+    print(
+        f"  cold `cf502 check`, {sum(counts.values())} checks ({_counted(counts)}): {_quartiles(ours)}"
+    )
+    print(f"    of which the diagnosis: {_quartiles(inside)}")
+    print(f"    start-up and exit: {_quartiles(start_up)}")
+    print(f"  runbook, {len(cmds)} commands one after another: {_quartiles(theirs)}")
+    print(f"  ratio cf502/runbook, pair by pair: {_quartiles(ratios)}")
+    print("  per check (median s): " + ", ".join(
+        f"{cid} {statistics.median(times):.3f}" for cid, times in per_check.items()
+    ))  # fmt: skip
+    for check in report["checks"]:  # type: ignore[attr-defined]
+        if check["status"] in ("fail", "error"):
+            print(f"  note: {check['id']} {check['status']}: {check['summary']}")
+
+
+def _counted(counts: Counter[str]) -> str:
+    return ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
 
 
 if __name__ == "__main__":

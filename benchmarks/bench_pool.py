@@ -15,7 +15,10 @@ Figures:
 * latency: one job at a time through the pool with one worker, submit -> DONE event seen by the
   client (median, p99); the queue overhead is its median minus the direct median;
 * throughput: `--jobs` jobs submitted at once, diagnoses/s from the first submit to the last
-  result seen, with 1 and then 2 worker processes; and each worker's CPU per diagnosis.
+  result seen, with 1 and then 2 worker processes; and each worker's CPU per diagnosis;
+* through the command line: `--cli` runs of `python -m cf502 check --redis-url` (each a new
+  process, `--cli-parallel` at a time), diagnoses/s and the median wall time of one, with 1 and
+  then 2 workers: what a script that shells out to cf502 gets.
 
 Targets (issue 5): >= 50 diagnoses/s per worker process, 2 workers >= 1.7x one, overhead <= 5 ms.
 """
@@ -57,6 +60,7 @@ from tests.servers.http import HttpServer
 from tests.servers.redis import RedisServer
 
 HOST = "www.example.test"
+ROOT = str(Path(__file__).resolve().parents[1])
 
 
 # -- the origin and DNS, in their own process ---------------------------------------------------
@@ -292,6 +296,43 @@ def p99(values: Sequence[float]) -> float:
 PARTS = ("workers", "servers", "redis", "client")
 
 
+async def cli_rate(
+    url: str, https_port: int, n: int, parallel: int, workers: Sequence[WorkerProc]
+) -> tuple[float, float, float]:
+    """`n` cold `cf502 check --redis-url` processes, `parallel` at a time: (diagnoses/s, median
+    seconds per process, the workers' CPU ms per diagnosis)."""
+    argv = [
+        sys.executable, "-m", "cf502", "check", HOST, "--json", "--redis-url", url,
+        "--https-port", str(https_port), "--connect-timeout", "2", "--connection-attempts", "1",
+        "--read-timeout", "5",
+    ]  # fmt: skip
+    env = dict(os.environ, PYTHONPATH=ROOT)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)  # byte-code cached, as in an installed package
+    slots = asyncio.Semaphore(parallel)
+    walls: list[float] = []
+
+    async def one(i: int) -> None:
+        async with slots:
+            started = time.perf_counter()
+            proc = await asyncio.create_subprocess_exec(
+                # A path of its own: identical requests within 10 s would share one job.
+                *argv, "--path", f"/cli-{os.getpid()}-{time.time_ns()}-{i}",
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+            )  # fmt: skip
+            out, err = await proc.communicate()
+            walls.append(time.perf_counter() - started)
+            if proc.returncode != 0 or json.loads(out)["verdict"] is None:
+                raise RuntimeError(f"cf502 check --redis-url failed: {err.decode()[-300:]}")
+
+    pids = [w.proc.pid for w in workers]
+    before = sum(cpu_seconds(p) for p in pids)
+    started = time.perf_counter()
+    await asyncio.gather(*(one(i) for i in range(n)))
+    elapsed = time.perf_counter() - started
+    cpu = 1000 * (sum(cpu_seconds(p) for p in pids) - before) / n
+    return n / elapsed, statistics.median(walls), cpu
+
+
 async def bench(args: argparse.Namespace, servers: Servers, redis: RedisServer) -> dict[str, float]:
     job = full_job(servers.https_port)
     engine = EngineSettings(
@@ -325,6 +366,13 @@ async def bench(args: argparse.Namespace, servers: Servers, redis: RedisServer) 
             out[f"cpu_ms_total_{n}"] = total
             # What this machine could do if every CPU were busy with this work and nothing else.
             out[f"ceiling_{n}"] = (os.cpu_count() or 1) * 1000 / total
+            if args.cli:
+                await cli_rate(redis.url, servers.https_port, 2, 1, workers)  # warm-up
+                rate, wall, cpu_per = await cli_rate(
+                    redis.url, servers.https_port, args.cli, args.cli_parallel, workers
+                )
+                out[f"cli_rate_{n}"], out[f"cli_wall_ms_{n}"] = rate, 1000 * wall
+                out[f"cli_worker_cpu_ms_{n}"] = cpu_per
         out["scaling"] = out["rate_2"] / out["rate_1"]
         depth = await QueueConsumer(pool.where, pool.config, client=pool.redis).depth()
         if depth != (0, 0):
@@ -363,6 +411,18 @@ def report(out: dict[str, float], args: argparse.Namespace) -> None:
     rows.append(
         f"  CPU-bound ceiling, all parts  {out['ceiling_1']:>6.0f}/s{out['ceiling_2']:>10.0f}/s"
     )
+    if args.cli:
+        rows += [
+            "",
+            f"through `cf502 check --redis-url` ({args.cli} processes, {args.cli_parallel} at a "
+            "time)   1 worker   2 workers",
+        ]
+        for label, key, fmt in (
+            ("diagnoses/s", "cli_rate", ".1f"),
+            ("wall ms per process, median", "cli_wall_ms", ".0f"),
+            ("workers' CPU ms per diagnosis", "cli_worker_cpu_ms", ".1f"),
+        ):
+            rows.append(f"  {label:<30}{out[f'{key}_1']:>{8}{fmt}}{out[f'{key}_2']:>{12}{fmt}}")
     print("\n".join(rows))
 
 
@@ -377,6 +437,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         default="ecdsa",
         help="the origin certificate's key (ecdsa: P-256; rsa: 2048 bits)",
     )
+    parser.add_argument(
+        "--cli", type=int, default=0, help="also time N `cf502 check --redis-url` processes"
+    )
+    parser.add_argument("--cli-parallel", type=int, default=4, help="those processes at once (4)")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     parser.add_argument("--serve", metavar="DIR", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)

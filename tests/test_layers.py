@@ -176,3 +176,19 @@ def test_the_checks_load_no_viewer_client_nor_service_library() -> None:
     # CloudFront domain) and the service libraries are not
     assert {"OpenSSL", "cryptography", "h11"} <= {m.split(".")[0] for m in loaded}
     assert _top(loaded, ("httpx", "httpcore", *SERVICE_LIBRARIES)) == []
+
+
+def test_a_check_on_the_worker_pool_loads_no_engine() -> None:
+    # Given `cf502 check --redis-url` (here to a closed loopback port: it fails at once)
+    code = (
+        "from cf502.cli import main\n"
+        "main(['check', 'www.example.test', '--redis-url', 'redis://127.0.0.1:1/0'])"
+    )
+    # When it runs in a fresh interpreter
+    loaded = _modules_after(code)
+    # Then it loaded the queue client but neither the engine nor any check's library (redis-py
+    # itself imports the top of `cryptography`, to know whether it is installed)
+    assert "cf502.pool.queue.client" in loaded
+    assert "cf502.engine" not in loaded
+    assert _top(loaded, ("dns", "OpenSSL", "h11", "httpx", "certifi")) == []
+    assert "cryptography.x509" not in loaded

@@ -80,12 +80,14 @@ def job_from_args(args: argparse.Namespace, target: Target, origin: OriginSettin
 
 
 async def _run_check(args: argparse.Namespace) -> Report:
-    from cf502.engine import diagnose, selection
     from cf502.render.text import progress_line
 
     target, origin = diagnosis_of(args.target, args)
     engine = engine_from_args(args, EngineSettings())
+    # The engine (dnspython) only where it is used: `--redis-url` leaves the diagnosis to the workers.
     if args.only:  # unknown ids are refused here, before any packet or job (with --redis-url)
+        from cf502.engine import selection
+
         selection(args.only, origin)
     show_progress = sys.stderr.isatty() and not args.json
     done = 0
@@ -97,6 +99,8 @@ async def _run_check(args: argparse.Namespace) -> Report:
         if show_progress:
             # The first result comes after the engine has loaded the checks: counting them before
             # the diagnosis would load them before its first packet.
+            from cf502.engine import selection
+
             reported = reported or selection(args.only, origin)[1]
             line = progress_line(done, len(reported), res)
             sys.stderr.write(f"\r\x1b[2K{line}")
@@ -109,6 +113,8 @@ async def _run_check(args: argparse.Namespace) -> Report:
 
             job = job_from_args(args, target, origin)
             return await remote_check(args.redis_url, job, progress)
+        from cf502.engine import diagnose  # not for --redis-url: the workers diagnose
+
         return await diagnose(target, origin, engine, only=args.only, on_result=progress)
     finally:
         if show_progress:
