@@ -32,7 +32,7 @@ from bot.app import VERIFIED, Bot, Listeners, build_bot
 from bot.settings import Mode, Settings, load_settings
 from bot.socket_mode import SocketHandler
 from bot.verify import Unverified
-from cf502.errors import Cf502Error, ConfigError
+from cf502.errors import Cf502Error, ConfigError, error_line
 from cf502.ops.health import ReadyCheck, add_health_routes, redis_ready
 from cf502.ops.logs import setup_logging
 from cf502.ops.metrics import MetricsServer, add_metrics_route, start_metrics_server
@@ -272,7 +272,7 @@ def start(
     `env_file` None reads `.env` when there is one; a named file must exist."""
     mode = Mode.HTTP if http else Mode.SOCKET
     if not 0 <= port <= 65535:
-        sys.stderr.write(f"cf502 bot: error: --port {port} is not a port number.\n")
+        sys.stderr.write(error_line(f"--port {port} is not a port number."))
         return 2
     try:
         settings = load_settings(mode, dotenv=_dotenv(env_file))
@@ -282,7 +282,7 @@ def start(
         setup_logging(settings.log_level, fmt=settings.log_format, secrets=settings.secrets)
         asyncio.run(run(settings, listeners, mode, host, port))
     except Cf502Error as exc:
-        sys.stderr.write(f"cf502 bot: error: {' '.join(str(exc).split())}\n")
+        sys.stderr.write(error_line(str(exc)))
         return 2
     except KeyboardInterrupt:
         return 130

@@ -17,6 +17,7 @@ __all__ = [
     "InvalidTarget",
     "QueueError",
     "TargetNotAllowed",
+    "error_line",
 ]
 
 
@@ -42,3 +43,13 @@ class ConfigError(Cf502Error):
 
 class QueueError(Cf502Error):
     """Raised when the job queue cannot accept or deliver a job."""
+
+
+def error_line(message: str) -> str:
+    """The line every cf502 command prints for an error it explains: `cf502: error: Sentence.`"""
+    text = " ".join(str(message).split())
+    if text[:1].islower():
+        text = text[0].upper() + text[1:]
+    if text and text[-1] not in ".!?":
+        text += "."
+    return f"cf502: error: {text}\n"

@@ -8,6 +8,7 @@ options (`add_origin_options`) are accepted everywhere; the operator's options
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import NoReturn
@@ -41,10 +42,71 @@ class UsageError(Cf502Error):
 
 
 class OptionParser(argparse.ArgumentParser):
-    """An ArgumentParser that raises UsageError rather than printing and exiting."""
+    """An ArgumentParser that raises UsageError rather than printing and exiting, in cf502's words:
+    an unknown option is named as such before any missing argument is asked for."""
+
+    _words: Sequence[str] = ()
+
+    def parse_known_args(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
+    ) -> tuple[argparse.Namespace, list[str]]:
+        self._words = list(sys.argv[1:] if args is None else args)
+        return super().parse_known_args(args, namespace)
+
+    def _hint(self) -> str:
+        if not self.add_help:
+            return ""
+        # Extra words reach the top parser: point at the help of the command they were given to.
+        command = next((w for w in self._words if w in self._subcommands()), None)
+        return f" (see `{self.prog}{f' {command}' if command else ''} --help`)"
+
+    def _known(self, word: str) -> bool:
+        option = word.split("=", 1)[0]
+        if option in self._option_string_actions:
+            return True
+        long = [o for o in self._option_string_actions if o.startswith("--")]
+        return self.allow_abbrev and len([o for o in long if o.startswith(option)]) == 1
+
+    def _unknown_options(self, words: Sequence[str]) -> list[str]:
+        options = [w for w in words if w.startswith("-") and w != "-" and not _number(w)]
+        return [w.split("=", 1)[0] for w in options if "--" not in words[: words.index(w)]]
 
     def error(self, message: str) -> NoReturn:
-        raise UsageError(message[0].upper() + message[1:] + ".")
+        raise UsageError(self._sentence(message))
+
+    def _sentence(self, message: str) -> str:
+        if message.startswith("the following arguments are required"):
+            unknown = [w for w in self._unknown_options(self._words) if not self._known(w)]
+            if unknown:
+                return f"Unknown option {unknown[0]}{self._hint()}."
+            missing = message.partition(": ")[2]
+            return f"Missing {missing}{self._hint()}."
+        if message.startswith("unrecognized arguments: "):
+            extra = message.partition(": ")[2].split()
+            unknown = self._unknown_options(extra)
+            if unknown:
+                more = f" (and {len(unknown) - 1} more)" if len(unknown) > 1 else ""
+                return f"Unknown option {unknown[0]}{more}{self._hint()}."
+            return f"Unexpected argument {extra[0]!r}{self._hint()}."
+        if message.startswith("argument COMMAND: invalid choice: "):
+            choices = ", ".join(self._subcommands())
+            word = message.split("invalid choice: ", 1)[1].split(" (", 1)[0]
+            return f"Unknown command {word}; choose from {choices}."
+        return message[0].upper() + message[1:] + ("" if message.endswith(".") else ".")
+
+    def _subcommands(self) -> list[str]:
+        for action in self._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                return list(action.choices)
+        return []
+
+
+def _number(word: str) -> bool:
+    try:
+        float(word)
+    except ValueError:
+        return False
+    return True
 
 
 def add_origin_options(parser: argparse.ArgumentParser) -> None:

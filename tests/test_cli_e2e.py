@@ -87,12 +87,15 @@ def test_human_report_puts_the_verdict_first(world: DnsWorld, ca_file: str) -> N
     assert proc.returncode == 1
     lines = proc.stdout.splitlines()
     assert lines[2].startswith("Verdict: FAIL")
+    words = " ".join(proc.stdout.split())  # the report is wrapped to the terminal's width
     assert (
         "Predicted CloudFront response: 502 (log x-edge-detailed-result-type: OriginConnectError)"
-        in proc.stdout
+        in words
     )
     assert "Likely cause: tcp.https" in proc.stdout
     assert f"$ nc -vz -w 1 {ORIGIN_ADDRESS} {port}" in proc.stdout
+    # And it fits an 80-column terminal (the width when stdout is not one)
+    assert max(len(line) for line in lines) <= 80
     assert "Traceback" not in proc.stderr
 
 

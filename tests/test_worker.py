@@ -320,7 +320,7 @@ async def test_cli_check_through_the_pool_fails_at_once_when_redis_is_down(
     # Then one line says so, with exit status 2 and no traceback, without waiting for anything
     assert out.returncode == 2
     assert out.stderr.count("\n") == 1 and "Traceback" not in out.stderr
-    assert "the job queue (Redis at redis://127.0.0.1:" in out.stderr
+    assert "The job queue (Redis at redis://127.0.0.1:" in out.stderr
     assert time.perf_counter() - started < 10  # interpreter start-up included
 
 

@@ -3,7 +3,7 @@
 Exit status (the command-line contract): 0 no check failed; 1 at least one check failed (or could
 not run: `error`); 2 bad input or usage; 3 an unexpected internal error (reported in one line).
 
-One module per subcommand (`check`, `worker`, `bot`), each with its options and its `run`. They
+One module per subcommand (`check`, `demo`, `worker`, `bot`), each with its options and its `run`. They
 import the heavy parts they run (Redis, Slack, aiohttp, prometheus_client) inside their functions,
 not at the top: building this parser, and `cf502 check`, must not pay for the worker's or the
 bot's libraries (tests/test_layers.py holds them to it).
@@ -18,8 +18,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from cf502 import __version__
-from cf502.cli import bot, check, decode, worker
-from cf502.errors import Cf502Error
+from cf502.cli import bot, check, decode, demo, worker
+from cf502.errors import Cf502Error, error_line
 from cf502.options import OptionParser, UsageError
 
 __all__ = ["COMMANDS", "build_parser", "main"]
@@ -45,6 +45,16 @@ COMMANDS: dict[str, Subcommand] = {
         description="Diagnose an origin the way CloudFront connects to it.",
         add_options=check.add_options,
         run=check.run,
+    ),
+    "demo": Subcommand(
+        help="diagnose broken origins on loopback: see a report with nothing to set up",
+        description=(
+            "Start a few broken origins on loopback (expired certificate, wrong name, missing "
+            "intermediate, closed port, slow answer, oversized headers, a CloudFront site) with "
+            "their own DNS and CA, diagnose each one, and print the verdicts. No network needed."
+        ),
+        add_options=demo.add_options,
+        run=demo.run,
     ),
     "decode": Subcommand(
         help="explain a pasted CloudFront log line, X-Cache value or error page",
@@ -98,7 +108,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise UsageError("Give a command, e.g. `cf502 check origin.example.com` (see --help).")
         return COMMANDS[args.command].run(args)
     except Cf502Error as exc:
-        sys.stderr.write(f"cf502: error: {_one_line(str(exc))}\n")
+        sys.stderr.write(error_line(str(exc)))
         return EXIT_USAGE
     except KeyboardInterrupt:
         sys.stderr.write("cf502: interrupted\n")

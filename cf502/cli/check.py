@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from typing import TYPE_CHECKING
 
+from cf502.cli.terminal import report_width, use_color
 from cf502.options import (
     UsageError,
     add_engine_options,
@@ -50,15 +50,6 @@ def add_options(check: argparse.ArgumentParser) -> None:
     add_engine_options(check)
 
 
-def _use_color(args: argparse.Namespace) -> bool:
-    return (
-        not args.no_color
-        and sys.stdout.isatty()
-        and "NO_COLOR" not in os.environ
-        and os.environ.get("TERM") != "dumb"
-    )
-
-
 def job_from_args(args: argparse.Namespace, target: Target, origin: OriginSettings) -> Job:
     """The job `cf502 check --redis-url` submits; refuses the operator-only options."""
     from cf502.pool.jobs import Job, JobKind
@@ -80,7 +71,7 @@ def job_from_args(args: argparse.Namespace, target: Target, origin: OriginSettin
 
 
 async def _run_check(args: argparse.Namespace) -> Report:
-    from cf502.render.text import progress_line
+    from cf502.render.text import progress_line, progress_start
 
     target, origin = diagnosis_of(args.target, args)
     engine = engine_from_args(args, EngineSettings())
@@ -90,21 +81,28 @@ async def _run_check(args: argparse.Namespace) -> Report:
 
         selection(args.only, origin)
     show_progress = sys.stderr.isatty() and not args.json
-    done = 0
-    reported: set[str] = set()
+    finished: set[str] = set()
+    order: list[str] = []  # the reported checks, upstream first
 
     def progress(res: CheckResult) -> None:
-        nonlocal done, reported
-        done += 1
+        nonlocal order
+        finished.add(res.id)
         if show_progress:
             # The first result comes after the engine has loaded the checks: counting them before
             # the diagnosis would load them before its first packet.
             from cf502.engine import selection
 
-            reported = reported or selection(args.only, origin)[1]
-            line = progress_line(done, len(reported), res)
+            if not order:
+                to_run, to_report = selection(args.only, origin)
+                order = [c.id for c in to_run if c.id in to_report]
+            waiting = [cid for cid in order if cid not in finished]
+            line = progress_line(len(finished), len(order), waiting, report_width())
             sys.stderr.write(f"\r\x1b[2K{line}")
             sys.stderr.flush()
+
+    if show_progress:
+        sys.stderr.write(progress_start(target.host, report_width()))
+        sys.stderr.flush()
 
     try:
         if args.redis_url:
@@ -133,5 +131,8 @@ def run(args: argparse.Namespace) -> int:
     else:
         from cf502.render.text import report_text
 
-        sys.stdout.write(report_text(report, color=_use_color(args), verbose=args.verbose))
+        text = report_text(
+            report, color=use_color(args), verbose=args.verbose, width=report_width()
+        )
+        sys.stdout.write(text)
     return EXIT_FAILED if report.failed else EXIT_OK

@@ -1,11 +1,21 @@
-"""Report -> text for the terminal. Pure: no printing, no terminal detection here."""
+"""Report -> text for the terminal. Pure: no printing, no terminal detection here.
+
+Every line fits the width given (the terminal's): prose wraps under its label, and the equivalent
+commands break between options with ` \\` continuations (`cf502.render.wrap`), so they still
+paste into a shell. The verdict and the fix of the likely cause come first, then one line per
+check with the details of every problem.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from cf502.model import CheckResult, Report, Status
 from cf502.render.cloudfront import served_lines
+from cf502.render.wrap import wrap_command, wrap_text
+from cf502.target import Target
 
-__all__ = ["SYMBOLS", "progress_line", "report_text", "status_word"]
+__all__ = ["SYMBOLS", "progress_line", "progress_start", "report_text", "status_word"]
 
 SYMBOLS = {
     Status.PASS: "PASS",
@@ -33,46 +43,74 @@ def _clean(text: str) -> str:
     return "".join(ch if ch.isprintable() else " " for ch in text)
 
 
-def _check_lines(check: CheckResult, *, color: bool, verbose: bool) -> list[str]:
-    lines = [f"  {status_word(check.status, color=color)} {check.id:<18} {_clean(check.summary)}"]
+def _colored(line: str, status: Status, at: int, *, color: bool) -> str:
+    """`line` with the status word at column `at` coloured (wrapping measured it uncoloured)."""
+    if not color:
+        return line
+    word = status_word(status, color=False)
+    return line[:at] + status_word(status, color=True) + line[at + len(word) :]
+
+
+def _check_lines(check: CheckResult, *, color: bool, verbose: bool, width: int) -> list[str]:
+    first = f"  {status_word(check.status, color=False)} {check.id:<18} "
+    lines = wrap_text(_clean(check.summary), width, first)
+    lines[0] = _colored(lines[0], check.status, 2, color=color)
     detailed = verbose or check.status in (Status.FAIL, Status.WARN, Status.ERROR)
     if not detailed:
         return lines
     pad = " " * 8
     for ev in check.evidence:
-        lines.append(f"{pad}{_clean(ev.label)}: {_clean(ev.value)}")
+        lines += wrap_text(_clean(ev.value), width, f"{pad}{_clean(ev.label)}: ", pad + "  ")
     if check.remediation:
-        lines.append(f"{pad}fix: {_clean(check.remediation)}")
+        lines += wrap_text(_clean(check.remediation), width, f"{pad}fix: ")
     if check.status is not Status.PASS or verbose:
         for cmd in check.commands:
-            lines.append(f"{pad}$ {_clean(cmd)}")
+            lines += wrap_command(_clean(cmd), width, f"{pad}$ ", pad)
     return lines
 
 
-def report_text(report: Report, *, color: bool = False, verbose: bool = False) -> str:
-    """The human report: the verdict first, then one line per check (details for problems)."""
+def _names(report: Report) -> str:
+    """The target as typed (Unicode) and, when it differs, as DNS sees it (punycode)."""
+    host = str(report.target.get("host", "?"))
+    try:
+        shown = Target.from_dict(report.target).display_host
+    except (KeyError, TypeError, ValueError):
+        shown = host
+    return host if shown == host else f"{shown}, in DNS {host}"
+
+
+def report_text(
+    report: Report, *, color: bool = False, verbose: bool = False, width: int = 80
+) -> str:
+    """The human report in lines of at most `width` columns: the verdict and the fix first, then
+    one line per check (details for problems)."""
     v = report.verdict
-    target = report.target.get("host", "?")
-    head = f"cf502: {target}"
+    head = f"cf502: {_clean(_names(report))}"
     if report.addresses:
         head += f" ({', '.join(report.addresses)})"
-    lines = [head, ""]
-    lines.extend(_clean(line) for line in served_lines(report))  # what the target is, first
-    verdict = f"Verdict: {status_word(v.status, color=color).strip()}  {_clean(v.summary)}"
-    lines.append(verdict)
+    lines = [*wrap_text(head, width, rest="  "), ""]
+    for line in served_lines(report):  # what the target is, first
+        lines += wrap_text(_clean(line), width, rest="  ")
+    word = status_word(v.status, color=False).strip()
+    verdict = wrap_text(_clean(v.summary), width, f"Verdict: {word}  ")
+    verdict[0] = _colored(verdict[0], v.status, len("Verdict: "), color=color)
+    lines += verdict
     if v.cloudfront_status is not None:
         # The edge's own answer is seen, not predicted.
         seen = v.likely_cause == "cloudfront.edge"
         predicted = f"{'' if seen else 'Predicted '}CloudFront response: {v.cloudfront_status}"
         if v.cloudfront_error:
             predicted += f" (log x-edge-detailed-result-type: {v.cloudfront_error})"
-        lines.append(predicted)
+        lines += wrap_text(predicted, width, rest="  ")
     if v.likely_cause:
         lines.append(f"Likely cause: {v.likely_cause}")
+        cause = report.check(v.likely_cause)
+        if cause is not None and cause.remediation:
+            lines += wrap_text(_clean(cause.remediation), width, "Fix: ")
     lines.append("")
     lines.append("Checks:")
     for check in report.checks:
-        lines.extend(_check_lines(check, color=color, verbose=verbose))
+        lines.extend(_check_lines(check, color=color, verbose=verbose, width=width))
     lines.append("")
     counts: dict[Status, int] = {}
     for check in report.checks:
@@ -84,7 +122,15 @@ def report_text(report: Report, *, color: bool = False, verbose: bool = False) -
     return "\n".join(lines) + "\n"
 
 
-def progress_line(done: int, total: int, last: CheckResult | None) -> str:
-    """One line for the live progress display on a terminal."""
-    tail = f" - {last.id} {last.status.value}" if last else ""
-    return f"checking... {done}/{total}{tail}"
+def progress_start(host: str, width: int = 80) -> str:
+    """The progress display before any check has finished: the name comes first."""
+    return f"checking: resolving {host}"[: max(width - 1, 1)]
+
+
+def progress_line(done: int, total: int, waiting: Sequence[str], width: int = 80) -> str:
+    """One line for the live progress display on a terminal: what the diagnosis waits for."""
+    line = f"checking: {done}/{total} done"
+    if waiting:
+        more = f" (+{len(waiting) - 1} more)" if len(waiting) > 1 else ""
+        line += f", waiting for {waiting[0]}{more}"
+    return line[: max(width - 1, 1)]

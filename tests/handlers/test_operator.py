@@ -66,7 +66,7 @@ def test_a_missing_env_file_named_on_the_command_line_is_an_error(tmp_path: Path
     proc = cf502(["bot", "--env-file", "prod.env"], tmp_path, **env)
     # Then it stops at once with one line naming the file
     assert proc.returncode == 2
-    assert proc.stderr == "cf502 bot: error: --env-file 'prod.env': no such file.\n"
+    assert proc.stderr == "cf502: error: --env-file 'prod.env': no such file.\n"
     # And a directory is refused the same way
     proc = cf502(["bot", "--env-file", str(tmp_path)], tmp_path, **env)
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1
@@ -81,7 +81,7 @@ def test_an_env_file_named_on_the_command_line_is_read(tmp_path: Path) -> None:
     # When the bot reads it, Then the setting from the file is what stops it
     proc = cf502(["bot", "--env-file", "prod.env"], tmp_path)
     assert proc.returncode == 2
-    assert proc.stderr.startswith("cf502 bot: error: CF502_CONCURRENCY must be a whole number")
+    assert proc.stderr.startswith("cf502: error: CF502_CONCURRENCY must be a whole number")
 
 
 @pytest.mark.parametrize(
@@ -97,8 +97,7 @@ def test_slack_api_url_with_credentials_is_a_one_line_configuration_error(
     # Then it is a configuration error (exit 2, one line) that does not repeat the password
     assert proc.returncode == 2
     assert proc.stderr == (
-        "cf502 bot: error: SLACK_API_URL must not contain credentials (user:password@):"
-        " remove them.\n"
+        "cf502: error: SLACK_API_URL must not contain credentials (user:password@): remove them.\n"
     )
 
 
@@ -115,5 +114,5 @@ def test_a_malformed_redis_url_is_echoed_as_typed(tmp_path: Path, typed: str, sh
     proc = cf502(["check", "origin.example.com", "--redis-url", typed], tmp_path)
     # Then the one-line error shows it as typed (the password masked), exit 2
     assert proc.returncode == 2
-    assert proc.stderr.startswith(f"cf502: error: invalid Redis URL {shown}: ")
+    assert proc.stderr.startswith(f"cf502: error: Invalid Redis URL {shown}: ")
     assert proc.stderr.count("\n") == 1 and "hunter22" not in proc.stderr

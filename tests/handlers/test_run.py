@@ -40,7 +40,7 @@ def test_cf502_bot_without_settings_exits_2_with_one_line(tmp_path: os.PathLike[
     )
     # Then it stops at once, naming the missing variable in one line
     assert proc.returncode == 2
-    assert proc.stderr.startswith("cf502 bot: error: SLACK_BOT_TOKEN is not set")
+    assert proc.stderr.startswith("cf502: error: SLACK_BOT_TOKEN is not set")
     assert proc.stderr.count("\n") == 1
     assert "Traceback" not in proc.stderr
 

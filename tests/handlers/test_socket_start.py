@@ -111,7 +111,7 @@ async def test_a_refused_app_token_exits_2_with_one_line(
     # And says in one line what to fix, without a traceback or the token
     assert bot.lines == [bot.lines[0]]
     line = bot.lines[0]
-    assert line.startswith("cf502 bot: error: SLACK_APP_TOKEN was refused by Slack (invalid_auth)")
+    assert line.startswith("cf502: error: SLACK_APP_TOKEN was refused by Slack (invalid_auth)")
     assert "connections:write" in line and "Socket Mode" in line
     assert "9999-revoked" not in line
     # And it asked Slack once: a refusal is not retried

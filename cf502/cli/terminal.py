@@ -1,0 +1,30 @@
+"""What the command line needs to know about the terminal it writes to."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+
+__all__ = ["report_width", "use_color"]
+
+# Reports read best at most this wide, however wide the terminal.
+MAX_WIDTH = 100
+MIN_WIDTH = 40
+
+
+def use_color(args: argparse.Namespace) -> bool:
+    """Colours only on a terminal, unless --no-color, NO_COLOR or TERM=dumb say otherwise."""
+    return (
+        not args.no_color
+        and sys.stdout.isatty()
+        and "NO_COLOR" not in os.environ
+        and os.environ.get("TERM") != "dumb"
+    )
+
+
+def report_width() -> int:
+    """The width to wrap reports to: the terminal's (or $COLUMNS), 80 when unknown, capped."""
+    columns = shutil.get_terminal_size((80, 24)).columns
+    return max(MIN_WIDTH, min(columns, MAX_WIDTH))
