@@ -10,10 +10,13 @@ from urllib.parse import urlsplit
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
-from redis.exceptions import RedisError
+from redis.exceptions import AuthenticationError, RedisError, ResponseError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from cf502.errors import ConfigError, InvalidSetting, QueueError
 from cf502.logcontext import redact
+from cf502.net import os_error_words
 from cf502.pool.limits import Limits
 
 __all__ = ["QueueConfig", "connect", "redacted_url", "unavailable"]
@@ -111,8 +114,28 @@ def connect(url: str, config: QueueConfig) -> Redis:
 
 def unavailable(where: str, exc: RedisError, what: str) -> QueueError:
     """The one line a client's caller sees when Redis (at `where`, redacted) fails."""
-    detail = " ".join(str(exc).split())[:160] or type(exc).__name__
-    return QueueError(f"the job queue (Redis at {where}) is unavailable: {what} ({detail}).")
+    return QueueError(
+        f"the job queue (Redis at {where}) is unavailable: {what} ({redis_error_words(exc)})."
+    )
+
+
+def redis_error_words(exc: RedisError) -> str:
+    """Plain words for a Redis failure. redis-py's own text repeats the address and asyncio's
+    "Connect call failed (...)", which reads like a crash; Redis's own error replies are kept."""
+    if isinstance(exc, AuthenticationError):
+        return "Redis refused the credentials in the URL"
+    if isinstance(exc, RedisTimeoutError):
+        return "Redis did not answer in time"
+    if isinstance(exc, ResponseError):
+        return "Redis answered: " + " ".join(str(exc).split())[:120]
+    cause: BaseException | None = exc
+    while cause is not None:  # the OS error under redis-py's ConnectionError, if any
+        if isinstance(cause, OSError) and cause.errno is not None:
+            return os_error_words(cause)
+        cause = cause.__cause__ or cause.__context__
+    if isinstance(exc, RedisConnectionError):
+        return "the connection to Redis failed or was lost"
+    return type(exc).__name__
 
 
 def redacted_url(url: str) -> str:
