@@ -32,7 +32,38 @@ EXIT_OK, EXIT_FAILED = 0, 1
 _NOT_IN_A_JOB = tuple(s for s in SAFETY if s.operator_only and not s.job_request)
 
 
+EXAMPLES = (
+    ("cf502 check origin.example.com", "CloudFront's defaults: HTTPS on port 443"),
+    ("cf502 check https://origin.example.com:8443/health", "another port, a path"),
+    ("cf502 check origin.example.com --host-header www.example.com", "the Host forwarded"),
+    ("cf502 check www.example.com --origin origin.example.com", "a CloudFront site's origin"),
+    ("cf502 check origin.example.com --only tls.cert.expiry --json", "one check, as JSON"),
+)
+EXIT_CODES = (
+    (0, "no check failed"),
+    (1, "a check failed, or could not run (error)"),
+    (2, "bad input or usage (one line on stderr)"),
+    (3, "an unexpected internal error (one line on stderr)"),
+)
+
+
+def epilog() -> str:
+    """Examples, exit status and the check ids, after the options in `cf502 check --help`."""
+    from cf502.checks.catalog import CATALOG
+
+    lines = ["examples:"]
+    lines += [f"  # {what}\n  {command}" for command, what in EXAMPLES]
+    lines += ["", "exit status:"]
+    lines += [f"  {code}  {meaning}" for code, meaning in EXIT_CODES]
+    lines += ["", "check ids (for --only), upstream first:"]
+    width = max(len(check_id) for check_id, _ in CATALOG)
+    lines += [f"  {check_id:<{width}}  {fails}" for check_id, fails in CATALOG]
+    return "\n".join(lines)
+
+
 def add_options(check: argparse.ArgumentParser) -> None:
+    check.formatter_class = argparse.RawDescriptionHelpFormatter
+    check.epilog = epilog()
     check.add_argument(
         "target",
         help="origin host, host:port or URL (https://host:8443/path); with --origin, the "

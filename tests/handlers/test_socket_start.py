@@ -187,6 +187,9 @@ async def test_sigterm_stops_a_connected_bot(
     assert took < PROMPT, f"took {took:.2f} s to stop"
     assert code == 0
     assert "cf502 bot connected to Slack (Socket Mode)" in bot.events()
+    # And it said nothing its operator could not act on: no warning at all on a clean start
+    levels = [json.loads(line)["level"] for line in bot.lines if line.startswith("{")]
+    assert [level for level in levels if level not in ("debug", "info")] == [], bot.lines
 
 
 async def test_the_delay_between_attempts_is_capped(fake_slack: FakeSlack) -> None:
