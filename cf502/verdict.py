@@ -72,6 +72,10 @@ def decide(checks: Sequence[CheckResult], *, only: Collection[str] = ()) -> Verd
             if cause.cloudfront_error:
                 predicted += f" ({cause.cloudfront_error})"
             predicted += "."
+            if (
+                predicted.strip(" .") in cause.summary
+            ):  # the check already said it (the edge's does)
+                predicted = ""
         others = [c.title for c in failing if c is not cause]
         also = f" Also failing: {', '.join(others)}." if others else ""
         return Verdict(

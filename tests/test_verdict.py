@@ -167,3 +167,21 @@ def test_scope_and_partial_round_trip_through_json() -> None:
     back = Report.from_dict(old)
     assert back.checks[0].affects is None and back.checks[1].applies
     assert not back.verdict.partial
+
+
+def test_the_predicted_answer_is_not_repeated_when_the_summary_says_it() -> None:
+    # Given the edge's finding, whose summary already names CloudFront's answer
+    edge = CheckResult(
+        "cloudfront.edge",
+        "Request through CloudFront",
+        Status.FAIL,
+        "CloudFront answers 502 (OriginConnectError): it could not connect to the origin.",
+        cloudfront_status=502,
+        cloudfront_error="OriginConnectError",
+    )
+    # When deciding, Then the verdict says it once
+    v = decide([check("dns.resolve", Status.PASS), edge])
+    assert v.summary.count("CloudFront answers 502") == 1
+    # And a check whose summary does not say it still gets the prediction
+    port = check("tcp.https", Status.FAIL, "refused on 1 of 1 address.", cloudfront_status=502)
+    assert decide([port]).summary.endswith("CloudFront answers 502.")
