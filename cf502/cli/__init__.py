@@ -3,10 +3,10 @@
 Exit status (the command-line contract): 0 no check failed; 1 at least one check failed (or could
 not run: `error`); 2 bad input or usage; 3 an unexpected internal error (reported in one line).
 
-One module per subcommand (`check`, `demo`, `worker`, `bot`), each with its options and its `run`. They
-import the heavy parts they run (Redis, Slack, aiohttp, prometheus_client) inside their functions,
-not at the top: building this parser, and `cf502 check`, must not pay for the worker's or the
-bot's libraries (tests/test_layers.py holds them to it).
+One module per subcommand (`check`, `demo`, `decode`, `worker`, `bot`), each with its options and
+its `run`. They import the heavy parts they run (Redis, Slack, aiohttp, prometheus_client, the
+demo's servers) inside their functions, not at the top: building this parser, and `cf502 check`,
+must not pay for the worker's or the bot's libraries (tests/test_layers.py holds them to it).
 """
 
 from __future__ import annotations
