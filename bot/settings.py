@@ -18,7 +18,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from cf502.errors import ConfigError
-from cf502.settings import ENGINE, EngineSettings, Setting, from_environ
+from cf502.settings import AWS, ENGINE, AwsSettings, EngineSettings, Setting, from_environ
 from cf502.settings.service import LOG_FORMAT, LOG_LEVEL, METRICS_PORT, REDIS_URL
 from cf502.settings.spec import boolean, seconds, text, whole
 
@@ -197,6 +197,7 @@ SETTINGS: tuple[Setting, ...] = (
     RESPONSE_URL_BASE,
     REDIS_URL,
     *(s for s in ENGINE if s.name),
+    *AWS,
     USER_RATE,
     CHANNEL_RATE,
     CHANNEL_ALLOWLIST,
@@ -231,6 +232,8 @@ class Settings:
     # The operator's engine settings, declared and parsed once in cf502.settings (as the worker
     # reads them), for the diagnoses run on behalf of Slack users.
     engine: EngineSettings = field(default_factory=EngineSettings)
+    # The operator's read-only AWS access (cf502.settings.aws); Slack users never set it.
+    aws: AwsSettings = field(default_factory=AwsSettings)
     user_rate: int = USER_RATE.initial
     channel_rate: int = CHANNEL_RATE.initial
     channel_allowlist: frozenset[str] = CHANNEL_ALLOWLIST.initial
@@ -294,7 +297,8 @@ def load_settings(
     source.update(os.environ if environ is None else environ)
     kwargs = from_environ(SETTINGS, source, mode)
     engine = EngineSettings(**{s.attr: kwargs.pop(s.attr) for s in ENGINE if s.attr in kwargs})
+    aws = AwsSettings(**{s.attr: kwargs.pop(s.attr) for s in AWS if s.attr in kwargs})
     interval = kwargs.get("watch_interval", WATCH_INTERVAL.initial)
     if kwargs.get("watch_limit", WATCH_LIMIT.initial) < interval:
         raise ConfigError("CF502_WATCH_LIMIT must not be shorter than CF502_WATCH_INTERVAL.")
-    return Settings(**kwargs, engine=engine)
+    return Settings(**kwargs, engine=engine, aws=aws)

@@ -1,6 +1,6 @@
 """The layers import only downwards, and `cf502 check` loads none of the service libraries.
 
-    core (cf502/*.py, render/, settings/)  <  checks/, engine  <  demo/  <  pool/  <  ops/
+    core (cf502/*.py, render/, settings/)  <  checks/, engine  <  aws/  <  demo/  <  pool/  <  ops/
         <  bot/  <  handlers/  <  cli/ and the `__main__` entries
 
 A module may import its own layer and the ones below it, never one above: the engine knows nothing
@@ -30,6 +30,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("ops", ("cf502.ops",)),
     ("pool", ("cf502.pool",)),
     ("demo", ("cf502.demo",)),  # runs diagnoses; only the command line imports it
+    ("aws", ("cf502.aws",)),  # reads AWS (boto3) for a diagnosis; never on the plain check path
     ("checks", ("cf502.checks", "cf502.engine")),
     ("core", ("cf502",)),
 )

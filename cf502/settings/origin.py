@@ -7,7 +7,7 @@ read the text; the ranges are checked here, once.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
 from urllib.parse import quote
@@ -17,8 +17,11 @@ from cf502.settings.spec import Setting, boolean, optional, port, seconds, text,
 from cf502.target import Target, check_port, normalise_hostname
 
 __all__ = [
+    "IP_ADDRESS_TYPES",
     "ORIGIN",
+    "REDACTED",
     "SSL_PROTOCOLS",
+    "CustomHeader",
     "OriginSettings",
     "ProtocolPolicy",
 ]
@@ -29,6 +32,12 @@ CONNECT_TIMEOUT_RANGE = (1.0, 10.0)
 CONNECTION_ATTEMPTS_RANGE = (1, 3)
 # 1-120 s is the documented range; 180 s is reachable with a quota increase.
 READ_TIMEOUT_RANGE = (1.0, 180.0)
+# The keep-alive timeout has the same documented range and quota-raised maximum.
+KEEPALIVE_TIMEOUT_RANGE = (1.0, 180.0)
+# CloudFront's origin IpAddressType values.
+IP_ADDRESS_TYPES = ("ipv4", "ipv6", "dualstack")
+# What a custom header's value is shown as: the values are often the origin's shared secret.
+REDACTED = "(redacted)"
 # Everything printable in ASCII but space and '#' stays as typed (incl. existing %XX escapes).
 _PATH_SAFE = "".join(chr(c) for c in range(33, 127) if chr(c) != "#")
 
@@ -161,6 +170,24 @@ ORIGIN = (
 )
 
 
+@dataclass(frozen=True, slots=True)
+class CustomHeader:
+    """A header CloudFront adds to every origin request (the distribution's `CustomHeaders`).
+
+    The value stays out of `repr` and of `OriginSettings.to_dict()` unless revealed: it is often
+    the secret an origin or load balancer rule checks.
+    """
+
+    name: str
+    value: str = field(repr=False)
+
+    def __post_init__(self) -> None:
+        if not self.name or not all(33 <= ord(c) < 127 and c != ":" for c in self.name):
+            raise InvalidSetting(f"custom header name {self.name[:40]!r} is not a header name.")
+        if any(c in "\r\n\0" for c in self.value) or len(self.value) > 1783:
+            raise InvalidSetting(f"custom header {self.name} has a value CloudFront would refuse.")
+
+
 def _in_range(name: str, value: float, bounds: tuple[float, float], unit: str = " s") -> None:
     lo, hi = bounds
     if not lo <= value <= hi:
@@ -188,6 +215,14 @@ class OriginSettings:
             an origin that asks for one is not refused.
         expiry_warn_days: warn when the certificate expires within this many days.
         method: request method.
+        keepalive_timeout: CloudFront's origin keep-alive timeout in seconds (5 by default).
+        ip_address_type: the address family CloudFront uses to reach the origin (ipv4, ipv6,
+            dualstack); None when not given.
+        custom_headers: headers CloudFront adds to every origin request (values redacted when
+            shown).
+
+    The last three come from a distribution's configuration; `to_dict` leaves them out at their
+    defaults, so a report without them reads as before.
     """
 
     https_port: int = HTTPS_PORT.initial
@@ -203,6 +238,9 @@ class OriginSettings:
     origin_mtls: bool = ORIGIN_MTLS.initial
     expiry_warn_days: int = EXPIRY_WARN_DAYS.initial
     method: str = "GET"
+    keepalive_timeout: float = 5.0
+    ip_address_type: str | None = None
+    custom_headers: tuple[CustomHeader, ...] = ()
 
     def __post_init__(self) -> None:
         check_port(self.https_port, "HTTPS port")
@@ -237,18 +275,34 @@ class OriginSettings:
             raise InvalidSetting("origin mTLS must be true or false.")
         if not 0 <= self.expiry_warn_days <= 3650:
             raise InvalidSetting("the expiry warning window must be 0-3650 days.")
+        _in_range("keep-alive timeout", self.keepalive_timeout, KEEPALIVE_TIMEOUT_RANGE)
+        if self.ip_address_type is not None and self.ip_address_type not in IP_ADDRESS_TYPES:
+            raise InvalidSetting(
+                f"IP address type {self.ip_address_type!r} is not one of "
+                f"{', '.join(IP_ADDRESS_TYPES)}."
+            )
+        if len(self.custom_headers) > 10:  # CloudFront's quota is 10 custom headers per origin
+            raise InvalidSetting("an origin has at most 10 custom headers.")
 
     @property
     def sni(self) -> str | None:
         """The forwarded Host header, when set, is also what CloudFront sends as SNI."""
         return self.host_header
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, *, reveal: bool = False) -> dict[str, Any]:
+        """JSON-ready settings; custom header values are redacted unless `reveal` (only for a
+        process that sends them itself, never for what is shown or stored in a report)."""
         d = asdict(self)
         if not self.origin_mtls:  # left out at its default, so reports read as before
             del d["origin_mtls"]
         d["protocol_policy"] = self.protocol_policy.value
         d["ssl_protocols"] = list(self.ssl_protocols)
+        d["custom_headers"] = [
+            {"name": h.name, "value": h.value if reveal else REDACTED} for h in self.custom_headers
+        ]
+        for name in ("keepalive_timeout", "ip_address_type", "custom_headers"):
+            if getattr(self, name) == _DEFAULTS[name]:
+                del d[name]
         return d
 
     @classmethod
@@ -263,8 +317,12 @@ class OriginSettings:
         if "ssl_protocols" in kwargs:
             kwargs["ssl_protocols"] = tuple(kwargs["ssl_protocols"])
         try:
+            if "custom_headers" in kwargs:
+                kwargs["custom_headers"] = tuple(
+                    CustomHeader(str(h["name"]), str(h["value"])) for h in kwargs["custom_headers"]
+                )
             return cls(**kwargs)
-        except TypeError as exc:  # wrong types from a JSON job
+        except (TypeError, KeyError) as exc:  # wrong types from a JSON job
             raise InvalidSetting(f"malformed origin settings: {exc}.") from None
 
     @classmethod
@@ -298,6 +356,13 @@ class OriginSettings:
         if "ssl_protocols" in opts:
             opts["ssl_protocols"] = tuple(opts["ssl_protocols"])
         return cls(**opts)
+
+
+_DEFAULTS: dict[str, Any] = {
+    "keepalive_timeout": 5.0,
+    "ip_address_type": None,
+    "custom_headers": (),
+}
 
 
 def _policy(value: Any) -> ProtocolPolicy:

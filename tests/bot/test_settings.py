@@ -9,7 +9,7 @@ import pytest
 
 from bot.settings import SETTINGS, Mode, Settings, load_settings, read_dotenv
 from cf502.errors import ConfigError
-from cf502.settings import ENGINE, EngineSettings
+from cf502.settings import AWS, ENGINE, EngineSettings
 
 BOT = "xoxb-1-2-abcdefghijkl"
 APP = "xapp-1-A1-2-abcdefghijkl"
@@ -23,9 +23,9 @@ def env(**extra: str) -> dict[str, str]:
 def test_every_variable_is_listed_once_and_maps_to_a_field() -> None:
     names = [s.name for s in SETTINGS]
     assert len(names) == len(set(names))
-    fields = {f.name for f in dataclasses.fields(Settings)} - {"engine"}
+    fields = {f.name for f in dataclasses.fields(Settings)} - {"engine", "aws"}
     engine_fields = {f.name for f in dataclasses.fields(EngineSettings)}
-    own = {s.attr for s in SETTINGS if s not in ENGINE}
+    own = {s.attr for s in SETTINGS if s not in ENGINE + AWS}
     assert own == fields
     assert {s.attr for s in ENGINE} <= engine_fields
     assert all(s.help.endswith(".") or s.help.endswith(")") for s in SETTINGS)
@@ -119,3 +119,19 @@ def test_a_malformed_dotenv_line_is_named(tmp_path: Path) -> None:
     dotenv.write_text("SLACK_BOT_TOKEN\n")
     with pytest.raises(ConfigError, match=r"\.env line 1 is not KEY=VALUE"):
         read_dotenv(dotenv)
+
+
+def test_the_operator_sets_aws_access_and_slack_users_cannot() -> None:
+    from bot.request import CommandError, parse_command
+
+    settings = load_settings(
+        Mode.HTTP,
+        env(CF502_AWS="true", CF502_AWS_ROLE_ARN="arn:aws:iam::123456789012:role/cf502-read"),
+        dotenv=None,
+    )
+    assert settings.aws.enabled and settings.aws.role_arns == (
+        "arn:aws:iam::123456789012:role/cf502-read",
+    )
+    for option in ("--aws", "--aws-role-arn arn:aws:iam::123456789012:role/admin"):
+        with pytest.raises(CommandError, match=option.split()[0]):
+            parse_command(f"origin.example.com {option}")

@@ -12,7 +12,7 @@ import pytest
 
 from bot import envdoc
 from bot.settings import SETTINGS, Mode, Settings, load_settings, read_dotenv
-from cf502.settings import ENGINE, EngineSettings
+from cf502.settings import AWS, ENGINE, AwsSettings, EngineSettings
 from tests.deploy.tools import DEPLOY, ROOT, load_yaml_documents
 
 EXAMPLE = ROOT / ".env.example"
@@ -73,12 +73,14 @@ def test_secrets_are_marked_and_never_have_values() -> None:
 
 
 def test_every_setting_fills_a_settings_field_and_every_field_has_a_setting() -> None:
-    # The engine's settings fill the one typed EngineSettings the bot carries (as the worker's do)
-    fields = {f.name for f in dataclasses.fields(Settings)} - {"engine"}
+    # The engine's settings fill the one typed EngineSettings the bot carries (as the worker's do),
+    # and the AWS ones its AwsSettings
+    fields = {f.name for f in dataclasses.fields(Settings)} - {"engine", "aws"}
     attrs = [spec.attr for spec in SETTINGS]
     assert len(attrs) == len(set(attrs))
-    assert {spec.attr for spec in SETTINGS if spec not in ENGINE} == fields
+    assert {spec.attr for spec in SETTINGS if spec not in ENGINE + AWS} == fields
     assert {spec.attr for spec in ENGINE} <= {f.name for f in dataclasses.fields(EngineSettings)}
+    assert {spec.attr for spec in AWS} == {f.name for f in dataclasses.fields(AwsSettings)}
 
 
 @pytest.mark.parametrize("mode", list(Mode))
