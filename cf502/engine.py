@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import ipaddress
 import logging
 import sys
 import time
@@ -157,6 +158,7 @@ async def diagnose(
         to_run, to_report = selection(only, origin)
         # Every address is vetted, but a hostile name can answer thousands: connect to a bounded few.
         vetted = vet_addresses(target.host, resolved.addresses, allow_private=engine.allow_private)
+        vetted = _of_family(vetted, origin.ip_address_type)
         probe.addresses = vetted[:MAX_ADDRESSES]
         probe.address_count = len(vetted)
         # A CNAME to *.cloudfront.net shows before any connection that TARGET is CloudFront's
@@ -183,6 +185,16 @@ async def diagnose(
         addresses=probe.addresses,
         cloudfront=cloudfront,
     )
+
+
+def _of_family(addresses: tuple[str, ...], ip_address_type: str | None) -> tuple[str, ...]:
+    """The addresses CloudFront connects to for the origin's IP address type (a distribution's
+    `ipv4` or `ipv6`; all of them for `dualstack` or when not given, or when none is left)."""
+    version = {"ipv4": 4, "ipv6": 6}.get(ip_address_type or "")
+    if version is None:
+        return addresses
+    kept = tuple(a for a in addresses if ipaddress.ip_address(a).version == version)
+    return kept or addresses
 
 
 def _cloudfront_facts(probe: Probe) -> tuple[Site, CloudFrontSite]:
@@ -218,7 +230,16 @@ async def run_checks(
     *,
     deadline: float | None = None,
 ) -> dict[str, CheckResult]:
-    """Run `to_run` concurrently on an already vetted probe; each waits only for its prerequisites."""
+    """Run `to_run` concurrently on an already vetted probe; each waits only for its prerequisites.
+
+    A check may start its shared I/O before its prerequisites finish (`start`, e.g. the TLS
+    handshakes alongside tcp.https); its result still waits for them, so skips stay skips.
+    """
+    probe.running = frozenset(c.id for c in to_run)
+    for check in to_run:
+        start = getattr(check, "start", None)
+        if start is not None:
+            start(probe)
     loop = asyncio.get_running_loop()
     done: dict[str, asyncio.Future[CheckResult]] = {c.id: loop.create_future() for c in to_run}
     if deadline is None:

@@ -17,6 +17,7 @@ __all__ = [
     "CheckResult",
     "CloudFrontSite",
     "Evidence",
+    "OriginReport",
     "Report",
     "Scope",
     "Status",
@@ -265,6 +266,46 @@ class CloudFrontSite:
 
 
 @dataclass(frozen=True, slots=True)
+class OriginReport:
+    """One origin of a distribution, diagnosed with the settings its configuration gives it.
+
+    Attributes:
+        id / domain: the origin's id and domain name in the distribution.
+        settings: `OriginSettings.to_dict()` (custom header values redacted).
+        checks / verdict: its origin checks and their verdict.
+        addresses: the vetted addresses its connections went to.
+    """
+
+    id: str
+    domain: str
+    settings: dict[str, Any]
+    checks: tuple[CheckResult, ...]
+    verdict: Verdict
+    addresses: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "domain": self.domain,
+            "settings": self.settings,
+            "addresses": list(self.addresses),
+            "checks": [c.to_dict() for c in self.checks],
+            "verdict": self.verdict.to_dict(),
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> OriginReport:
+        return cls(
+            id=str(d["id"]),
+            domain=str(d["domain"]),
+            settings=dict(d.get("settings") or {}),
+            checks=tuple(CheckResult.from_dict(c) for c in d.get("checks", ())),
+            verdict=Verdict.from_dict(d["verdict"]),
+            addresses=tuple(str(a) for a in d.get("addresses", ())),
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class Report:
     """A whole diagnosis.
 
@@ -277,6 +318,11 @@ class Report:
         started_at: ISO-8601 UTC time the diagnosis started.
         addresses: the vetted addresses every connection went to.
         cloudfront: whether the target is served by CloudFront (always present in JSON).
+        distribution: when the target was resolved to a distribution through AWS: its `id`,
+            `domain`, `aliases`, `behavior` and `target_origin_id`; then `checks` hold
+            `cloudfront.edge` and the `aws.*` checks, `origins` one report per origin CloudFront
+            would use (failover order) and `verdict` the overall one. None (and left out of the
+            JSON, with `origins`) for a plain origin target.
     """
 
     target: dict[str, Any]
@@ -288,14 +334,18 @@ class Report:
     addresses: tuple[str, ...] = ()
     cloudfront: CloudFrontSite = field(default_factory=CloudFrontSite)
     version: int = field(default=SCHEMA_VERSION)
+    distribution: dict[str, Any] | None = None
+    origins: tuple[OriginReport, ...] = ()
 
     def check(self, check_id: str) -> CheckResult | None:
         return next((c for c in self.checks if c.id == check_id), None)
 
     @property
     def failed(self) -> bool:
-        """True when the exit status must be 1: a check failed or could not run."""
-        return any(c.status in (Status.FAIL, Status.ERROR) for c in self.checks)
+        """True when the exit status must be 1: a check failed or could not run (an origin's
+        included)."""
+        every = (*self.checks, *(c for o in self.origins for c in o.checks))
+        return any(c.status in (Status.FAIL, Status.ERROR) for c in every)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -308,6 +358,14 @@ class Report:
             "duration_ms": self.duration_ms,
             "verdict": self.verdict.to_dict(),
             "checks": [c.to_dict() for c in self.checks],
+            **(
+                {
+                    "distribution": self.distribution,
+                    "origins": [o.to_dict() for o in self.origins],
+                }
+                if self.distribution is not None
+                else {}
+            ),
         }
 
     @classmethod
@@ -322,6 +380,8 @@ class Report:
             addresses=tuple(str(a) for a in d.get("addresses", ())),
             cloudfront=CloudFrontSite.from_dict(d.get("cloudfront") or {}),
             version=int(d.get("version", SCHEMA_VERSION)),
+            distribution=dict(d["distribution"]) if d.get("distribution") is not None else None,
+            origins=tuple(OriginReport.from_dict(o) for o in d.get("origins", ())),
         )
 
     def to_json(self) -> str:

@@ -33,6 +33,8 @@ class Probe:
             so a DNS rebind between checks cannot swap the address.
         address_count: how many vetted addresses the name has; more than `addresses` when the
             engine's cap left some untested.
+        running: the ids of the checks this diagnosis runs (set by the engine; empty outside
+            it), so an observation knows whether another check will use what it opens.
     """
 
     def __init__(
@@ -49,8 +51,10 @@ class Probe:
         self.deadlines = Deadlines.of(origin, engine)
         self.addresses: tuple[str, ...] = ()
         self.address_count = 0
+        self.running: frozenset[str] = frozenset()
         self._now = now or (lambda: datetime.now(UTC))
         self._memo: dict[Hashable, asyncio.Task[Any]] = {}
+        self._closers: list[Callable[[], None]] = []
 
     @property
     def host(self) -> str:
@@ -77,6 +81,13 @@ class Probe:
 
     async def once(self, key: Hashable, factory: Callable[[], Awaitable[T]]) -> T:
         """Run `factory` once per key for this probe; later callers share its result or exception."""
+        task = self.begin(key, factory)
+        # shield: one check timing out must not cancel an observation other checks await
+        result: T = await asyncio.shield(task)
+        return result
+
+    def begin(self, key: Hashable, factory: Callable[[], Awaitable[T]]) -> asyncio.Task[T]:
+        """Start the observation `key` now if it has not started (`once` then shares it)."""
         task = self._memo.get(key)
         if task is None:
 
@@ -85,9 +96,12 @@ class Probe:
 
             task = asyncio.ensure_future(run())
             self._memo[key] = task
-        # shield: one check timing out must not cancel an observation other checks await
-        result: T = await asyncio.shield(task)
-        return result
+        return task
+
+    def on_close(self, close: Callable[[], None]) -> None:
+        """Call `close` when the diagnosis ends (e.g. a connection kept for a check that did not
+        come to take it)."""
+        self._closers.append(close)
 
     def peek(self, key: Hashable) -> Any:
         """The result of an observation that has already finished, else None (never starts one,
@@ -104,6 +118,9 @@ class Probe:
             task.cancel()
         if pending:
             await asyncio.gather(*pending, return_exceptions=True)
+        closers, self._closers = self._closers, []
+        for close in closers:
+            close()
         for task in self._memo.values():
             if task.done() and not task.cancelled():
                 task.exception()  # mark retrieved so asyncio does not log it

@@ -14,7 +14,8 @@ from cf502.options import (
     diagnosis_of,
     engine_from_args,
 )
-from cf502.settings import SAFETY, EngineSettings, OriginSettings
+from cf502.settings import AWS, SAFETY, AwsSettings, EngineSettings, OriginSettings
+from cf502.settings import add_options as add_setting_options
 from cf502.target import Target
 
 if TYPE_CHECKING:
@@ -28,8 +29,8 @@ __all__ = ["add_options", "job_from_args", "run"]
 
 EXIT_OK, EXIT_FAILED = 0, 1
 
-# A job carries the origin settings only: the workers' own safety settings apply to it.
-_NOT_IN_A_JOB = tuple(s for s in SAFETY if s.operator_only and not s.job_request)
+# A job carries the origin settings only: the workers' own safety (and AWS) settings apply to it.
+_NOT_IN_A_JOB = tuple(s for s in SAFETY + AWS if s.operator_only and not s.job_request)
 
 
 EXAMPLES = (
@@ -37,6 +38,7 @@ EXAMPLES = (
     ("cf502 check https://origin.example.com:8443/health", "another port, a path"),
     ("cf502 check origin.example.com --host-header www.example.com", "the Host forwarded"),
     ("cf502 check www.example.com --origin origin.example.com", "a CloudFront site's origin"),
+    ("cf502 check www.example.com --aws", "its distribution's origins, read from AWS"),
     ("cf502 check origin.example.com --only tls.cert.expiry --json", "one check, as JSON"),
 )
 EXIT_CODES = (
@@ -79,6 +81,7 @@ def add_options(check: argparse.ArgumentParser) -> None:
     )
     add_origin_options(check)
     add_engine_options(check)
+    add_setting_options(check.add_argument_group("read-only AWS (operator only)"), AWS)
 
 
 def job_from_args(args: argparse.Namespace, target: Target, origin: OriginSettings) -> Job:
@@ -101,9 +104,56 @@ def job_from_args(args: argparse.Namespace, target: Target, origin: OriginSettin
     )
 
 
+def aws_from_args(args: argparse.Namespace, environ: dict[str, str] | None = None) -> AwsSettings:
+    """The operator's AWS settings: the `CF502_AWS*` variables, then the options given."""
+    import os
+    from dataclasses import replace
+
+    from cf502.settings import given
+
+    base = AwsSettings.from_environ(dict(os.environ) if environ is None else environ)
+    return replace(base, **given(args, AWS))
+
+
+def _is_distribution_id(text: str) -> bool:
+    from cf502.aws.find import is_distribution_id  # pure; no boto3
+
+    return is_distribution_id(text.strip())
+
+
+async def _distribution_report(args: argparse.Namespace, aws: AwsSettings) -> Report | None:
+    """The site's report through its distribution, or None when AWS finds none for a name (then
+    the name is diagnosed as given). A distribution id that cannot be read is a usage error."""
+    from cf502.aws.diagnose import diagnose_distribution
+    from cf502.aws.read.distribution import NotInAccount
+    from cf502.aws.session import AwsFailed, Denied
+    from cf502.target import parse_target
+
+    text = args.target.strip()
+    by_id = _is_distribution_id(text)
+    target = None if by_id else parse_target(text)
+    name = text if by_id else (target.host if target else text)
+    path = args.path or (target.path if target and target.path else "/")
+    engine = engine_from_args(args, EngineSettings())
+    try:
+        return await diagnose_distribution(
+            name, path=path, engine=engine, aws=aws, target=target, only=args.only
+        )
+    except (NotInAccount, Denied, AwsFailed) as exc:
+        if by_id:
+            raise UsageError(f"AWS: {exc}.") from None
+        sys.stderr.write(f"cf502: AWS: {exc}; diagnosing {name} as given.\n")
+        return None
+
+
 async def _run_check(args: argparse.Namespace) -> Report:
     from cf502.render.text import progress_line, progress_start
 
+    aws = aws_from_args(args)
+    if (aws.enabled or _is_distribution_id(args.target)) and not args.origin and not args.redis_url:
+        report = await _distribution_report(args, aws)
+        if report is not None:
+            return report
     target, origin = diagnosis_of(args.target, args)
     engine = engine_from_args(args, EngineSettings())
     # The engine (dnspython) only where it is used: `--redis-url` leaves the diagnosis to the workers.

@@ -84,6 +84,10 @@ def report_text(
 ) -> str:
     """The human report in lines of at most `width` columns: the verdict and the fix first, then
     one line per check (details for problems)."""
+    if report.distribution is not None:  # a site read from AWS: the distribution, then its origins
+        from cf502.render.distribution import distribution_text
+
+        return distribution_text(report, color=color, verbose=verbose, width=width)
     v = report.verdict
     head = f"cf502: {_clean(_names(report))}"
     if report.addresses:

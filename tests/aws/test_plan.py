@@ -147,3 +147,14 @@ def test_cidrs_that_cover_every_prefix_list_range_let_cloudfront_in() -> None:
 
     assert judge_firewall(fw(("13.32.0.0/14", "52.84.0.0/15"))).status is Status.PASS
     assert judge_firewall(fw(("13.32.0.0/15",))).status is Status.FAIL
+
+
+def test_the_ip_address_type_picks_the_addresses_cloudfront_connects_to() -> None:
+    from cf502.engine import _of_family
+
+    both = ("192.0.2.1", "2001:db8::1")
+    assert _of_family(both, "ipv4") == ("192.0.2.1",)
+    assert _of_family(both, "ipv6") == ("2001:db8::1",)
+    assert _of_family(both, "dualstack") == both
+    assert _of_family(both, None) == both
+    assert _of_family(("192.0.2.1",), "ipv6") == ("192.0.2.1",)  # none left: all of them

@@ -13,7 +13,7 @@ from contextlib import asynccontextmanager
 import h11
 import pytest
 
-from cf502.checks.http._exchange import Exchange, ExchangeTimeouts
+from cf502.checks.http._exchange import Exchange, ExchangeTimeouts, origin_exchange
 from cf502.checks.http._report import ExchangeFinding, combine
 from cf502.checks.http._wire import (
     BODY_CAP,
@@ -29,6 +29,9 @@ from cf502.checks.http.latency import Latency, judge_latency
 from cf502.checks.http.redirect import Redirect, judge_redirect
 from cf502.checks.http.response import Response
 from cf502.checks.probe import Probe
+from cf502.checks.registry import BY_ID
+from cf502.checks.tls._probe import RECORDS_PER_READ
+from cf502.engine import run_checks
 from cf502.model import CheckResult, Status
 from cf502.net import ConnectOutcome
 from cf502.settings import EngineSettings, OriginSettings, ProtocolPolicy
@@ -177,6 +180,120 @@ async def test_https_only_request_uses_tls_with_cloudfronts_offer(
     assert "TLS handshake" in latency
     assert "TLS " in results["http.latency"].summary
     assert any("-k --tls-max 1.2" in c for c in results["http.response"].commands)
+
+
+async def test_https_request_goes_on_the_connection_tls_handshake_negotiated(
+    tls_server_context: ssl.SSLContext,
+) -> None:
+    # Given a healthy HTTPS origin, https-only, and the TCP, TLS and HTTP checks as the engine runs
+    # them (the handshakes start alongside tcp.https)
+    checks = [BY_ID[c] for c in ("tcp.https", "tls.handshake", *(c.id for c in CHECKS))]
+    async with HttpServer(tls=tls_server_context) as server:
+        probe = make_probe(protocol_policy=ProtocolPolicy.HTTPS_ONLY, https_port=server.port)
+        try:
+            results = await run_checks(checks, {c.id for c in checks}, probe)
+        finally:
+            await probe.close()
+        # Then all pass, from ONE TLS connection: CloudFront's handshake, then its request on it
+        assert statuses(results) == dict.fromkeys(results, Status.PASS), results
+        assert (server.connections, len(server.seen)) == (1, 1)
+    # And the latency still shows the handshake, the cipher is the one negotiated
+    latency = dict((e.label, e.value) for e in results["http.latency"].evidence)
+    assert "TLS handshake" in latency
+    handshake = {e.label: e.value for e in results["tls.handshake"].evidence}
+    assert any("ECDHE" in str(v) for v in handshake.values()), handshake
+
+
+async def test_a_handshake_nobody_sends_a_request_on_is_closed_with_the_diagnosis(
+    tls_server_context: ssl.SSLContext,
+) -> None:
+    # Given an HTTPS origin and a diagnosis that runs an HTTP check (so the handshake's connection
+    # is kept) whose request never comes (only the TLS checks get to run here)
+    async with HttpServer(tls=tls_server_context) as server:
+        probe = make_probe(protocol_policy=ProtocolPolicy.HTTPS_ONLY, https_port=server.port)
+        probe.running = frozenset({"tcp.https", "tls.handshake", "http.response"})
+        res = await BY_ID["tls.handshake"].run(probe)
+        assert res.status is Status.PASS, res.summary
+        assert server.connections == 1
+        # When the diagnosis ends
+        await probe.close()
+        # Then the origin sees the connection go (its handler ends), without a request
+        async with asyncio.timeout(5):
+            while server._tasks:
+                await asyncio.sleep(0.01)
+        assert server.seen == []
+
+
+# Hostile origins over HTTPS: the request goes on the handshake's pyOpenSSL connection, and every
+# bound of the plain exchange holds the same (the same findings, deadlines and caps).
+HOSTILE = (
+    "/truncated",
+    "/garbage",
+    "/bad-chunked",
+    "/endless-headers",
+    "/big-body",
+    "/interim-flood",
+    "/tiny-chunks?kib=64",
+    "/stall-body",
+    "/drip-head?gap=0.2",
+    "/never",
+)
+
+
+@pytest.mark.parametrize("path", HOSTILE)
+async def test_hostile_origin_is_judged_the_same_over_https(
+    path: str, tls_server_context: ssl.SSLContext
+) -> None:
+    # Given the same hostile behaviour served over plain HTTP and over HTTPS
+    found: dict[str, tuple[object, ...]] = {}
+    for scheme in ("http", "https"):
+        tls = tls_server_context if scheme == "https" else None
+        async with HttpServer(tls=tls) as server:
+            policy = ProtocolPolicy.HTTPS_ONLY if tls else ProtocolPolicy.HTTP_ONLY
+            probe = make_probe(
+                path, protocol_policy=policy, http_port=server.port, https_port=server.port
+            )
+            # When the HTTP checks run
+            started = time.monotonic()
+            try:
+                results = await run_all(probe)
+                ex = await origin_exchange(probe, scheme, "127.0.0.1")
+            finally:
+                await probe.close()
+            elapsed = time.monotonic() - started
+        r = ex.response
+        found[scheme] = (
+            statuses(results),
+            (r.status, r.error_kind, ex.timeout, ex.io_error),
+            (r.head_cap_hit, r.body_cap_hit, r.event_cap_hit, r.complete),
+        )
+        # Then each ends within the response timeout (1 s) and a margin
+        assert elapsed < 2.5, (scheme, elapsed)
+    # And HTTPS concludes exactly as HTTP does
+    assert found["https"] == found["http"]
+
+
+async def test_body_of_1_byte_tls_records_costs_bounded_cpu(
+    tls_server_context: ssl.SSLContext,
+) -> None:
+    # Given an HTTPS origin sending its 20 KiB body one byte per TLS record (each record costs a
+    # decryption; a 1 MiB body would be a million of them) and a task ticking on the same loop
+    async with HttpServer(tls=tls_server_context) as server:
+        probe = make_probe(
+            "/tiny-records", protocol_policy=ProtocolPolicy.HTTPS_ONLY, https_port=server.port
+        )
+        # When http.response runs
+        async with loop_watch() as watch:
+            res = await Response().run(probe)
+            ex = await origin_exchange(probe, "https", "127.0.0.1")
+    # Then each record counts as a piece, as a read does: reading stops after EVENT_CAP of them
+    assert res.status is Status.PASS, res.summary
+    r = ex.response
+    assert r.event_cap_hit and r.body_bytes < 20 * 1024, r
+    assert EVENT_CAP <= r.body_events < EVENT_CAP + RECORDS_PER_READ
+    assert f"in {r.body_events:,} pieces" in res.summary
+    # And no step held the loop for long
+    assert watch.max_gap < MAX_LOOP_GAP, watch.max_gap
 
 
 # --- http.response -------------------------------------------------------------------------------

@@ -223,6 +223,17 @@ async def _tiny_chunks(c: Conn) -> None:
     await c.send(b"0\r\n\r\n")
 
 
+async def _tiny_records(c: Conn) -> None:
+    # Over TLS: a Content-Length body of `kib` KiB (default 20), each byte in its own TLS record
+    # (one write, one record): cheap to send, a few microseconds each to decrypt.
+    kib = int(c.request.query("kib", "20"))
+    await c.send(response(200, "OK", [("Content-Length", str(kib * 1024))]))
+    for i in range(kib * 1024):
+        c.writer.write(b"r")
+        if i % 1024 == 1023:
+            await c.writer.drain()
+
+
 async def _drip_head(c: Conn) -> None:
     # A status line, then one header byte every `gap` seconds (default 1): each byte comes well
     # within a per-packet timeout, the head never ends. At most 20,000 bytes (hours at 1 byte/s).
@@ -281,6 +292,7 @@ ORIGIN_ROUTES: Mapping[str, Handler] = {
     "/stall-body": _stall_body,
     "/interim-flood": _interim_flood,
     "/tiny-chunks": _tiny_chunks,
+    "/tiny-records": _tiny_records,
     "/drip-head": _drip_head,
     "/redirect-https": _redirect_https,
     "/redirect-canonical": _redirect_canonical,
@@ -313,7 +325,8 @@ async def _read_request(reader: asyncio.StreamReader) -> Seen | None:
 class HttpServer:
     """A raw HTTP/1.1 server on `host`, port 0, choosing its behaviour by request path.
 
-    Use as `async with HttpServer() as server:`; `server.port`, `server.seen` (requests).
+    Use as `async with HttpServer() as server:`; `server.port`, `server.seen` (requests),
+    `server.connections` (connections accepted, after their TLS handshake when `tls` is set).
     """
 
     def __init__(
@@ -330,6 +343,7 @@ class HttpServer:
         self.default = default
         self.port = 0
         self.seen: list[Seen] = []
+        self.connections = 0
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._writers: set[asyncio.StreamWriter] = set()
@@ -339,6 +353,7 @@ class HttpServer:
         if task is not None:
             self._tasks.add(task)
         self._writers.add(writer)
+        self.connections += 1
         try:
             request = await _read_request(reader)
             if request is None:

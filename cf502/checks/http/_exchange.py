@@ -3,22 +3,25 @@ under a deadline; and the origin observation the `http.*` checks share (one per 
 address, via `Probe.once`).
 
 asyncio streams carry the bytes and `_wire.ResponseParser` (h11) reads them; see that module
-for why this goes below httpx.
+for why this goes below httpx. Over HTTPS the request goes on the connection CloudFront's handshake
+(tls.handshake's observation) negotiated, as CloudFront sends it: one connection per address, and
+the same reading, deadlines and caps as over plain HTTP.
 """
 
 from __future__ import annotations
 
 import asyncio
-import ssl
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import Protocol
 
 from cf502.checks.http._wire import ResponseObservation, ResponseParser, build_request
 from cf502.checks.http._wire import new_request_id as new_request_id
 from cf502.checks.http._wire import new_via as new_via
 from cf502.checks.probe import Probe
 from cf502.checks.tcp import port_outcomes
-from cf502.checks.tls._offer import OfferUnavailable, cloudfront_ssl_context
+from cf502.checks.tls._observe import TlsObservation, tls_connection
+from cf502.checks.tls._probe import Session, SessionError
 from cf502.deadlines import Deadlines
 from cf502.net import ConnectOutcome, os_error_words, tcp_connect
 from cf502.settings import ProtocolPolicy
@@ -27,6 +30,7 @@ __all__ = [
     "Exchange",
     "ExchangeTimeouts",
     "exchange",
+    "exchange_over",
     "origin_exchanges",
     "origin_schemes",
     "origin_timeouts",
@@ -114,13 +118,6 @@ def _ms(since: float) -> float:
 
 
 @dataclass(frozen=True, slots=True)
-class _Tls:
-    ms: float
-    cipher: str | None = None
-    error: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
 class _Read:
     ttfb_ms: float | None = None
     last_byte_ms: float | None = None
@@ -128,22 +125,60 @@ class _Read:
     io_error: str | None = None
 
 
+class _Channel(Protocol):
+    """Where the request goes and the reply comes from: a TCP connection, or a TLS session."""
+
+    async def send(self, data: bytes) -> None: ...
+
+    async def receive(self, limit: int) -> tuple[bytes, int]:
+        """The next bytes (b"" at EOF) and how many pieces they came in (reads, TLS records)."""
+        ...
+
+
+class _Plain:
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._reader = reader
+        self._writer = writer
+
+    async def send(self, data: bytes) -> None:
+        self._writer.write(data)
+        await self._writer.drain()
+
+    async def receive(self, limit: int) -> tuple[bytes, int]:
+        return await self._reader.read(limit), 1
+
+
+class _Tls:
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    async def send(self, data: bytes) -> None:
+        await self._session.send(data)
+
+    async def receive(self, limit: int) -> tuple[bytes, int]:
+        before = self._session.records
+        data = await self._session.receive(limit)
+        # Each record is a piece of work like a read: a body of 1-byte records meets the same
+        # event cap as a body of 1-byte packets.
+        return data, max(1, self._session.records - before)
+
+
+# What the peer can make reading or writing fail with.
+_IO_ERRORS = (OSError, SessionError)
+
+
 async def exchange(
     *,
-    scheme: str,
     address: str,
     port: int,
     host: str,
-    sni: str | None,
     method: str,
     target: str,
     headers: list[tuple[str, str]],
     timeouts: ExchangeTimeouts,
     request_id: str = "",
-    context: ssl.SSLContext | None = None,
-    context_error: str | None = None,
 ) -> Exchange:
-    """Connect to `address`, optionally handshake, send one request, read the reply (bounded).
+    """Connect to `address` over plain HTTP, send one request, read the reply (bounded).
 
     Never raises for anything the peer does; the returned Exchange says how far it got.
     Raises ValueError only for a request that cannot be written (CR/LF in a header value).
@@ -151,32 +186,25 @@ async def exchange(
     started = time.perf_counter()
     request, conn = build_request(method, target, headers)
     outcome, streams = await tcp_connect(address, port, timeouts.connect)
-    tls: _Tls | None = None
     read = _Read()
     parser = ResponseParser(method, conn)
     if streams is not None:
         reader, writer = streams
         try:
-            if scheme == "https":
-                tls = await _handshake(writer, sni, timeouts.tls, context, context_error)
-            if tls is None or tls.error is None:
-                read = await _send_and_read(reader, writer, request, parser, timeouts, started)
+            read = await _send_and_read(_Plain(reader, writer), request, parser, timeouts, started)
         finally:
             writer.transport.abort()  # one request per connection; never wait on a hostile peer
     return Exchange(
-        scheme=scheme,
+        scheme="http",
         address=address,
         port=port,
         host=host,
-        sni=sni if scheme == "https" else None,
+        sni=None,
         method=method,
         target=target,
         request_id=request_id,
         connect=outcome,
         timeouts=timeouts,
-        tls_ms=tls.ms if tls else None,
-        cipher=tls.cipher if tls else None,
-        tls_error=tls.error if tls else None,
         ttfb_ms=read.ttfb_ms,
         last_byte_ms=read.last_byte_ms,
         total_ms=_ms(started),
@@ -186,34 +214,57 @@ async def exchange(
     )
 
 
-async def _handshake(
-    writer: asyncio.StreamWriter,
-    sni: str | None,
-    timeout: float,
-    context: ssl.SSLContext | None,
-    context_error: str | None,
-) -> _Tls:
-    if context is None:
-        return _Tls(0.0, error=context_error or "no TLS context")
-    started = time.perf_counter()
+async def exchange_over(
+    session: Session,
+    *,
+    address: str,
+    host: str,
+    sni: str,
+    method: str,
+    target: str,
+    headers: list[tuple[str, str]],
+    timeouts: ExchangeTimeouts,
+    request_id: str = "",
+) -> Exchange:
+    """Send one request on the TLS connection CloudFront's handshake negotiated, read the reply
+    (bounded exactly as `exchange`), and close the connection.
+
+    The connect and handshake times are the handshake's; the budget counts them, as if the
+    request had followed the handshake at once. Never raises for anything the peer does; raises
+    ValueError only for a request that cannot be written.
+    """
     try:
-        async with asyncio.timeout(timeout):
-            await writer.start_tls(context, server_hostname=sni, ssl_handshake_timeout=timeout)
-    except TimeoutError:
-        return _Tls(_ms(started), error=f"no TLS handshake within {timeout:g} s")
-    except (ssl.SSLError, OSError) as exc:
-        return _Tls(_ms(started), error=f"TLS handshake failed: {_words(exc)}")
-    ssl_object = writer.get_extra_info("ssl_object")
-    cipher = None
-    if isinstance(ssl_object, ssl.SSLObject):
-        suite = ssl_object.cipher()
-        cipher = suite[0] if suite else None
-    return _Tls(_ms(started), cipher)
+        request, conn = build_request(method, target, headers)
+        parser = ResponseParser(method, conn)
+        setup = session.connect.elapsed_ms + session.tls_ms
+        started = time.perf_counter() - setup / 1000
+        read = await _send_and_read(_Tls(session), request, parser, timeouts, started)
+    finally:
+        session.abort()  # one request per connection; never wait on a hostile peer
+    return Exchange(
+        scheme="https",
+        address=address,
+        port=session.connect.port,
+        host=host,
+        sni=sni,
+        method=method,
+        target=target,
+        request_id=request_id,
+        connect=session.connect,
+        timeouts=timeouts,
+        tls_ms=session.tls_ms,
+        cipher=session.cipher,
+        ttfb_ms=read.ttfb_ms,
+        last_byte_ms=read.last_byte_ms,
+        total_ms=_ms(started),
+        timeout=read.timeout,
+        io_error=read.io_error,
+        response=parser.observation(),
+    )
 
 
 async def _send_and_read(
-    reader: asyncio.StreamReader,
-    writer: asyncio.StreamWriter,
+    channel: _Channel,
     request: bytes,
     parser: ResponseParser,
     timeouts: ExchangeTimeouts,
@@ -223,9 +274,8 @@ async def _send_and_read(
     end = started + timeouts.budget
     try:
         async with asyncio.timeout(max(0.0, min(timeouts.response, end - time.perf_counter()))):
-            writer.write(request)
-            await writer.drain()
-    except (TimeoutError, OSError, ssl.SSLError) as exc:
+            await channel.send(request)
+    except (TimeoutError, *_IO_ERRORS) as exc:
         return _Read(io_error=f"could not send the request: {_words(exc)}")
     sent_at = time.perf_counter()
     # CloudFront's response timeout: no status line and headers by then, and viewers have had
@@ -244,10 +294,10 @@ async def _send_and_read(
             if wait <= 0:
                 raise TimeoutError
             async with asyncio.timeout(wait):
-                data = await reader.read(_READ_SIZE)
+                data, pieces = await channel.receive(_READ_SIZE)
         except TimeoutError:
             return _Read(ttfb, last, timeout=_timeout_kind(parser, timeouts, left))
-        except (OSError, ssl.SSLError) as exc:  # e.g. reset by the peer: the reply ends here
+        except _IO_ERRORS as exc:  # e.g. reset by the peer: the reply ends here
             parser.feed_eof()
             await _parse_rest(parser)
             return _Read(ttfb, last, io_error=_words(exc))
@@ -258,7 +308,7 @@ async def _send_and_read(
         last = _ms(sent_at)
         if ttfb is None:
             ttfb = last
-        parser.feed(data)
+        parser.feed(data, pieces=pieces)
         await _parse_rest(parser)
     return _Read(ttfb, last)
 
@@ -285,11 +335,8 @@ def _words(exc: BaseException) -> str:
     """Plain words: OpenSSL's reason for a TLS error, the OS's for a socket error."""
     if isinstance(exc, TimeoutError):
         return "timed out"
-    reason = getattr(exc, "reason", None)
-    if isinstance(exc, ssl.SSLError) and reason:
-        return str(reason).lower().replace("_", " ")
-    if isinstance(exc, ssl.SSLError):
-        return "TLS error"
+    if isinstance(exc, SessionError):
+        return str(exc) or "TLS error"
     if isinstance(exc, OSError):
         return os_error_words(exc)
     return "unexpected error"
@@ -330,6 +377,8 @@ def origin_headers(probe: Probe, request_id: str) -> list[tuple[str, str]]:
         ("X-Amz-Cf-Id", request_id),
         ("Connection", "Keep-Alive"),
     ]
+    # The distribution's custom headers, as CloudFront adds them (an ALB rule may require one).
+    headers += [(h.name, h.value) for h in probe.origin.custom_headers]
     if probe.origin.method in ("POST", "PUT", "PATCH"):
         headers.append(("Content-Length", "0"))
     return headers
@@ -338,37 +387,66 @@ def origin_headers(probe: Probe, request_id: str) -> list[tuple[str, str]]:
 async def origin_exchange(probe: Probe, scheme: str, address: str) -> Exchange:
     """The origin request CloudFront would make, over `scheme` to `address` (memoised). An address
     whose port did not open for the tcp.* check is not asked again: the exchange carries that
-    outcome, so the HTTP checks judge the addresses that connect and point at tcp.* for the rest."""
+    outcome, so the HTTP checks judge the addresses that connect and point at tcp.* for the rest.
+    Over HTTPS the request goes on the connection of tls.handshake's own handshake."""
 
     async def observe() -> Exchange:
         port = probe.origin.https_port if scheme == "https" else probe.origin.http_port
         tcp = next((o for o in await port_outcomes(probe, scheme) if o.address == address), None)
         if tcp is not None and tcp.status != "open":
             return _not_connected(probe, scheme, address, tcp)
-        context: ssl.SSLContext | None = None
-        context_error: str | None = None
-        if scheme == "https":
-            try:
-                context = cloudfront_ssl_context(probe.origin)
-            except OfferUnavailable as exc:
-                context_error = str(exc)
         request_id = new_request_id()
-        return await exchange(
-            scheme=scheme,
+        headers = origin_headers(probe, request_id)
+        timeouts = origin_timeouts(probe.deadlines)
+        host, method, target = probe.host_header, probe.origin.method, probe.origin.path
+        if scheme == "http":
+            return await exchange(
+                address=address,
+                port=port,
+                host=host,
+                method=method,
+                target=target,
+                headers=headers,
+                timeouts=timeouts,
+                request_id=request_id,
+            )
+        obs, session = await tls_connection(probe, address)
+        if session is None:
+            return _not_negotiated(probe, address, port, obs)
+        return await exchange_over(
+            session,
             address=address,
-            port=port,
-            host=probe.host_header,
+            host=host,
             sni=probe.sni,
-            method=probe.origin.method,
-            target=probe.origin.path,
-            headers=origin_headers(probe, request_id),
-            timeouts=origin_timeouts(probe.deadlines),
+            method=method,
+            target=target,
+            headers=headers,
+            timeouts=timeouts,
             request_id=request_id,
-            context=context,
-            context_error=context_error,
         )
 
     return await probe.once(("http", scheme, address), observe)
+
+
+def _not_negotiated(probe: Probe, address: str, port: int, obs: TlsObservation) -> Exchange:
+    """CloudFront's handshake failed: no request is sent (tls.handshake says why)."""
+    main = obs.main
+    connect = ConnectOutcome(address, port, "open")
+    tls_ms: float | None = None
+    if obs.unavailable is not None or main is None:
+        error = obs.unavailable or "no TLS handshake"
+    elif main.tcp is not None:
+        connect, error = main.tcp, None
+    elif main.failure == "timeout":
+        error, tls_ms = f"no TLS handshake within {probe.deadlines.handshake:g} s", main.elapsed_ms
+    else:
+        error, tls_ms = f"TLS handshake failed: {main.detail or main.failure}", main.elapsed_ms
+    return replace(
+        _not_connected(probe, "https", address, connect),
+        tls_ms=tls_ms,
+        tls_error=error,
+        total_ms=main.elapsed_ms if main is not None else 0.0,
+    )
 
 
 def _not_connected(probe: Probe, scheme: str, address: str, tcp: ConnectOutcome) -> Exchange:

@@ -229,15 +229,17 @@ class ResponseParser:
             eof=self._eof,
         )
 
-    def feed(self, data: bytes) -> None:
-        """Account for `data` and parse one step of it (see `pending`)."""
+    def feed(self, data: bytes, *, pieces: int = 1) -> None:
+        """Account for `data` and parse one step of it (see `pending`). `pieces`: how many reads
+        or TLS records `data` came in (each counts as a body event)."""
         if self._stopped or not data:
             return
         self._raw_bytes += len(data)
         if not self._first:
             self._first = bytes(data[:64])
         if self.head_done:
-            self._body_events += 1  # a read is work too: 1-byte packets cost as much as chunks
+            # A read is work too: 1-byte packets (or TLS records) cost as much as chunks.
+            self._body_events += pieces
         else:
             # Every head (interim ones too) counts against one budget; h11 never sees more
             # than head_cap head bytes, so a head that does not end in time costs no more.

@@ -1,6 +1,6 @@
 """The shared TLS observation of each vetted address: CloudFront's handshake and, if it fails, why.
 
-One observation per address (`probe.once(("tls", address), ...)`) serves `tls.handshake` and the
+One observation per address (`probe.begin(("tls", address), ...)`) serves `tls.handshake` and the
 four `tls.cert.*` checks. When CloudFront's own offer fails on a server that does speak TLS, a
 few follow-up probes find out why, each one a fact for the judge in `handshake.py`:
 
@@ -9,6 +9,11 @@ few follow-up probes find out why, each one a fact for the judge in `handshake.p
 2. a hello offering every suite, curve and signature scheme: which suites does the origin pick
    (asked again without each picked suite, to list them)?
 3. the protocol versions CloudFront does not offer (TLS 1.3, or older ones than configured).
+
+CloudFront sends its origin request on the connection it has just negotiated, and so does the
+diagnosis: when a check that sends that request runs, the handshake's connection is kept open for
+it (`tls_connection`); the handshakes start as soon as the addresses are vetted
+(`start_observations`), alongside tcp.https.
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ from cf502.checks.tls._offer import (
     OfferUnavailable,
     pyopenssl_context,
 )
-from cf502.checks.tls._probe import Attempt, handshake, hello
+from cf502.checks.tls._probe import Attempt, Session, handshake, hello, session
 from cf502.checks.tls._wire import (
     BROAD_GROUPS,
     BROAD_SIGALGS,
@@ -39,7 +44,15 @@ from cf502.checks.tls._wire import (
 )
 from cf502.deadlines import Deadlines
 
-__all__ = ["MAX_LISTED_SUITES", "TlsObservation", "observe", "tested", "tls_observations"]
+__all__ = [
+    "MAX_LISTED_SUITES",
+    "TlsObservation",
+    "observe",
+    "start_observations",
+    "tested",
+    "tls_connection",
+    "tls_observations",
+]
 
 MAX_LISTED_SUITES = 6  # enough to name an origin's suites; each costs one more connection
 # Failures where the server is not (or no longer) speaking TLS: other offers would not help.
@@ -183,22 +196,34 @@ async def observe(probe: Probe, address: str) -> TlsObservation:
     The connect and the handshake get the diagnosis's deadlines (`Deadlines.connect`,
     `Deadlines.handshake`); the follow-ups share `Deadlines.tls_follow_ups`.
     """
+    obs, _ = await _main(probe, address, keep=False)
+    return await _follow_ups(obs, probe.deadlines)
+
+
+async def _main(probe: Probe, address: str, *, keep: bool) -> tuple[TlsObservation, Session | None]:
+    """CloudFront's own handshake; with `keep`, the connection of a successful one left open."""
     origin = probe.origin
     deadlines = probe.deadlines
     obs = TlsObservation(address, origin.https_port, probe.sni, origin.ssl_protocols)
     try:
         ctx = pyopenssl_context(origin.ssl_protocols)
     except OfferUnavailable as exc:
-        return replace(obs, unavailable=str(exc))
-    main = await handshake(
-        address,
-        origin.https_port,
-        probe.sni,
-        ctx,
-        connect_timeout=deadlines.connect,
-        timeout=deadlines.handshake,
-    )
-    obs = replace(obs, main=main)
+        return replace(obs, unavailable=str(exc)), None
+    port, sni = origin.https_port, probe.sni
+    connect, limit = deadlines.connect, deadlines.handshake
+    kept: Session | None = None
+    if keep:
+        main, kept = await session(address, port, sni, ctx, connect_timeout=connect, timeout=limit)
+    else:
+        main = await handshake(address, port, sni, ctx, connect_timeout=connect, timeout=limit)
+    return replace(obs, main=main), kept
+
+
+async def _follow_ups(obs: TlsObservation, deadlines: Deadlines) -> TlsObservation:
+    """The observation after CloudFront's handshake: its chain, or why it failed."""
+    main = obs.main
+    if main is None:  # the offer cannot be made here
+        return obs
     if main.ok:
         return _with_chain(obs, main)
     if main.cert_request:  # the origin wants a client certificate: its chain is still judged
@@ -214,6 +239,69 @@ async def observe(probe: Probe, address: str) -> TlsObservation:
     return follow.obs
 
 
+class _Connection:
+    """CloudFront's handshake to one address and, until the origin request takes it, the
+    connection it left open (closed with the diagnosis if no request comes for it)."""
+
+    def __init__(self, obs: TlsObservation, kept: Session | None) -> None:
+        self.obs = obs
+        self._kept = kept
+
+    def take(self) -> Session | None:
+        kept, self._kept = self._kept, None
+        return kept
+
+    def drop(self) -> None:
+        kept = self.take()
+        if kept is not None:
+            kept.abort()
+
+
+# The checks that send CloudFront's origin request: with one of them running, the handshake's
+# connection is kept for it (engine-run diagnoses; elsewhere only the request keeps it).
+_REQUESTERS = ("http.", "cloudfront.edge")
+
+
+def _connection(probe: Probe, address: str, *, keep: bool) -> asyncio.Task[_Connection]:
+    """CloudFront's handshake to `address`, started by its first caller (`keep`: that caller sends
+    the origin request on it, or a check that does runs)."""
+    keep = keep or any(c.startswith(_REQUESTERS) for c in probe.running)
+
+    async def negotiate() -> _Connection:
+        obs, kept = await _main(probe, address, keep=keep)
+        conn = _Connection(obs, kept)
+        if kept is not None:
+            probe.on_close(conn.drop)
+        return conn
+
+    return probe.begin(("tls.main", address), negotiate)
+
+
+def _observation(probe: Probe, address: str) -> asyncio.Task[TlsObservation]:
+    async def observed() -> TlsObservation:
+        conn = await asyncio.shield(_connection(probe, address, keep=False))
+        return await _follow_ups(conn.obs, probe.deadlines)
+
+    return probe.begin(("tls", address), observed)
+
+
+def start_observations(probe: Probe) -> None:
+    """Start every address's handshake now (the addresses are vetted), alongside tcp.https: the
+    checks still wait for their prerequisites, and only the addresses whose port opened are
+    judged (`tls_observations`)."""
+    if probe.origin.protocol_policy.uses_https:
+        for address in probe.addresses:
+            _observation(probe, address)
+
+
+async def tls_connection(probe: Probe, address: str) -> tuple[TlsObservation, Session | None]:
+    """CloudFront's handshake to `address` (without the follow-ups of a failed one) and, for the
+    one caller that sends the origin request, the connection it negotiated (None once taken, or
+    when the handshake failed)."""
+    conn = await asyncio.shield(_connection(probe, address, keep=True))
+    return conn.obs, conn.take()
+
+
 async def tls_observations(probe: Probe) -> tuple[TlsObservation, ...]:
     """One observation per vetted address that accepts TCP on the HTTPS port, made once per
     diagnosis and shared by the TLS checks. Addresses that refuse are left to tcp.https, so an
@@ -223,7 +311,7 @@ async def tls_observations(probe: Probe) -> tuple[TlsObservation, ...]:
     total = len(probe.addresses)
 
     async def one(address: str) -> TlsObservation:
-        obs = await probe.once(("tls", address), lambda: observe(probe, address))
+        obs = await asyncio.shield(_observation(probe, address))
         return replace(obs, addresses_tested=total)
 
     return tuple(await asyncio.gather(*(one(a) for a in connecting)))

@@ -9,6 +9,9 @@ Two kinds of attempt, both over asyncio streams:
   can be left blocked, and we see (and cap) every byte the server sends.
 * `hello`: a hand-made ClientHello, read up to the server's ServerHelloDone (see `_wire`), for
   follow-up probes that must offer suites OpenSSL no longer has.
+
+`session` is `handshake` keeping the connection open afterwards (`Session`): CloudFront sends its
+origin request on the connection it has just negotiated, so the http.* checks do too.
 """
 
 from __future__ import annotations
@@ -29,9 +32,18 @@ from cf502.checks.tls._wire import (
     cipher_name,
     version_name,
 )
-from cf502.net import close_quietly, os_error_words, tcp_connect
+from cf502.net import ConnectOutcome, close_quietly, os_error_words, tcp_connect
 
-__all__ = ["MAX_HANDSHAKE_BYTES", "Attempt", "handshake", "hello"]
+__all__ = [
+    "MAX_HANDSHAKE_BYTES",
+    "RECORDS_PER_READ",
+    "Attempt",
+    "Session",
+    "SessionError",
+    "handshake",
+    "hello",
+    "session",
+]
 
 # More than any honest server flight (OpenSSL itself refuses chains over 100 KB).
 MAX_HANDSHAKE_BYTES = 256 * 1024
@@ -56,6 +68,7 @@ class Attempt:
         alert: the name of the TLS alert the server sent, if any.
         certificate_bytes: the announced size of the server's Certificate message.
         elapsed_ms: wall time of the attempt.
+        tcp: how the TCP connection went, when it failed ("connect").
     """
 
     address: str
@@ -72,6 +85,7 @@ class Attempt:
     alert: str | None = None
     certificate_bytes: int = 0
     elapsed_ms: float = 0.0
+    tcp: ConnectOutcome | None = None
 
 
 def _openssl_words(exc: Exception) -> str:
@@ -199,6 +213,95 @@ async def _drive(
         conn.bio_write(data)
 
 
+# TLS records decrypted per `Session.receive` call before the event loop gets a turn: a record
+# costs a few microseconds, and an origin may send thousands of 1-byte records in one burst.
+RECORDS_PER_READ = 256
+
+
+class SessionError(Exception):
+    """The TLS layer of a kept session failed (an alert, a bad record); str() says why in words."""
+
+
+class Session:
+    """A TLS connection kept open after CloudFront's handshake, for the one request CloudFront
+    sends on it. pyOpenSSL over memory BIOs as for the handshake, so every byte still goes through
+    asyncio (each read under the caller's deadline) and is counted.
+
+    Attributes:
+        connect: how the TCP connection went.
+        tls_ms: the handshake's duration, from the connection open to the handshake done.
+        cipher: the suite negotiated (OpenSSL name).
+    """
+
+    def __init__(
+        self,
+        conn: SSL.Connection,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        connect: ConnectOutcome,
+        tls_ms: float,
+    ) -> None:
+        self._conn = conn
+        self._reader = reader
+        self._writer = writer
+        self.connect = connect
+        self.tls_ms = tls_ms
+        self.cipher: str | None = conn.get_cipher_name()
+        self.records = 0  # application-data records decrypted (reads that returned bytes)
+        self._closed = False  # the peer closed the TCP connection
+
+    async def send(self, data: bytes) -> None:
+        """Encrypt `data` and write it (raises OSError or SessionError)."""
+        try:
+            self._conn.sendall(data)
+        except SSL.Error as exc:
+            raise SessionError(_openssl_words(exc)) from None
+        await _send(self._writer, _outgoing(self._conn))
+
+    async def receive(self, limit: int) -> bytes:
+        """The next plaintext bytes (at most `limit`), b"" once the peer has closed.
+
+        What has already arrived is returned together, as a plain socket read returns what the
+        kernel holds, but at most RECORDS_PER_READ records at a time (`records` counts them).
+        A close without close_notify ends the reply as a plain EOF does, as asyncio's own TLS
+        transport treats it. Raises OSError (the socket) or SessionError (TLS).
+        """
+        out = bytearray()
+        while len(out) < limit:
+            try:
+                chunk = self._conn.recv(min(limit - len(out), _READ))
+            except SSL.WantReadError:
+                chunk = b""
+                await _send(self._writer, _outgoing(self._conn))  # e.g. a renegotiation's hello
+            except SSL.ZeroReturnError:  # close_notify
+                break
+            except SSL.Error as exc:
+                if self._closed:  # the peer closed the TCP connection without close_notify
+                    break
+                await _send(self._writer, _outgoing(self._conn))  # our alert, as a client sends it
+                raise SessionError(_openssl_words(exc)) from None
+            if chunk:
+                out += chunk
+                self.records += 1
+                if self.records % RECORDS_PER_READ == 0:
+                    await asyncio.sleep(0)  # a burst of tiny records must not hold the loop
+                    break
+                continue
+            if out or self._closed:
+                break
+            data = await self._reader.read(_READ)
+            if data:
+                self._conn.bio_write(data)
+            else:
+                self._closed = True
+                self._conn.bio_shutdown()
+        return bytes(out)
+
+    def abort(self) -> None:
+        """Drop the connection at once (never wait on a hostile peer)."""
+        self._writer.transport.abort()
+
+
 async def handshake(
     address: str,
     port: int,
@@ -209,10 +312,42 @@ async def handshake(
     timeout: float,
 ) -> Attempt:
     """A full TLS handshake with `ctx` to `address` (an IP), SNI `sni`, within the deadlines."""
+    attempt, _ = await _handshake(
+        address, port, sni, ctx, connect_timeout=connect_timeout, timeout=timeout, keep=False
+    )
+    return attempt
+
+
+async def session(
+    address: str,
+    port: int,
+    sni: str,
+    ctx: SSL.Context,
+    *,
+    connect_timeout: float,
+    timeout: float,
+) -> tuple[Attempt, Session | None]:
+    """`handshake`, and the connection kept open when it succeeded (the caller aborts it)."""
+    return await _handshake(
+        address, port, sni, ctx, connect_timeout=connect_timeout, timeout=timeout, keep=True
+    )
+
+
+async def _handshake(
+    address: str,
+    port: int,
+    sni: str,
+    ctx: SSL.Context,
+    *,
+    connect_timeout: float,
+    timeout: float,
+    keep: bool,
+) -> tuple[Attempt, Session | None]:
     started = time.perf_counter()
     outcome, streams = await tcp_connect(address, port, connect_timeout)
     if streams is None:
-        return Attempt(address, port, False, "connect", f"TCP {outcome.status}: {outcome.detail}")
+        detail = f"TCP {outcome.status}: {outcome.detail}"
+        return Attempt(address, port, False, "connect", detail, tcp=outcome), None
     reader, writer = streams
     flight = ServerFlight()
     conn = SSL.Connection(ctx, None)
@@ -225,10 +360,18 @@ async def handshake(
         failure = "timeout", _stalled(flight, timeout)
     except OSError as exc:
         failure = "reset", os_error_words(exc)
-    finally:
+    except BaseException:  # cancelled: never leave the connection open
+        writer.transport.abort()
+        raise
+    done = time.perf_counter()
+    kept: Session | None = None
+    if keep and failure is None:
+        tls_ms = (done - started) * 1000 - outcome.elapsed_ms
+        kept = Session(conn, reader, writer, outcome, tls_ms)
+    else:
         await close_quietly(writer)
     if failure is not None:
-        return _result(address, port, started, flight, *failure)
+        return _result(address, port, started, flight, *failure), None
     chain, count = _served(conn)
     get_group = getattr(conn, "get_group_name", None)
     return Attempt(
@@ -243,7 +386,7 @@ async def handshake(
         cert_request=flight.cert_request,
         certificate_bytes=flight.certificate_bytes,
         elapsed_ms=(time.perf_counter() - started) * 1000,
-    )
+    ), kept
 
 
 async def hello(

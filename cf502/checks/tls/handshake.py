@@ -12,7 +12,13 @@ from dataclasses import dataclass
 
 from cf502.checks.base import address_affects, result
 from cf502.checks.probe import Probe
-from cf502.checks.tls._observe import MAX_LISTED_SUITES, TlsObservation, tested, tls_observations
+from cf502.checks.tls._observe import (
+    MAX_LISTED_SUITES,
+    TlsObservation,
+    start_observations,
+    tested,
+    tls_observations,
+)
 from cf502.checks.tls._offer import (
     CLOUDFRONT_CIPHERS,
     CLOUDFRONT_GROUPS,
@@ -389,6 +395,10 @@ class Handshake:
 
     def prerequisites(self, origin: OriginSettings) -> tuple[str, ...]:
         return ("tcp.https",)
+
+    def start(self, probe: Probe) -> None:
+        """The handshakes begin with tcp.https's connects: the request is sent on them."""
+        start_observations(probe)
 
     async def run(self, probe: Probe) -> CheckResult:
         if not probe.origin.protocol_policy.uses_https:
