@@ -20,7 +20,14 @@ import dns.rrset
 import pytest
 
 from cf502.checks.dns._lookup import Resolution, ZoneSurvey
-from cf502.checks.dns._wire import Reply, ServerAnswer, aws_endpoint, cname_chain, server_answer
+from cf502.checks.dns._wire import (
+    Reply,
+    ServerAnswer,
+    aws_endpoint,
+    cname_chain,
+    server_answer,
+    zone_of_nodata,
+)
 from cf502.checks.dns.authoritative import Authoritative, judge_authoritative
 from cf502.checks.dns.resolve import Resolve, judge_resolution
 from cf502.engine import diagnose
@@ -287,6 +294,24 @@ async def test_authoritative_passes_when_all_servers_agree(dns_world: DnsWorld) 
     assert f"dig @127.0.0.1 -p {port} NS example.test +short" in res.commands
     assert f"dig @127.0.0.3 -p {port} www.example.test A +norec" in res.commands
     assert f"dig @127.0.0.1 -p {port} +short www.example.test" in res.commands
+
+
+async def test_a_diagnosis_asks_the_resolver_each_question_once(dns_world: DnsWorld) -> None:
+    # Given an IPv4-only origin: the resolver's NODATA answer to AAAA carries the zone's SOA
+    # When both DNS checks run
+    report = await diagnose(
+        parse_target("www.example.test"),
+        OriginSettings(),
+        dns_world.engine(),
+        only=["dns.resolve", "dns.authoritative"],
+    )
+    assert [c.status for c in report.checks] == [Status.PASS, Status.PASS], report.checks
+    # Then the resolver is asked only what the checks need: the zone comes from that SOA (no
+    # SOA walk), and the control query for the root zone is not sent when the lookups are answered
+    asked = sorted((q.qname, q.rdtype) for q in dns_world.resolver.queries())
+    origin = [("www.example.test", "A"), ("www.example.test", "AAAA"), ("example.test", "NS")]
+    servers = [(f"ns{i}.example.test", t) for i in (1, 2, 3) for t in ("A", "AAAA")]
+    assert asked == sorted([*origin, *servers])
 
 
 async def test_authoritative_asks_aaaa_when_origin_has_ipv6(dns_world: DnsWorld) -> None:
@@ -779,3 +804,30 @@ def test_judge_resolution_api_gateway_with_forwarded_host_warns() -> None:
     # When judging, Then it warns about the Host header
     assert res.status is Status.WARN
     assert "Host header www.example.com is forwarded" in res.summary
+
+
+def _nodata(qname: str, cname: str | None, soa_owner: str) -> dns.message.Message:
+    """A resolver's answer to AAAA: no AAAA record (after `cname`, if any), the SOA of `soa_owner`."""
+    response = dns.message.make_response(dns.message.make_query(qname, "AAAA"))
+    if cname is not None:
+        response.answer.append(dns.rrset.from_text(qname + ".", 60, "IN", "CNAME", cname))
+    soa = "ns1.example.test. admin.example.test. 1 3600 600 86400 60"
+    response.authority.append(dns.rrset.from_text(soa_owner, 60, "IN", "SOA", soa))
+    return response
+
+
+@pytest.mark.parametrize(
+    ("qname", "cname", "soa_owner", "zone"),
+    [
+        ("www.example.test", None, "example.test.", "example.test"),  # NODATA below the apex
+        ("example.test", None, "example.test.", "example.test"),  # at the apex itself
+        ("www.example.test", "lb.example.net.", "example.net.", None),  # the target's zone
+        ("www.example.test", None, "other.test.", None),  # not an ancestor: ignored
+        ("www.example.test", None, ".", None),  # the root: left to the walk
+    ],
+)
+def test_zone_of_nodata_takes_only_the_names_own_zone(
+    qname: str, cname: str | None, soa_owner: str, zone: str | None
+) -> None:
+    # Given a resolver's NODATA answer; then the zone is taken only when it is the name's own
+    assert zone_of_nodata(_nodata(qname, cname, soa_owner), qname) == zone

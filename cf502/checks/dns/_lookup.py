@@ -21,7 +21,13 @@ import dns.name
 import dns.rdatatype
 import dns.resolver
 
-from cf502.checks.dns._wire import Reply, ServerAnswer, cname_chain, server_answer
+from cf502.checks.dns._wire import (
+    Reply,
+    ServerAnswer,
+    cname_chain,
+    server_answer,
+    zone_of_nodata,
+)
 from cf502.checks.probe import Probe
 from cf502.net import os_error_words
 from cf502.safety import blocked_reason
@@ -55,6 +61,8 @@ class Resolution:
             or "error".
         detail: the failure in short technical words (an rcode, an errno name).
         resolver: which resolver answered ("IP" or "IP:PORT"; several when none did).
+        zone: the zone the name is in, when an answer already said it (the SOA of a NODATA or
+            NXDOMAIN answer, e.g. to AAAA for an IPv4-only name); the zone survey starts there.
     """
 
     name: str
@@ -63,6 +71,7 @@ class Resolution:
     error: str | None = None
     detail: str = ""
     resolver: str = "system"
+    zone: str | None = None
 
 
 def make_resolver(probe: Probe) -> dns.asyncresolver.Resolver:
@@ -103,6 +112,7 @@ class _Lookup:
     error: str | None = None
     detail: str = ""
     server: str = ""
+    zone: str | None = None
 
 
 def _no_servers(exc: dns.resolver.NoNameservers) -> _Lookup:
@@ -128,12 +138,19 @@ async def _lookup(res: dns.asyncresolver.Resolver, name: str, rdtype: str) -> _L
     except dns.resolver.NXDOMAIN as exc:
         responses = exc.kwargs.get("responses") or {}
         response = next(iter(responses.values()), None)
-        return _Lookup(chain=cname_chain(response, name), error="nxdomain", detail="NXDOMAIN")
-    except dns.resolver.NoAnswer as exc:
         return _Lookup(
-            chain=cname_chain(exc.kwargs.get("response"), name),
+            chain=cname_chain(response, name),
+            error="nxdomain",
+            detail="NXDOMAIN",
+            zone=zone_of_nodata(response, name),
+        )
+    except dns.resolver.NoAnswer as exc:
+        response = exc.kwargs.get("response")
+        return _Lookup(
+            chain=cname_chain(response, name),
             error="nodata",
             detail=f"no {rdtype} record",
+            zone=zone_of_nodata(response, name),
         )
     except dns.resolver.NoNameservers as exc:
         return _no_servers(exc)
@@ -182,15 +199,16 @@ async def resolver_answers(res: dns.asyncresolver.Resolver) -> bool:
 async def resolve_origin(probe: Probe) -> Resolution:
     """Ask the configured resolver for the origin's A and AAAA records (concurrently).
 
-    A control query runs alongside, so when the origin's lookups time out we can tell a dead
-    resolver (our problem: the check cannot run) from a live one that finds no answer in time
-    (the origin's DNS): at no extra wait, and it is dropped when the lookups do not time out.
+    A control query runs alongside once the lookups have gone unanswered for half the DNS
+    timeout, so when they time out we can tell a dead resolver (our problem: the check cannot
+    run) from a live one that finds no answer in time (the origin's DNS): at no extra wait, and
+    never sent when the lookups are answered (nearly always: one DNS message fewer).
     """
     try:
         res = make_resolver(probe)
     except dns.resolver.NoResolverConfiguration:
         return Resolution(probe.host, (), error="noresolver", detail="no resolver configured")
-    control = asyncio.ensure_future(resolver_answers(res))
+    control = asyncio.ensure_future(_control_later(res))
     try:
         v4, v6 = await asyncio.gather(
             _lookup(res, probe.host, "A"), _lookup(res, probe.host, "AAAA")
@@ -210,17 +228,30 @@ async def resolve_origin(probe: Probe) -> Resolution:
         )
     chain = v4.chain or v6.chain
     addresses = v4.values + v6.values
+    zone = v4.zone or v6.zone
     if addresses:
         label = v4.server or v6.server or resolver_label(probe, res)
-        return Resolution(probe.host, addresses, chain, resolver=label)
+        return Resolution(probe.host, addresses, chain, resolver=label, zone=zone)
     label = resolver_label(probe, res)
     for kind in _PRECEDENCE:
         for lookup in (v4, v6):
             if lookup.error == kind:
                 return Resolution(
-                    probe.host, (), chain, kind, lookup.detail, lookup.server or label
+                    probe.host, (), chain, kind, lookup.detail, lookup.server or label, zone
                 )
-    return Resolution(probe.host, (), chain, "nodata", "no A or AAAA record", label)
+    return Resolution(probe.host, (), chain, "nodata", "no A or AAAA record", label, zone)
+
+
+async def _control_later(res: dns.asyncresolver.Resolver) -> bool:
+    """`resolver_answers` after half the DNS timeout, within the other half (a live resolver
+    answers for the root zone from its cache at once)."""
+    half = res.lifetime / 2
+    await asyncio.sleep(half)
+    control = dns.asyncresolver.Resolver(configure=False)
+    control.nameservers, control.port = res.nameservers, res.port
+    control.timeout = control.lifetime = half
+    control.cache = None
+    return await resolver_answers(control)
 
 
 @dataclass(frozen=True, slots=True)
@@ -255,11 +286,15 @@ class ZoneSurvey:
 
 
 async def _zone_and_ns(
-    res: dns.asyncresolver.Resolver, name: str, timeout: float
+    res: dns.asyncresolver.Resolver, name: str, timeout: float, zone: str | None
 ) -> tuple[str, tuple[str, ...], int]:
-    """The zone apex (walking up from `name` with SOA queries) and its NS names."""
-    # Two timeouts for the walk: a typical origin is found in one or two SOA queries.
-    apex = await dns.asyncresolver.zone_for_name(name, resolver=res, lifetime=2 * timeout)
+    """The zone apex (`zone` when the resolution's answers named it, else walking up from `name`
+    with SOA queries) and its NS names."""
+    if zone is not None:
+        apex = dns.name.from_text(zone)
+    else:
+        # Two timeouts for the walk: a typical origin is found in one or two SOA queries.
+        apex = await dns.asyncresolver.zone_for_name(name, resolver=res, lifetime=2 * timeout)
     answer = await res.resolve(apex, dns.rdatatype.NS, search=False)
     names = sorted({rd.target.to_text(omit_final_dot=True).lower() for rd in answer})
     return apex.to_text(omit_final_dot=True), tuple(names[:MAX_NS_NAMES]), len(names)
@@ -335,8 +370,9 @@ def _zone_error(exc: dns.exception.DNSException, timeout: float) -> str:
     return _dns_words(exc)
 
 
-async def survey_zone(probe: Probe, types: Sequence[str]) -> ZoneSurvey:
-    """Find the origin's zone and its name servers, then ask each server address directly."""
+async def survey_zone(probe: Probe, types: Sequence[str], zone: str | None = None) -> ZoneSurvey:
+    """Find the origin's zone (or take `zone`, already known from the resolution) and its name
+    servers, then ask each server address directly."""
     engine = probe.engine
     timeout = probe.deadlines.dns
     base = ZoneSurvey(probe.host, None, port=engine.dns_port, timeout=timeout, types=tuple(types))
@@ -348,7 +384,7 @@ async def survey_zone(probe: Probe, types: Sequence[str]) -> ZoneSurvey:
         )
     label = resolver_label(probe, res)
     try:
-        zone, ns_names, ns_total = await _zone_and_ns(res, probe.host, timeout)
+        zone, ns_names, ns_total = await _zone_and_ns(res, probe.host, timeout, zone)
     except dns.exception.DNSException as exc:
         return replace(base, error=_zone_error(exc, timeout), resolver=label)
     found = await asyncio.gather(*(_ns_addresses(res, ns) for ns in ns_names))

@@ -27,6 +27,7 @@ __all__ = [
     "cname_chain",
     "describe_answer",
     "server_answer",
+    "zone_of_nodata",
 ]
 
 # Longest answer text kept for humans; comparisons use the full answer.
@@ -110,6 +111,20 @@ def cname_chain(response: dns.message.Message | None, qname: str) -> tuple[str, 
         current = cnames[current]
         chain.append(_text(current))
     return tuple(chain)
+
+
+def zone_of_nodata(response: dns.message.Message | None, qname: str) -> str | None:
+    """The zone a NODATA or NXDOMAIN answer for `qname` itself names: the owner of the SOA in its
+    authority section, when that is `qname` or one of its ancestors (what a resolver's zone walk
+    takes from the same answer to its first SOA query). None for an answer with records (e.g. a
+    CNAME: the SOA would then be the target's zone) or without such an SOA."""
+    if response is None or response.answer:
+        return None
+    name = dns.name.from_text(qname)
+    for rrset in response.authority:
+        if rrset.rdtype == dns.rdatatype.SOA and name.is_subdomain(rrset.name):
+            return None if rrset.name == dns.name.root else _text(rrset.name)
+    return None
 
 
 def describe_answer(response: dns.message.Message, rdtype: str) -> str:

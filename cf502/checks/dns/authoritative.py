@@ -31,7 +31,7 @@ async def zone_survey(probe: Probe) -> ZoneSurvey:
         res = await resolution(probe)
         # Ask for AAAA only when the origin has IPv6 addresses: one query fewer per server.
         types = ("A", "AAAA") if any(":" in a for a in res.addresses) else ("A",)
-        return await survey_zone(probe, types)
+        return await survey_zone(probe, types, res.zone)
 
     return await probe.once("dns.zone", observe)
 
