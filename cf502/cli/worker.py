@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from cf502.options import UsageError, add_engine_options, engine_from_args
-from cf502.settings import ENGINE, SERVICE, EngineSettings, ServiceSettings, given
+from cf502.settings import AWS, ENGINE, SERVICE, AwsSettings, EngineSettings, ServiceSettings, given
 from cf502.settings import add_options as add_options_for
 
 if TYPE_CHECKING:
@@ -35,6 +35,7 @@ log = logging.getLogger("cf502.worker")
 def add_options(parser: argparse.ArgumentParser) -> None:
     add_worker_options(parser)
     add_engine_options(parser, ENGINE)
+    add_options_for(parser.add_argument_group("read-only AWS (operator only)"), AWS)
 
 
 def add_worker_options(parser: argparse.ArgumentParser) -> None:
@@ -122,16 +123,21 @@ async def _serve(
     engine: EngineSettings,
     settings: WorkerSettings,
     metrics_port: int | None,
+    aws: AwsSettings | None = None,
 ) -> Counters:
     import asyncio
+    from functools import partial
 
     from cf502.ops import metrics
     from cf502.ops.health import redis_ready
     from cf502.pool.queue.consumer import QueueConsumer
+    from cf502.pool.runjob import run_job
     from cf502.pool.worker import Worker
 
     pool = QueueConsumer(url, queue)
-    worker = Worker(pool, engine, settings, observer=metrics.JOB_METRICS)
+    # The operator's AWS access, when on, for every job this worker runs (jobs never carry it).
+    job = partial(run_job, aws=aws) if aws is not None and aws.enabled else run_job
+    worker = Worker(pool, engine, settings, observer=metrics.JOB_METRICS, run_job=job)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, worker.stop)
@@ -177,6 +183,7 @@ def run_worker(args: argparse.Namespace, environ: Mapping[str, str] | None = Non
 
     env = os.environ if environ is None else environ
     url, queue, engine, settings, service = _settings_from_args(args, env)
+    aws = replace(AwsSettings.from_environ(env), **given(args, AWS))
     # The worker owns this process's logging: replace any earlier handler (e.g. the CLI's).
     root = logging.getLogger()
     for handler in list(root.handlers):
@@ -192,7 +199,7 @@ def run_worker(args: argparse.Namespace, environ: Mapping[str, str] | None = Non
 
     with asyncio.Runner(loop_factory=loop_factory()) as runner:
         try:
-            runner.run(_serve(url, queue, engine, settings, service.metrics_port))
+            runner.run(_serve(url, queue, engine, settings, service.metrics_port, aws))
         except WorkerCrashed:
             return 1
     return 0

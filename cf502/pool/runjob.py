@@ -6,6 +6,10 @@ safety: the job's settings are validated (`OriginSettings.from_dict`), its timeo
 (`EngineSettings.bound`), and a wish for looser safety than the operator's is refused
 (`EngineSettings.restrict`). Every refusal or timeout ends as one FAILED event with a readable
 message; only a bug escapes as an exception (the worker retries, then dead-letters it).
+
+With the operator's read-only AWS access on (`AwsSettings`), a site's name is first looked up as a
+CloudFront distribution's and, when one serves it, diagnosed origin by origin with its
+configuration's settings (`cf502.aws.diagnose`); the job itself never carries AWS settings.
 """
 
 from __future__ import annotations
@@ -16,16 +20,16 @@ from collections.abc import Awaitable, Callable
 from cf502.deadlines import Deadlines
 from cf502.engine import diagnose, selection
 from cf502.errors import Cf502Error, InvalidSetting, InvalidTarget
-from cf502.model import CheckResult
+from cf502.model import CheckResult, Report
 from cf502.pool.jobs import EventKind, Job, JobEvent, JobKind
-from cf502.settings import EngineSettings, OriginSettings
+from cf502.settings import AwsSettings, EngineSettings, OriginSettings
 from cf502.target import Target, check_port, normalise_hostname
 
 __all__ = ["Publish", "RunJob", "job_deadline", "prepare", "run_job"]
 
 Publish = Callable[[JobEvent], Awaitable[None]]
 RunJob = Callable[..., Awaitable[JobEvent]]
-"""`run_job`'s shape: (job, engine, *, publish=None, deadline=None) -> terminal JobEvent."""
+"""`run_job`'s shape: (job, engine, *, publish=None, deadline=None, aws=None) -> terminal JobEvent."""
 
 
 def job_deadline(origin: OriginSettings, engine: EngineSettings, cap: float | None = None) -> float:
@@ -70,17 +74,42 @@ def _failed(job: Job, message: str) -> JobEvent:
     return JobEvent(job.job_id, EventKind.FAILED, error=message)
 
 
+async def _through_aws(
+    job: Job,
+    target: Target,
+    origin: OriginSettings,
+    engine: EngineSettings,
+    aws: AwsSettings,
+    on_result: Callable[[CheckResult], Awaitable[None]],
+) -> Report | None:
+    """The site's report through its distribution, or None when AWS finds none (or cannot be
+    asked): then the name is diagnosed as given."""
+    from cf502.aws.diagnose import diagnose_distribution
+    from cf502.aws.read.distribution import NotInAccount
+    from cf502.aws.session import AwsFailed, Denied
+
+    try:
+        return await diagnose_distribution(
+            target.host, path=origin.path, engine=engine, aws=aws, target=target,
+            only=job.only or None, on_result=on_result,
+        )  # fmt: skip
+    except (NotInAccount, Denied, AwsFailed):
+        return None
+
+
 async def run_job(
     job: Job,
     engine: EngineSettings,
     *,
     publish: Publish | None = None,
     deadline: float | None = None,
+    aws: AwsSettings | None = None,
 ) -> JobEvent:
     """Diagnose `job`'s target, publishing one CHECK event per finished check; returns the DONE
     or FAILED event (not published: the caller stores it together with the job's completion).
 
-    `deadline` caps the whole diagnosis (default: `job_deadline`).
+    `deadline` caps the whole diagnosis (default: `job_deadline`). `aws`: the operator's AWS
+    access; when on, a site (not an `--origin` job) is diagnosed through its distribution.
     """
     try:
         target, origin, effective = prepare(job, engine)
@@ -94,9 +123,14 @@ async def run_job(
 
     try:
         async with asyncio.timeout(limit) as scope:
-            report = await diagnose(
-                target, origin, effective, only=job.only or None, on_result=on_result
-            )
+            report = None
+            if aws is not None and aws.enabled and job.kind is JobKind.DIAGNOSE:
+                if not origin.cloudfront_domain:  # `--origin`: the user named the origin
+                    report = await _through_aws(job, target, origin, effective, aws, on_result)
+            if report is None:
+                report = await diagnose(
+                    target, origin, effective, only=job.only or None, on_result=on_result
+                )
     except TimeoutError:
         if not scope.expired():
             raise
