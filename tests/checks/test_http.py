@@ -224,6 +224,24 @@ async def test_a_handshake_nobody_sends_a_request_on_is_closed_with_the_diagnosi
         assert server.seen == []
 
 
+async def test_https_request_after_a_handshake_that_was_not_kept_opens_its_own(
+    tls_server_context: ssl.SSLContext,
+) -> None:
+    # Given an HTTPS origin whose handshake was observed without keeping the connection (no
+    # check sending the request was expected)
+    async with HttpServer(tls=tls_server_context) as server:
+        probe = make_probe(protocol_policy=ProtocolPolicy.HTTPS_ONLY, https_port=server.port)
+        try:
+            assert (await BY_ID["tls.handshake"].run(probe)).status is Status.PASS
+            # When the HTTP checks run after all
+            results = await run_all(probe)
+        finally:
+            await probe.close()
+        # Then the request gets a connection of its own and they pass
+        assert statuses(results) == dict.fromkeys(results, Status.PASS), results
+        assert (server.connections, len(server.seen)) == (2, 1)
+
+
 # Hostile origins over HTTPS: the request goes on the handshake's pyOpenSSL connection, and every
 # bound of the plain exchange holds the same (the same findings, deadlines and caps).
 HOSTILE = (

@@ -296,10 +296,15 @@ def start_observations(probe: Probe) -> None:
 
 async def tls_connection(probe: Probe, address: str) -> tuple[TlsObservation, Session | None]:
     """CloudFront's handshake to `address` (without the follow-ups of a failed one) and, for the
-    one caller that sends the origin request, the connection it negotiated (None once taken, or
-    when the handshake failed)."""
+    one caller that sends the origin request, the connection it negotiated (None when the
+    handshake failed)."""
     conn = await asyncio.shield(_connection(probe, address, keep=True))
-    return conn.obs, conn.take()
+    kept = conn.take()
+    if kept is None and conn.obs.main is not None and conn.obs.main.ok:
+        # The handshake's connection was not kept (no check sending the request was expected
+        # to run): the request gets a connection of its own, with the same offer.
+        return await _main(probe, address, keep=True)
+    return conn.obs, kept
 
 
 async def tls_observations(probe: Probe) -> tuple[TlsObservation, ...]:
