@@ -166,7 +166,7 @@ async def diagnose_distribution(
                     p,
                     engine,
                     origin_only,
-                    on_result,
+                    None,  # an origin's checks share ids with the others': only the report has them
                     now,
                     viewer if probed and p is probed[0] else None,
                 )
@@ -186,8 +186,8 @@ async def diagnose_distribution(
         c for c in (edge, *top_aws)
         if not wanted or c.id in wanted or (c.id == EDGE and not origin_only)
     )  # fmt: skip
-    for c in top_aws:
-        if on_result is not None and c in top:
+    for c in top:
+        if on_result is not None:
             maybe = on_result(c)
             if asyncio.iscoroutine(maybe):
                 await maybe

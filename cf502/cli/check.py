@@ -84,6 +84,13 @@ def add_options(check: argparse.ArgumentParser) -> None:
     add_setting_options(check.add_argument_group("read-only AWS (operator only)"), AWS)
 
 
+def _aws_request(args: argparse.Namespace) -> dict[str, str]:
+    """`--aws` with `--redis-url`: the job asks the workers to read its distribution."""
+    from cf502.settings.aws import JOB_REQUEST
+
+    return dict([JOB_REQUEST]) if getattr(args, "enabled", None) else {}
+
+
 def job_from_args(args: argparse.Namespace, target: Target, origin: OriginSettings) -> Job:
     """The job `cf502 check --redis-url` submits; refuses the operator-only options."""
     from cf502.pool.jobs import Job, JobKind
@@ -100,7 +107,7 @@ def job_from_args(args: argparse.Namespace, target: Target, origin: OriginSettin
         origin=origin.to_dict(),
         only=tuple(args.only or ()),
         allow_private=True if getattr(args, "allow_private", None) else None,
-        requested_by={"via": "cli"},
+        requested_by={"via": "cli", **_aws_request(args)},
     )
 
 

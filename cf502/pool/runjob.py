@@ -7,9 +7,10 @@ safety: the job's settings are validated (`OriginSettings.from_dict`), its timeo
 (`EngineSettings.restrict`). Every refusal or timeout ends as one FAILED event with a readable
 message; only a bug escapes as an exception (the worker retries, then dead-letters it).
 
-With the operator's read-only AWS access on (`AwsSettings`), a site's name is first looked up as a
-CloudFront distribution's and, when one serves it, diagnosed origin by origin with its
-configuration's settings (`cf502.aws.diagnose`); the job itself never carries AWS settings.
+A job may ask to be diagnosed through its distribution (`wants_aws`); with the operator's read-only
+AWS access on (`AwsSettings`), its site's name is then looked up as a CloudFront distribution's
+and, when one serves it, diagnosed origin by origin with its configuration's settings
+(`cf502.aws.diagnose`). The job never carries credentials, roles or endpoints.
 """
 
 from __future__ import annotations
@@ -23,9 +24,10 @@ from cf502.errors import Cf502Error, InvalidSetting, InvalidTarget
 from cf502.model import CheckResult, Report
 from cf502.pool.jobs import EventKind, Job, JobEvent, JobKind
 from cf502.settings import AwsSettings, EngineSettings, OriginSettings
+from cf502.settings.aws import JOB_REQUEST
 from cf502.target import Target, check_port, normalise_hostname
 
-__all__ = ["Publish", "RunJob", "job_deadline", "prepare", "run_job"]
+__all__ = ["Publish", "RunJob", "job_deadline", "prepare", "run_job", "wants_aws"]
 
 Publish = Callable[[JobEvent], Awaitable[None]]
 RunJob = Callable[..., Awaitable[JobEvent]]
@@ -74,6 +76,12 @@ def _failed(job: Job, message: str) -> JobEvent:
     return JobEvent(job.job_id, EventKind.FAILED, error=message)
 
 
+def wants_aws(job: Job) -> bool:
+    """A site's job asking for AWS (`--origin` jobs name their origin: never redirected)."""
+    asked = job.requested_by.get(JOB_REQUEST[0]) == JOB_REQUEST[1]
+    return asked and job.kind is JobKind.DIAGNOSE and not job.origin.get("cloudfront_domain")
+
+
 async def _through_aws(
     job: Job,
     target: Target,
@@ -109,7 +117,7 @@ async def run_job(
     or FAILED event (not published: the caller stores it together with the job's completion).
 
     `deadline` caps the whole diagnosis (default: `job_deadline`). `aws`: the operator's AWS
-    access; when on, a site (not an `--origin` job) is diagnosed through its distribution.
+    access; when on, a job that asks for it is diagnosed through its distribution.
     """
     try:
         target, origin, effective = prepare(job, engine)
@@ -124,9 +132,8 @@ async def run_job(
     try:
         async with asyncio.timeout(limit) as scope:
             report = None
-            if aws is not None and aws.enabled and job.kind is JobKind.DIAGNOSE:
-                if not origin.cloudfront_domain:  # `--origin`: the user named the origin
-                    report = await _through_aws(job, target, origin, effective, aws, on_result)
+            if aws is not None and aws.enabled and wants_aws(job):
+                report = await _through_aws(job, target, origin, effective, aws, on_result)
             if report is None:
                 report = await diagnose(
                     target, origin, effective, only=job.only or None, on_result=on_result

@@ -14,7 +14,10 @@ from dataclasses import dataclass
 
 from cf502.settings.spec import Setting, boolean, from_environ, seconds
 
-__all__ = ["AWS", "AwsSettings"]
+__all__ = ["AWS", "JOB_REQUEST", "AwsSettings"]
+
+JOB_REQUEST = ("aws", "distribution")
+"""The `requested_by` entry of a job that asks to be diagnosed through its distribution."""
 
 _ROLE = re.compile(r"arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}\Z")
 _REGION = re.compile(r"[a-z]{2}(?:-[a-z]+)+-\d{1,2}\Z")
@@ -46,6 +49,7 @@ AWS_ENABLED = Setting(
     name="CF502_AWS",
     flag="--aws",
     operator_only=True,
+    job_request=True,  # a job may ask (cf502 check --aws --redis-url); the worker's operator decides
 )
 AWS_ROLE_ARN = Setting(
     "role_arns",
