@@ -78,19 +78,20 @@ def overall_verdict(
     """One verdict over the distribution's checks and every origin's, causes before symptoms; an
     origin's failure is named with its origin when there are several."""
     by_id = {c.id: c for c in top}
-    ordered: list[CheckResult] = [by_id[i] for i in _CAUSES_FIRST if i in by_id]
-    owner: dict[int, str] = {}
-    for o in origins:
-        for c in o.checks:
-            owner[id(c)] = o.id
-            ordered.append(c)
-    ordered += [c for c in top if c.id not in _CAUSES_FIRST + _SYMPTOMS_LAST]
-    ordered += [by_id[i] for i in _SYMPTOMS_LAST if i in by_id]
-    verdict = decide(ordered, only=only)
-    cause = next((c for c in ordered if c.id == verdict.likely_cause and c.status is not Status.PASS
-                  and c.status is not Status.SKIP), None)  # fmt: skip
-    if cause is not None and id(cause) in owner and len(origins) > 1:
-        verdict = replace(verdict, summary=f"Origin {owner[id(cause)]}: {verdict.summary}")
+    ordered: list[tuple[CheckResult, str | None]] = [
+        (by_id[i], None) for i in _CAUSES_FIRST if i in by_id
+    ]
+    ordered += [(c, o.id) for o in origins for c in o.checks]
+    ordered += [(c, None) for c in top if c.id not in _CAUSES_FIRST + _SYMPTOMS_LAST]
+    ordered += [(by_id[i], None) for i in _SYMPTOMS_LAST if i in by_id]
+    verdict = decide([c for c, _ in ordered], only=only)
+    # decide() names the first of the broadest failures (or errors): find whose it is
+    owner = next(
+        (o for c, o in ordered if c.id == verdict.likely_cause and c.status is verdict.status),
+        None,
+    )
+    if owner is not None and len(origins) > 1:
+        verdict = replace(verdict, summary=f"Origin {owner}: {verdict.summary}")
     return verdict
 
 

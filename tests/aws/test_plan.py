@@ -158,3 +158,26 @@ def test_the_ip_address_type_picks_the_addresses_cloudfront_connects_to() -> Non
     assert _of_family(both, "dualstack") == both
     assert _of_family(both, None) == both
     assert _of_family(("192.0.2.1",), "ipv6") == ("192.0.2.1",)  # none left: all of them
+
+
+def test_the_overall_verdict_explains_the_origins_timeouts_by_the_security_group() -> None:
+    from cf502.aws.diagnose import overall_verdict
+    from cf502.model import CheckResult, OriginReport, Verdict
+
+    def check(check_id: str, status: Status, summary: str) -> CheckResult:
+        return CheckResult(check_id, check_id, status, summary, cloudfront_status=504)
+
+    timeout = check("tcp.https", Status.FAIL, "Port 443 does not answer within 10 s.")
+    closed = check("aws.firewall", Status.FAIL, "The security groups do not let CloudFront in.")
+    ongoing = check("aws.error_rates", Status.FAIL, "Ongoing: 5 of the last 5 minutes.")
+    origins = [
+        OriginReport(
+            name, f"{name}.example.test", {}, (timeout,), Verdict(Status.FAIL, "tcp.https", "")
+        )
+        for name in ("primary", "secondary")
+    ]
+    # A closed security group is the cause of the timeouts, and the error rate only their symptom
+    assert overall_verdict((ongoing, closed), origins).likely_cause == "aws.firewall"
+    # Without it, the origin's own failure is named with its origin
+    verdict = overall_verdict((ongoing,), origins)
+    assert verdict.likely_cause == "tcp.https" and verdict.summary.startswith("Origin primary: ")
