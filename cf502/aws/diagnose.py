@@ -157,7 +157,10 @@ async def diagnose_distribution(
     viewer_port = target.port if target is not None and target.port else None
     if viewer_port:
         engine = replace(engine, edge_port=viewer_port)
+    wanted = set(only or ())
     origin_only = [c for c in only or () if not c.startswith("aws.")] or None
+    # `--only` with aws.* ids alone: the origins are not probed at all
+    probe = not wanted or origin_only is not None
     probed = [p for p in found.origins if p.settings is not None and not p.unreachable]
     viewer = _viewer_name(name, found)
     try:
@@ -171,6 +174,8 @@ async def diagnose_distribution(
                     now,
                     viewer if probed and p is probed[0] else None,
                 )
+                if probe
+                else _unselected(p)
                 for p in found.origins
             )
         )
@@ -182,11 +187,7 @@ async def diagnose_distribution(
     edge = first.check(EDGE) if first is not None else None
     if edge is None:
         edge = make_edge_skip()
-    wanted = set(only or ())
-    top = tuple(
-        c for c in (edge, *top_aws)
-        if not wanted or c.id in wanted or (c.id == EDGE and not origin_only)
-    )  # fmt: skip
+    top = tuple(c for c in (edge, *top_aws) if not wanted or c.id in wanted)
     for c in top:
         if on_result is not None:
             maybe = on_result(c)
@@ -210,6 +211,12 @@ async def diagnose_distribution(
         distribution=distribution_facts(found),
         origins=origins,
     )
+
+
+async def _unselected(planned: PlannedOrigin) -> tuple[OriginReport, Report | None]:
+    verdict = Verdict(Status.SKIP, None, "Not probed: no origin check was selected (--only).")
+    settings = planned.settings.to_dict() if planned.settings else {}
+    return OriginReport(planned.config.id, planned.config.domain, settings, (), verdict), None
 
 
 def make_edge_skip() -> CheckResult:

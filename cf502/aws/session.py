@@ -131,7 +131,7 @@ class Account:
         self.label = label
         self._factory = session_factory
         self._session: Any = None
-        self._expires = expires
+        self.expires = expires
         self._clients: dict[tuple[str, str], Any] = {}
         self._lock = threading.Lock()
 
@@ -183,7 +183,7 @@ class Accounts:
                 return held[1]
         account = self._assume(role_arn)
         with self._lock:
-            self._roles[role_arn] = (account._expires or time.monotonic(), account)
+            self._roles[role_arn] = (account.expires or time.monotonic(), account)
         return account
 
     def each(self) -> Iterator[Account]:

@@ -128,6 +128,19 @@ def _is_distribution_id(text: str) -> bool:
     return is_distribution_id(text.strip())
 
 
+def _check_only(only: list[str] | None) -> None:
+    """Unknown check ids are refused before AWS is asked (the aws.* ids are known here too)."""
+    if not only:
+        return
+    from cf502.aws.judge import CHECK_IDS
+    from cf502.engine import selection
+
+    unknown = [c for c in only if c.startswith("aws.") and c not in CHECK_IDS]
+    if unknown:
+        raise UsageError(f"Unknown check id {unknown[0]!r}; the AWS ones: {', '.join(CHECK_IDS)}.")
+    selection([c for c in only if not c.startswith("aws.")], OriginSettings())
+
+
 async def _distribution_report(args: argparse.Namespace, aws: AwsSettings) -> Report | None:
     """The site's report through its distribution, or None when AWS finds none for a name (then
     the name is diagnosed as given). A distribution id that cannot be read is a usage error."""
@@ -142,6 +155,7 @@ async def _distribution_report(args: argparse.Namespace, aws: AwsSettings) -> Re
     name = text if by_id else (target.host if target else text)
     path = args.path or (target.path if target and target.path else "/")
     engine = engine_from_args(args, EngineSettings())
+    _check_only(args.only)
     try:
         return await diagnose_distribution(
             name, path=path, engine=engine, aws=aws, target=target, only=args.only

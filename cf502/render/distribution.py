@@ -10,6 +10,13 @@ from typing import Any
 from cf502.model import CheckResult, OriginReport, Report, Status
 from cf502.render.wrap import wrap_text
 
+
+def _clean(text: str) -> str:
+    from cf502.render.text import _clean as clean
+
+    return clean(text)
+
+
 __all__ = ["distribution_text", "settings_line"]
 
 
@@ -44,7 +51,9 @@ def _verdict_lines(report_verdict: Any, width: int, indent: str = "") -> list[st
     from cf502.render.text import status_word
 
     word = status_word(report_verdict.status, color=False).strip()
-    lines = wrap_text(report_verdict.summary, width, f"{indent}Verdict: {word}  ", indent + "  ")
+    lines = wrap_text(
+        _clean(report_verdict.summary), width, f"{indent}Verdict: {word}  ", indent + "  "
+    )
     if report_verdict.cloudfront_status is not None:
         line = f"{indent}Predicted CloudFront response: {report_verdict.cloudfront_status}"
         if report_verdict.cloudfront_error:
@@ -69,9 +78,9 @@ def _origin_lines(
     head = f"Origin {n} of {total}: {o.id} ({o.domain})"
     if o.addresses:
         head += f" {', '.join(o.addresses)}"
-    lines = wrap_text(head, width, rest="  ")
+    lines = wrap_text(_clean(head), width, rest="  ")
     if o.settings:
-        lines += wrap_text(settings_line(o.settings), width, "  settings: ", "    ")
+        lines += wrap_text(_clean(settings_line(o.settings)), width, "  settings: ", "    ")
     lines += _verdict_lines(o.verdict, width, "  ")
     for check in o.checks:
         lines += [
@@ -90,7 +99,7 @@ def distribution_text(
     site = str(report.target.get("host", "?"))
     lines = [
         *wrap_text(
-            f"cf502: {site} (CloudFront distribution {d.get('id')}, read from AWS)",
+            _clean(f"cf502: {site} (CloudFront distribution {d.get('id')}, read from AWS)"),
             width,
             rest="  ",
         ),
@@ -98,13 +107,17 @@ def distribution_text(
     ]
     aliases = ", ".join(d.get("aliases") or []) or "none"
     lines += wrap_text(
-        f"Distribution {d.get('id')} ({d.get('domain')}), {d.get('status')}; aliases: {aliases}",
+        _clean(
+            f"Distribution {d.get('id')} ({d.get('domain')}), {d.get('status')}; aliases: {aliases}"
+        ),
         width,
         rest="  ",
     )
     lines += wrap_text(
-        f"Behavior {d.get('behavior')} for {d.get('path', '/')}, to {d.get('target_origin_id')}: "
-        + ", then ".join(o.id for o in report.origins),
+        _clean(
+            f"Behavior {d.get('behavior')} for {d.get('path', '/')}, to {d.get('target_origin_id')}: "
+            + ", then ".join(o.id for o in report.origins)
+        ),
         width,
         rest="  ",
     )
@@ -113,7 +126,7 @@ def distribution_text(
     if cause is not None:
         lines.append(f"Likely cause: {cause.id}")
         if cause.remediation:
-            lines += wrap_text(cause.remediation, width, "Fix: ")
+            lines += wrap_text(_clean(cause.remediation), width, "Fix: ")
     lines += ["", "Distribution checks:"]
     for check in report.checks:
         lines += _check_lines(check, color=color, verbose=verbose, width=width)

@@ -204,3 +204,12 @@ def test_an_unknown_distribution_id_is_one_line(world: World, guard: Guard) -> N
         proc.stderr.strip().count("\n") == 0
         and "no distribution serves EDOESNOTEXIST9" in proc.stderr
     )
+
+
+def test_an_unknown_aws_check_id_is_refused_before_aws_is_asked(world: World, guard: Guard) -> None:
+    proc = cf502(world, world.site, "--only", "aws.nope")
+    assert proc.returncode == 2
+    assert proc.stderr.strip().count("\n") == 0 and "Unknown check id 'aws.nope'" in proc.stderr
+    only = cf502(world, f"{world.site}:{world.edge.port}", "--only", "aws.error_caching", "--json")
+    report = json.loads(only.stdout)
+    assert [c["id"] for c in report["checks"]] == ["aws.error_caching"], only.stderr
