@@ -17,6 +17,8 @@ from cf502.model import CheckResult, CloudFrontSite, Status
 from cf502.settings import OriginSettings
 
 __all__ = [
+    "RECENT",
+    "WATCH",
     "MemoryStore",
     "Note",
     "RedisStore",
@@ -27,18 +29,24 @@ __all__ = [
 ]
 
 
+WATCH = "watch"  # Note.via of a watch's recheck
+RECENT = 50  # reports remembered per workspace for the App Home (the newest first)
+
+
 def new_report_id() -> str:
     return uuid.uuid4().hex
 
 
 @dataclass(frozen=True, slots=True)
 class Note:
-    """Who reran a check, when, and what changed (`before` None: it had no result before)."""
+    """Who reran a check, when, and what changed (`before` None: it had no result before).
+    `via` is WATCH when the recheck was the watch's (credited to the watch, not to `by`)."""
 
     by: str
     at: float
     before: Status | None
     after: Status
+    via: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -46,6 +54,7 @@ class Note:
             "at": self.at,
             "before": self.before.value if self.before else None,
             "after": self.after.value,
+            "via": self.via,
         }
 
     @classmethod
@@ -56,6 +65,7 @@ class Note:
             at=float(d["at"]),
             before=Status(before) if before else None,
             after=Status(d["after"]),
+            via=str(d.get("via") or ""),
         )
 
 
@@ -70,6 +80,7 @@ class Watch:
     runs: int = 0
     outcome: str | None = None  # None while watching; "fixed", "gave-up", "stopped", "failed"
     stopped_by: str | None = None
+    by_name: str = ""  # the watcher's Slack name, for text that can't mention (dialogs)
 
     @property
     def active(self) -> bool:
@@ -84,6 +95,7 @@ class Watch:
             "runs": self.runs,
             "outcome": self.outcome,
             "stopped_by": self.stopped_by,
+            "by_name": self.by_name,
         }
 
     @classmethod
@@ -96,6 +108,7 @@ class Watch:
             runs=int(d.get("runs", 0)),
             outcome=d.get("outcome"),
             stopped_by=d.get("stopped_by"),
+            by_name=str(d.get("by_name") or ""),
         )
 
 
@@ -122,6 +135,14 @@ class ReportState:
         watch: the watch, if one was started.
         response_url: the slash command's response URL (fallback when the bot can't post).
         cloudfront: whether the target is a CloudFront site (from the last complete report).
+        team: the workspace (for its App Home's list of recent reports).
+        requester_name: the requester's Slack name, for text that can't mention (dialogs).
+        permalink: the root message's link, once asked for (chat.getPermalink).
+        commands: check id -> ts of its "Show commands" message (posted once per report).
+        ran_at: when the last complete run finished (what a rerun compares with).
+        in_dm: the conversation is a direct message (no `/invite` there).
+        duplicate_of: set by `Reports.submit` (never stored) when the request joined the
+            report of the same diagnosis asked for here a moment earlier.
     """
 
     report_id: str
@@ -147,6 +168,13 @@ class ReportState:
     watch: Watch | None = None
     response_url: str | None = None
     cloudfront: CloudFrontSite = field(default_factory=CloudFrontSite)
+    team: str = ""
+    requester_name: str = ""
+    permalink: str | None = None
+    commands: dict[str, str] = field(default_factory=dict)
+    ran_at: float | None = None
+    in_dm: bool = False
+    duplicate_of: str | None = None
 
     @property
     def ordered_results(self) -> list[CheckResult]:
@@ -181,6 +209,12 @@ class ReportState:
             "watch": self.watch.to_dict() if self.watch else None,
             "response_url": self.response_url,
             "cloudfront": self.cloudfront.to_dict(),
+            "team": self.team,
+            "requester_name": self.requester_name,
+            "permalink": self.permalink,
+            "commands": self.commands,
+            "ran_at": self.ran_at,
+            "in_dm": self.in_dm,
         }
 
     @classmethod
@@ -212,6 +246,12 @@ class ReportState:
             watch=Watch.from_dict(watch) if watch else None,
             response_url=d.get("response_url"),
             cloudfront=CloudFrontSite.from_dict(d.get("cloudfront") or {}),
+            team=str(d.get("team") or ""),
+            requester_name=str(d.get("requester_name") or ""),
+            permalink=d.get("permalink"),
+            commands={str(k): str(v) for k, v in d.get("commands", {}).items()},
+            ran_at=float(d["ran_at"]) if d.get("ran_at") is not None else None,
+            in_dm=bool(d.get("in_dm", False)),
         )
 
 
@@ -228,6 +268,19 @@ class StateStore(Protocol):
 
     async def release(self, key: str) -> None: ...
 
+    async def remember(self, key: str, value: str, ttl: float) -> str:
+        """Keep `value` under `key` for `ttl` s unless a value is kept there already; returns the
+        value kept (the earlier one, if any)."""
+        ...
+
+    async def add_recent(self, team: str, report_id: str) -> None:
+        """Put `report_id` first in `team`'s list of recent reports (at most `RECENT`)."""
+        ...
+
+    async def recent(self, team: str) -> list[str]:
+        """`team`'s recent report ids, the newest first (some may have expired since)."""
+        ...
+
     async def close(self) -> None: ...
 
 
@@ -239,11 +292,14 @@ class MemoryStore:
         self._clock = clock
         self._reports: dict[str, tuple[float, str]] = {}
         self._claims: dict[str, float] = {}
+        self._values: dict[str, tuple[float, str]] = {}
+        self._recent: dict[str, tuple[float, list[str]]] = {}
 
     def _purge(self) -> None:
         now = self._clock()
-        for key in [k for k, (exp, _) in self._reports.items() if exp <= now]:
-            del self._reports[key]
+        for table in (self._reports, self._values, self._recent):
+            for key in [k for k, (exp, _) in table.items() if exp <= now]:
+                del table[key]
         for key in [k for k, exp in self._claims.items() if exp <= now]:
             del self._claims[key]
 
@@ -269,6 +325,22 @@ class MemoryStore:
 
     async def release(self, key: str) -> None:
         self._claims.pop(key, None)
+
+    async def remember(self, key: str, value: str, ttl: float) -> str:
+        self._purge()
+        if key not in self._values:
+            self._values[key] = (self._clock() + ttl, value)
+        return self._values[key][1]
+
+    async def add_recent(self, team: str, report_id: str) -> None:
+        self._purge()
+        _, ids = self._recent.get(team, (0.0, []))
+        ids = [report_id, *(i for i in ids if i != report_id)][:RECENT]
+        self._recent[team] = (self._clock() + self._ttl, ids)
+
+    async def recent(self, team: str) -> list[str]:
+        self._purge()
+        return list(self._recent.get(team, (0.0, []))[1])
 
     async def close(self) -> None:
         return None
@@ -302,6 +374,26 @@ class RedisStore:
 
     async def release(self, key: str) -> None:
         await self._redis.delete(f"{self.PREFIX}claim:{key}")
+
+    async def remember(self, key: str, value: str, ttl: float) -> str:
+        name = f"{self.PREFIX}value:{key}"
+        if await self._redis.set(name, value, nx=True, ex=max(1, round(ttl))):
+            return value
+        kept = await self._redis.get(name)
+        return str(kept) if kept is not None else value  # expired in between: ours is as good
+
+    async def add_recent(self, team: str, report_id: str) -> None:
+        name = f"{self.PREFIX}recent:{team}"
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.lrem(name, 0, report_id)
+            pipe.lpush(name, report_id)
+            pipe.ltrim(name, 0, RECENT - 1)
+            pipe.expire(name, self._ttl)
+            await pipe.execute()
+
+    async def recent(self, team: str) -> list[str]:
+        ids = await self._redis.lrange(f"{self.PREFIX}recent:{team}", 0, RECENT - 1)
+        return [str(i) for i in ids]
 
     async def close(self) -> None:
         await self._redis.aclose()

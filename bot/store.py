@@ -79,3 +79,19 @@ class ReportStore:
 
     async def release(self, key: str) -> None:
         await self.states.release(key)
+
+    async def remember(self, key: str, value: str, ttl: float) -> str:
+        """Keep `value` under `key` unless one is kept already; returns the value kept."""
+        return await self.states.remember(key, value, ttl)
+
+    async def add_recent(self, team: str, report_id: str) -> None:
+        await self.states.add_recent(team, report_id)
+
+    async def recent(self, team: str) -> list[ReportState]:
+        """`team`'s recent reports that have not expired, the newest first."""
+        found: list[ReportState] = []
+        for report_id in await self.states.recent(team):
+            state = await self.states.get(report_id)
+            if state is not None:
+                found.append(state)
+        return found

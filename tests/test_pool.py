@@ -98,19 +98,22 @@ async def test_at_most_concurrency_jobs_run_at_once() -> None:
 
 
 async def test_identical_requests_are_coalesced_and_limits_refuse_clearly() -> None:
-    # Given a pool allowing one job per user per minute
+    # Given a pool allowing two jobs per user per minute
     gate = Gate()
     gate.release.set()
-    pool = LocalPool(EngineSettings(), limits=Limits(per_user=1, window=60), run_job=gate)
+    pool = LocalPool(EngineSettings(), limits=Limits(per_user=2, window=60), run_job=gate)
     who = {"user": "U1", "channel": "C1"}
     # When the same request comes twice, Then both get one job, run once
     first = await pool.submit(origin_job(8443, requested_by=who))
     assert await pool.submit(origin_job(8443, requested_by=who)) == first
     await pool.result(first, timeout=5)
     assert gate.runs == [first]
-    # And a different request from the same user is refused with the limit
-    with pytest.raises(RateLimited, match="user U1 may start 1 diagnoses per 60 s"):
+    # And the duplicate counted: a different request from the same user is refused
+    with pytest.raises(RateLimited, match="user U1 may start 2 diagnoses per 60 s"):
         await pool.submit(origin_job(8444, requested_by=who))
+    # And so is one more duplicate
+    with pytest.raises(RateLimited):
+        await pool.submit(origin_job(8443, requested_by=who))
     await pool.close()
 
 

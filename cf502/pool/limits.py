@@ -29,7 +29,7 @@ class Limits:
         per_channel: jobs per `window` for one `requested_by["channel"]` (0: unlimited).
         window: the sliding window, in seconds.
         coalesce: identical requests (same `Job.dedupe_key`) within this many seconds share one
-            job (0: never coalesce).
+            job (0: never coalesce); each still counts for the rate limits.
         running_per_user: fair admission: most diagnoses of one `requested_by["user"]` running
             (in the Redis pool: queued or running) at once; the user's further jobs wait for one
             of those to finish, holding no worker slot (0: no cap). Jobs without a user (the
@@ -117,12 +117,11 @@ class LocalAdmission:
 
     def admit(self, job: Job) -> str | None:
         """The id of an identical job submitted within the coalescing window, or None when `job`
-        is admitted as new. Raises RateLimited when its user or channel is over the limit."""
+        is admitted as new. Raises RateLimited when its user or channel is over the limit: a
+        duplicate counts too (seven identical commands are seven requests, sharing one job)."""
         now = self._clock()
         self._forget(now)
         key = job.dedupe_key() if self.limits.coalesce > 0 else None
-        if key is not None and key in self._recent:
-            return self._recent[key][0]
         user = job.requested_by.get("user")
         channel = job.requested_by.get("channel")
         checks = (
@@ -137,6 +136,8 @@ class LocalAdmission:
         for _, who, window, _ in checks:
             if who:
                 window.record(who)
+        if key is not None and key in self._recent:
+            return self._recent[key][0]
         if key is not None:
             self._recent[key] = (job.job_id, now + self.limits.coalesce)
         return None

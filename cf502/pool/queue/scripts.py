@@ -104,10 +104,6 @@ _SUBMIT = (
 local now_t = redis.call('TIME')
 local now = tonumber(now_t[1]) * 1000 + math.floor(tonumber(now_t[2]) / 1000)
 local coalesce_ms = tonumber(ARGV[3])
-if coalesce_ms > 0 then
-  local existing = redis.call('GET', KEYS[2])
-  if existing then return {'dup', existing} end
-end
 local window = tonumber(ARGV[4])
 local function wait_for(key, limit)
   if limit <= 0 then return nil end
@@ -122,18 +118,29 @@ local w = wait_for(KEYS[3], tonumber(ARGV[5]))
 if w then return {'user', w} end
 w = wait_for(KEYS[4], tonumber(ARGV[6]))
 if w then return {'channel', w} end
+-- A duplicate counts for the rate limits (it is a request like any other) but shares the job.
+local function count()
+  for i, limit in ipairs({tonumber(ARGV[5]), tonumber(ARGV[6])}) do
+    if limit > 0 then
+      redis.call('ZADD', KEYS[2 + i], now, ARGV[1])
+      redis.call('PEXPIRE', KEYS[2 + i], window)
+    end
+  end
+end
+if coalesce_ms > 0 then
+  local existing = redis.call('GET', KEYS[2])
+  if existing then
+    count()
+    return {'dup', existing}
+  end
+end
 local backlog = tonumber(ARGV[7])
 local cap = tonumber(ARGV[9])
 if backlog > 0 and redis.call('XLEN', KEYS[1]) >= backlog then return {'full', tostring(backlog)} end
 if cap > 0 and backlog > 0 and redis.call('LLEN', KEYS[7]) >= backlog then
   return {'full', tostring(backlog)}
 end
-for i, limit in ipairs({tonumber(ARGV[5]), tonumber(ARGV[6])}) do
-  if limit > 0 then
-    redis.call('ZADD', KEYS[2 + i], now, ARGV[1])
-    redis.call('PEXPIRE', KEYS[2 + i], window)
-  end
-end
+count()
 if coalesce_ms > 0 then redis.call('SET', KEYS[2], ARGV[1], 'PX', coalesce_ms) end
 redis.call('SET', KEYS[5], '1', 'PX', ARGV[8])
 if cap > 0 then
