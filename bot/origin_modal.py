@@ -14,9 +14,9 @@ from typing import Any
 
 from bot.actions import ORIGIN_MODAL, ButtonValue
 from bot.blocks import Block
+from bot.inputs import plain, policy_select, text_input, values_of
 from bot.mrkdwn import code
 from bot.state import ReportState
-from cf502.settings import ProtocolPolicy
 
 __all__ = ["FIELDS", "command_text", "field_of", "origin_modal", "short", "submitted"]
 
@@ -29,53 +29,6 @@ ORIGIN, POLICY, HTTPS_PORT, HOST_HEADER, PATH = (
     "path",
 )
 FIELDS = (ORIGIN, POLICY, HTTPS_PORT, HOST_HEADER, PATH)
-_MAX_NAME = 253
-
-
-def _text(text: str) -> dict[str, Any]:
-    return {"type": "plain_text", "text": text, "emoji": True}
-
-
-def _input(
-    block_id: str,
-    label: str,
-    *,
-    initial: str | None = None,
-    placeholder: str = "",
-    hint: str = "",
-    optional: bool = False,
-    max_length: int = _MAX_NAME,
-) -> Block:
-    element: Block = {"type": "plain_text_input", "action_id": "value", "max_length": max_length}
-    if initial:
-        element["initial_value"] = initial
-    if placeholder:
-        element["placeholder"] = _text(placeholder)
-    block: Block = {
-        "type": "input",
-        "block_id": block_id,
-        "label": _text(label),
-        "element": element,
-        "optional": optional,
-    }
-    if hint:
-        block["hint"] = _text(hint)
-    return block
-
-
-def _policy(initial: ProtocolPolicy) -> Block:
-    options = [{"text": _text(p.value), "value": p.value} for p in ProtocolPolicy]
-    return {
-        "type": "input",
-        "block_id": POLICY,
-        "label": _text("Origin protocol policy"),
-        "element": {
-            "type": "static_select",
-            "action_id": "value",
-            "options": options,
-            "initial_option": next(o for o in options if o["value"] == initial.value),
-        },
-    }
 
 
 def origin_modal(state: ReportState) -> Block:
@@ -89,9 +42,9 @@ def origin_modal(state: ReportState) -> Block:
         "type": "modal",
         "callback_id": ORIGIN_MODAL,
         "private_metadata": ButtonValue(state.report_id).dumps(),
-        "title": _text("Diagnose origin"),
-        "submit": _text("Diagnose"),
-        "close": _text("Cancel"),
+        "title": plain("Diagnose origin"),
+        "submit": plain("Diagnose"),
+        "close": plain("Cancel"),
         "blocks": [
             {
                 "type": "section",
@@ -102,14 +55,14 @@ def origin_modal(state: ReportState) -> Block:
                     "viewer, and compares the two in this report's thread.",
                 },
             },
-            _input(
+            text_input(
                 ORIGIN,
                 "Origin domain name",
                 placeholder="origin.example.com, or the load balancer's or bucket's name",
             ),
-            _policy(o.protocol_policy),
-            _input(HTTPS_PORT, "HTTPS port", initial=str(o.https_port), max_length=5),
-            _input(
+            policy_select(POLICY, o.protocol_policy),
+            text_input(HTTPS_PORT, "HTTPS port", initial=str(o.https_port), max_length=5),
+            text_input(
                 HOST_HEADER,
                 "Host header forwarded",
                 initial=o.host_header,
@@ -117,28 +70,14 @@ def origin_modal(state: ReportState) -> Block:
                 "certificate must then match it.",
                 optional=True,
             ),
-            _input(PATH, "Path", initial=o.path, max_length=2048),
+            text_input(PATH, "Path", initial=o.path, max_length=2048),
         ],
     }
 
 
 def submitted(view: Mapping[str, Any]) -> dict[str, str]:
-    """block id -> the value given, from a `view_submission`'s `view.state.values` (what Slack
-    sends is read strictly: anything else is left out, as if not given)."""
-    values = ((view.get("state") or {}).get("values")) or {}
-    out: dict[str, str] = {}
-    if not isinstance(values, dict):
-        return out
-    for field in FIELDS:
-        entry = (values.get(field) or {}).get("value") or {}
-        if not isinstance(entry, dict):
-            continue
-        value = entry.get("value")
-        if value is None:
-            value = (entry.get("selected_option") or {}).get("value")
-        if isinstance(value, str) and value.strip():
-            out[field] = value.strip()
-    return out
+    """block id -> the value given, from a `view_submission`'s `view.state.values`."""
+    return values_of(view, FIELDS)
 
 
 def command_text(site: str, values: Mapping[str, str]) -> str:
