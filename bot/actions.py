@@ -36,6 +36,8 @@ class ActionId(StrEnum):
     WATCH = "cf502-watch"
     STOP_WATCH = "cf502-stop-watch"
     DIAGNOSE_ORIGIN = "cf502-diagnose-origin"  # a CloudFront site's report: ask for its origin
+    SHOW_ALL = "cf502-show-all"  # the root card: list every check in place
+    HIDE_CHECKS = "cf502-hide-checks"  # the root card: back to the problems only
 
 
 ORIGIN_MODAL = "cf502-origin-modal"

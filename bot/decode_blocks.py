@@ -2,12 +2,12 @@
 
 Everything taken from the paste (hosts, paths, request ids, unknown result types) goes through
 `mrkdwn.escape`/`code`: a pasted line can neither ping the channel nor smuggle a link. Within
-Slack's limits: a handful of blocks, each section under 3,000 characters.
+Slack's limits: a handful of blocks, held to the app's one size budget (`bot.budget`).
 """
 
 from __future__ import annotations
 
-from bot.blocks import Block
+from bot.budget import Block, fit, fit_text
 from bot.mrkdwn import code, escape, truncate
 from cf502.decode import Decoding
 
@@ -40,7 +40,7 @@ def _sentence(note: str) -> str:
 
 def decode_text(d: Decoding) -> str:
     """The notification / fallback text (plain, escaped)."""
-    return escape(truncate(f"cf502 decode: {d.headline}: {d.cause}", 300))
+    return fit_text(escape(truncate(f"cf502 decode: {d.headline}: {d.cause}", 300)))
 
 
 def decode_blocks(d: Decoding) -> list[Block]:
@@ -64,4 +64,4 @@ def decode_blocks(d: Decoding) -> list[Block]:
     blocks.append(_section(run))
     if d.notes:
         blocks.append(_context(" ".join(escape(_sentence(n)) for n in d.notes)))
-    return blocks
+    return fit(blocks)

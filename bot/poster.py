@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -21,7 +22,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
-from bot.blocks import Block
+from bot.budget import COMPACT_JSON, Block, fit, fit_text, size
 from cf502.ops.metrics import record_slack_call
 
 __all__ = [
@@ -30,6 +31,7 @@ __all__ = [
     "TOO_LONG",
     "PostError",
     "Poster",
+    "Upload",
     "is_response_url",
     "make_client",
 ]
@@ -42,9 +44,38 @@ NOT_POSTABLE = frozenset(
 )
 # The message is over one of Slack's size limits: retry with the compact layout.
 TOO_LONG = frozenset({"msg_too_long", "msg_blocks_too_long", "invalid_blocks", "too_many_blocks"})
+COMPACT_NOTE = "✂ Shortened: Slack found the full message too long."
+RETRIES = 3  # smaller and smaller compact layouts after a too-long answer
 TIMEOUT = 10  # seconds per Web API call (retries come on top)
 # Where Slack's response URLs live; anything else in a payload's `response_url` is not Slack's.
 SLACK_RESPONSE_BASE = "https://hooks.slack.com/"
+
+
+@dataclass(frozen=True, slots=True)
+class Upload:
+    """A text file to attach to a thread."""
+
+    filename: str
+    content: str
+    title: str
+
+
+def _bodies(
+    blocks: Sequence[Block] | None, compact: Sequence[Block] | None
+) -> list[list[Block] | None]:
+    """The blocks to send, then the ones to retry with when Slack finds them too long: the
+    caller's compact layout (else the same blocks) held to tighter and tighter budgets. Every
+    body is held to the budget first (`budget.fit`), whatever built it."""
+    if blocks is None:
+        return [None]
+    first = fit(blocks)
+    bodies: list[list[Block] | None] = [first]
+    # Slack's real limit is not published: each retry is well under what was refused.
+    limit = min(COMPACT_JSON, size(first) * 2 // 3)
+    for _ in range(RETRIES):
+        bodies.append(fit(compact or first, limit=limit, note=COMPACT_NOTE))
+        limit = limit * 2 // 3
+    return bodies
 
 
 class PostError(Exception):
@@ -140,7 +171,7 @@ class Poster:
         self, channel: str, user: str, text: str, *, thread_ts: str | None = None
     ) -> None:
         """A message only `user` sees. Failures are logged, never raised: it is only a hint."""
-        kwargs: dict[str, Any] = {"channel": channel, "user": user, "text": text}
+        kwargs: dict[str, Any] = {"channel": channel, "user": user, "text": fit_text(text)}
         if thread_ts:
             kwargs["thread_ts"] = thread_ts
         try:
@@ -165,20 +196,47 @@ class Poster:
             log.warning("ignored a response_url that is not Slack's")
             return False
         hook = AsyncWebhookClient(response_url, timeout=TIMEOUT)
+        for body in _bodies(blocks, None):
+            try:
+                resp = await hook.send(
+                    text=fit_text(text),
+                    blocks=body,
+                    response_type="in_channel" if in_channel else "ephemeral",
+                    replace_original=replace_original,
+                )
+            except Exception as exc:  # network trouble: the answer is lost, the app goes on
+                log.warning("response_url failed: %s", type(exc).__name__)
+                return False
+            if resp.status_code == 200:
+                return True
+            if body is None or resp.body.strip() not in TOO_LONG:
+                break
+            log.info("response_url: %s; retrying with the compact layout", resp.body.strip())
+        log.warning("response_url answered HTTP %s", resp.status_code)
+        return False
+
+    async def upload(
+        self, channel: str, thread_ts: str, files: Sequence[Upload], *, comment: str = ""
+    ) -> None:
+        """Attach `files` (text) to the thread of `thread_ts` in one message (files.uploadV2:
+        files.getUploadURLExternal, the upload, files.completeUploadExternal). Raises PostError."""
+        self.calls += 1
         try:
-            resp = await hook.send(
-                text=text,
-                blocks=list(blocks) if blocks else None,
-                response_type="in_channel" if in_channel else "ephemeral",
-                replace_original=replace_original,
+            await self.client.files_upload_v2(
+                file_uploads=[
+                    {"content": f.content, "filename": f.filename, "title": f.title} for f in files
+                ],
+                channel=channel,
+                thread_ts=thread_ts,
+                initial_comment=fit_text(comment) if comment else None,
             )
-        except Exception as exc:  # network trouble: the answer is lost, the app goes on
-            log.warning("response_url failed: %s", type(exc).__name__)
-            return False
-        if resp.status_code != 200:
-            log.warning("response_url answered HTTP %s", resp.status_code)
-            return False
-        return True
+            record_slack_call("files.upload")
+        except SlackApiError as exc:
+            record_slack_call("files.upload", _code(exc))
+            raise PostError(_code(exc), "files.upload") from None
+        except (SlackClientError, OSError, TimeoutError) as exc:
+            record_slack_call("files.upload", type(exc).__name__)
+            raise PostError(f"http_error ({type(exc).__name__})", "files.upload") from None
 
     async def open_view(self, trigger_id: str, view: Block) -> None:
         """Open a modal for the click that gave `trigger_id` (valid 3 s). Raises PostError."""
@@ -200,11 +258,13 @@ class Poster:
         blocks: Sequence[Block] | None,
         compact: Sequence[Block] | None,
     ) -> Any:
-        attempts = [blocks, compact] if compact is not None else [blocks]
+        if "text" in kwargs:
+            kwargs = {**kwargs, "text": fit_text(str(kwargs["text"]))}
+        attempts = _bodies(blocks, compact)
         for i, body in enumerate(attempts):
             args = dict(kwargs)
             if body is not None:
-                args["blocks"] = list(body)
+                args["blocks"] = body
             self.calls += 1
             try:
                 resp = await self.client.api_call(method, json=args)

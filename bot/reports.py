@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from bot.attach import report_files
 from bot.background import Background
 from bot.blocks import (
     Block,
@@ -315,6 +316,30 @@ class Reports:
                 await self.update_reply(state, ts)
         await self.redraw(state)
         await self.store.put(state)
+        if state.phase == "done":
+            await self.attach(state)
+
+    async def attach(self, state: ReportState) -> None:
+        """The full report (text and JSON) as files in the thread: what Slack's size limits cut
+        from the messages is there. Failures are logged; the report stands without them."""
+        if state.thread_ts is None:
+            return
+        try:
+            await self.poster.upload(state.channel, state.thread_ts, report_files(state))
+        except PostError as exc:
+            log.warning("could not attach the report %s: %s", state.report_id, exc.code)
+
+    async def show_all(self, report_id: str, who: Requester, *, expanded: bool) -> None:
+        """Show all checks / Hide: the same root message redrawn with every check or the
+        problems only."""
+        state = await self.store.load(report_id, who)
+        if state is None:
+            return
+        async with self.store.lock(report_id):
+            state = await self.store.get(report_id) or state
+            state.expanded = expanded
+            await self.store.put(state)
+            await self.redraw(state)
 
     # -- the report's messages --------------------------------------------------------------
 

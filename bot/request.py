@@ -12,6 +12,7 @@ import shlex
 from dataclasses import dataclass
 from enum import StrEnum
 
+from bot.mrkdwn import entities
 from bot.slacktext import plain_text
 from cf502.checks import BY_ID
 from cf502.decode import Decoding, NotRecognised, decode
@@ -195,7 +196,12 @@ def parse_mention(text: str) -> Request:
 
 
 def help_text(prefix: str = "/cf502") -> str:
-    """Usage and options (mrkdwn). The same for the slash command and for mentions."""
+    """Usage and options (mrkdwn). The same for the slash command and for mentions; its
+    `<origin>`-style placeholders are entities, or Slack would read them as link markup."""
+    return entities(_help(prefix))
+
+
+def _help(prefix: str) -> str:
     checks = ", ".join(f"`{c}`" for c in BY_ID)
     return (
         "*cf502* tells you why CloudFront answers 502/504 for your origin, by connecting to it "

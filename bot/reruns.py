@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+from bot.kit import rate_limited
 from bot.messenger import Messenger, Requester
 from bot.mrkdwn import escape
 from bot.reports import (
@@ -46,7 +47,7 @@ class Reruns:
         try:
             return await self.pool.submit(job)
         except RateLimited as exc:
-            await self.messenger.tell(who, f":hourglass: {escape(exc)}")
+            await self.messenger.tell(who, rate_limited(exc, who.user))
         except Cf502Error as exc:
             await self.messenger.tell(who, f":warning: Could not start the check: {escape(exc)}")
         return None

@@ -143,6 +143,7 @@ class ReportState:
         in_dm: the conversation is a direct message (no `/invite` there).
         duplicate_of: set by `Reports.submit` (never stored) when the request joined the
             report of the same diagnosis asked for here a moment earlier.
+        expanded: the root lists every check ("Show all checks"), not only the problems.
     """
 
     report_id: str
@@ -175,6 +176,7 @@ class ReportState:
     ran_at: float | None = None
     in_dm: bool = False
     duplicate_of: str | None = None
+    expanded: bool = False
 
     @property
     def ordered_results(self) -> list[CheckResult]:
@@ -215,6 +217,7 @@ class ReportState:
             "commands": self.commands,
             "ran_at": self.ran_at,
             "in_dm": self.in_dm,
+            "expanded": self.expanded,
         }
 
     @classmethod
@@ -252,6 +255,7 @@ class ReportState:
             commands={str(k): str(v) for k, v in d.get("commands", {}).items()},
             ran_at=float(d["ran_at"]) if d.get("ran_at") is not None else None,
             in_dm=bool(d.get("in_dm", False)),
+            expanded=bool(d.get("expanded", False)),
         )
 
 

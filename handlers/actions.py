@@ -56,6 +56,8 @@ def _work(
         return watches.start(rid, who)
     if action_id == ActionId.STOP_WATCH:
         return watches.stop(rid, who)
+    if action_id in (ActionId.SHOW_ALL, ActionId.HIDE_CHECKS):
+        return reports.show_all(rid, who, expanded=action_id == ActionId.SHOW_ALL)
     return None
 
 

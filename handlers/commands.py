@@ -8,6 +8,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp
 
 from bot.decode_blocks import decode_blocks, decode_text
+from bot.kit import rate_limited
 from bot.messenger import Requester
 from bot.mrkdwn import escape
 from bot.policy import refusal
@@ -52,7 +53,7 @@ def register(app: AsyncApp, services: Services) -> None:
             # Queue first (fast: no Slack call, no origin I/O), so the ack can say if it failed.
             state = await reports.submit(request, who)
         except RateLimited as exc:
-            await answer(f":hourglass: {escape(exc)}")
+            await answer(rate_limited(exc, who.user))
             return
         except Cf502Error as exc:
             await answer(f":warning: Could not start the diagnosis: {escape(exc)}")

@@ -9,6 +9,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp, AsyncBoltContext
 
 from bot.decode_blocks import decode_blocks, decode_text
+from bot.kit import rate_limited
 from bot.messenger import Requester
 from bot.mrkdwn import escape
 from bot.policy import refusal
@@ -62,7 +63,7 @@ def register(app: AsyncApp, services: Services) -> None:
         try:
             state = await reports.submit(request, who)
         except RateLimited as exc:
-            await tell(who, f":hourglass: {escape(exc)}")
+            await tell(who, rate_limited(exc, who.user))
             return
         except Cf502Error as exc:
             await tell(who, f":warning: Could not start the diagnosis: {escape(exc)}")

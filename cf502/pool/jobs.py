@@ -32,7 +32,29 @@ __all__ = [
 
 
 class RateLimited(Cf502Error):
-    """Raised by `Pool.submit` when a user or channel is over its rate limit."""
+    """Raised by `Pool.submit` when a user or channel is over its rate limit.
+
+    Attributes (for renderers that word it their own way, e.g. a Slack mention):
+        scope: "user" or "channel"; who: its id; limit: jobs per `window` seconds;
+        retry_after: seconds until one more is allowed.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        scope: str = "",
+        who: str = "",
+        limit: int = 0,
+        window: float = 0.0,
+        retry_after: float = 0.0,
+    ) -> None:
+        super().__init__(message)
+        self.scope = scope
+        self.who = who
+        self.limit = limit
+        self.window = window
+        self.retry_after = retry_after
 
 
 class JobKind(StrEnum):

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from cf502.errors import InvalidSetting
 from cf502.pool.jobs import Job, RateLimited
 
-__all__ = ["Limits", "LocalAdmission", "SlidingWindow", "refusal"]
+__all__ = ["Limits", "LocalAdmission", "SlidingWindow", "rate_limited", "refusal"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +59,20 @@ def refusal(scope: str, who: str, limit: int, window: float, retry_after: float)
     return (
         f"Rate limit reached: {scope} {who} may start {limit} diagnoses per {window:g} s; "
         f"try again in {wait} s."
+    )
+
+
+def rate_limited(
+    scope: str, who: str, limit: int, window: float, retry_after: float
+) -> RateLimited:
+    """The error for `who` over its limit: `refusal`'s words, and the facts for other wordings."""
+    return RateLimited(
+        refusal(scope, who, limit, window, retry_after),
+        scope=scope,
+        who=who,
+        limit=limit,
+        window=window,
+        retry_after=retry_after,
     )
 
 
@@ -132,7 +146,7 @@ class LocalAdmission:
             if who:
                 wait = window.retry_after(who)
                 if wait > 0:
-                    raise RateLimited(refusal(scope, who, limit, self.limits.window, wait))
+                    raise rate_limited(scope, who, limit, self.limits.window, wait)
         for _, who, window, _ in checks:
             if who:
                 window.record(who)

@@ -1,4 +1,5 @@
-"""Block Kit rendering is pure: states in, dicts out; escaped, within Slack's limits."""
+"""Block Kit rendering is pure: states in, dicts out; a verdict card at the root, escaped, within
+Slack's limits."""
 
 from __future__ import annotations
 
@@ -7,7 +8,6 @@ from typing import Any
 
 from bot.actions import ActionId, ButtonValue
 from bot.blocks import (
-    MAX_BLOCKS,
     commands_blocks,
     note_text,
     reply_blocks,
@@ -16,14 +16,17 @@ from bot.blocks import (
     standalone_blocks,
     user,
 )
+from bot.budget import size, violations
 from bot.state import Note, ReportState, Watch
 from cf502.checks import BY_ID
-from cf502.model import CheckResult, Evidence, Status
+from cf502.model import CheckResult, CloudFrontSite, Evidence, Status
 from cf502.settings import OriginSettings
 from tests.servers.slack_api import text_of
 
 REPORT = "ab" * 16
 EVIL = "<!channel> <http://evil.example|origin.example.com> & more"
+# The checks a closed HTTPS port leaves: DNS passes, TLS and HTTP are never reached.
+UNREACHED = ("tls.", "http.")
 
 
 def result(check_id: str, status: Status, summary: str = "ok", **kw: Any) -> CheckResult:
@@ -47,16 +50,28 @@ def state(**kw: Any) -> ReportState:
     return ReportState(**base)
 
 
-def failing() -> ReportState:
-    s = state()
+def healthy() -> ReportState:
+    s = state(duration_ms=1200, addresses=("192.0.2.1",))
     for cid in BY_ID:
         s.results[cid] = result(cid, Status.PASS)
+    return s
+
+
+def failing() -> ReportState:
+    """A closed port: one failure, the checks behind it not reached, one not used."""
+    s = state(duration_ms=1200, addresses=("192.0.2.1",))
+    for cid in BY_ID:
+        if cid.startswith(UNREACHED):
+            s.results[cid] = result(cid, Status.SKIP, "Skipped: tcp.https did not pass.")
+        else:
+            s.results[cid] = result(cid, Status.PASS)
+    s.results["tcp.http"] = result("tcp.http", Status.SKIP, "Not used: https-only.", applies=False)
     s.results["tcp.https"] = result(
         "tcp.https",
         Status.FAIL,
         f"refused: {EVIL}",
         evidence=(Evidence("Server", EVIL),),
-        remediation=f"Fix {EVIL}",
+        remediation=f"Fix {EVIL}. Then check again.",
         commands=("nc -vz 192.0.2.1 443",),
         cloudfront_status=502,
         cloudfront_error="OriginConnectError",
@@ -64,8 +79,61 @@ def failing() -> ReportState:
     return s
 
 
-def all_text(blocks: list[dict[str, Any]]) -> str:
-    return json.dumps(blocks)
+def lines(blocks: list[dict[str, Any]]) -> list[str]:
+    return [b["text"]["text"] for b in blocks if b["type"] == "section"]
+
+
+def test_a_healthy_report_is_a_card_of_four_blocks() -> None:
+    # Given a report where every check passes
+    blocks = report_blocks(healthy(), ttl=86400)
+    text = text_of(blocks)
+    # Then the card says so in its first line and counts the checks in one more
+    assert 3 <= len(blocks) <= 4
+    assert lines(blocks)[0].startswith("*✔ pass* · `origin.example.com` — no problem found")
+    assert f"{len(BY_ID)} passed" in text
+    # And there is nothing to watch, but every check can be shown
+    actions = next(b for b in blocks if b["type"] == "actions")
+    ids = [e["action_id"] for e in actions["elements"]]
+    assert ActionId.WATCH not in ids and ActionId.SHOW_ALL in ids
+    assert not any("accessory" in b for b in blocks)  # no menus: nothing to do per check
+
+
+def test_a_failing_report_is_a_card_with_the_fix_and_where_the_fault_lies() -> None:
+    # Given a closed port
+    s = failing()
+    blocks = report_blocks(s, ttl=86400)
+    first = lines(blocks)[0].split("\n")
+    # Then line 1 is the status, the target and what CloudFront answers and why, in words
+    assert first[0].startswith("*✖ FAIL* · `origin.example.com` — *CloudFront 502:* refused:")
+    # line 2 the fix in one sentence, line 3 where the fault lies, with the thing named
+    assert first[1].startswith("*Fix:* Fix ") and "Then check again" not in first[1]
+    assert first[2] == "*Where:* origin: `origin.example.com` port 443 (web server or firewall)"
+    # Then only the failing check has its own line (glyph and word) and menu
+    own = [b for b in blocks if str(b.get("block_id", "")).startswith("check:")]
+    assert [b["block_id"] for b in own] == ["check:tcp.https"]
+    assert own[0]["text"]["text"].startswith("✖ FAIL *HTTPS port*")
+    assert own[0]["accessory"]["action_id"] == ActionId.CHECK_MENU
+    # And one line counts the rest
+    assert "1 failed · 3 passed · 9 not reached · 1 not used" in text_of(blocks)
+    assert len(blocks) <= 8
+    assert "<@U0ALICE01>" in text_of(blocks) and "buttons work for 24 h" in text_of(blocks)
+
+
+def test_show_all_checks_lists_the_rest_grouped_and_hide_goes_back() -> None:
+    # Given the failing report with every check shown
+    s = failing()
+    s.expanded = True
+    blocks = report_blocks(s)
+    text = text_of(blocks)
+    # Then each pass has a line, the unreached checks share one line with the reason
+    assert "✔ pass *DNS resolution*" in text
+    assert text.count("○ not reached") == 1 and "Skipped: tcp.https did not pass." in text
+    assert "○ not used *HTTP port*" in text
+    actions = next(b for b in blocks if b["type"] == "actions")
+    ids = [e["action_id"] for e in actions["elements"]]
+    assert ActionId.HIDE_CHECKS in ids and ActionId.SHOW_ALL not in ids
+    # And still only the problem has a menu
+    assert sum("accessory" in b for b in blocks) == 1
 
 
 def test_origin_text_is_escaped_everywhere() -> None:
@@ -86,29 +154,44 @@ def test_origin_text_is_escaped_everywhere() -> None:
     assert "<!channel>" not in report_text(s)
 
 
-def test_root_shows_verdict_each_check_and_root_buttons() -> None:
-    s = failing()
-    blocks = report_blocks(s, ttl=86400)
-    text = text_of(blocks)
-    assert "Likely cause: HTTPS port" in text
-    assert "*502*" in text and "`OriginConnectError`" in text
-    assert "<@U0ALICE01>" in text
-    lines = [b for b in blocks if str(b.get("block_id", "")).startswith("check:")]
-    assert len(lines) == len(BY_ID)
-    actions = next(b for b in blocks if b.get("block_id") == "root")
-    ids = [e["action_id"] for e in actions["elements"]]
-    assert ids == [ActionId.RERUN_ALL, ActionId.WATCH]
-    assert ButtonValue.loads(actions["elements"][0]["value"]) == ButtonValue(REPORT)
-    assert "buttons work for 24 h" in text
+def test_names_are_shown_as_typed_and_in_punycode() -> None:
+    s = healthy()
+    s.target = {"host": "xn--bcher-kva.example", "input": "bücher.example"}
+    first = lines(report_blocks(s))[0]
+    assert "`bücher.example` (`xn--bcher-kva.example` in DNS)" in first
 
 
-def test_running_report_shows_pending_checks_and_no_buttons() -> None:
+def test_the_root_text_carries_the_verdict() -> None:
+    assert report_text(failing()).startswith("cf502: ✖ FAIL origin.example.com: HTTPS port:")
+    assert report_text(healthy()).startswith("cf502: ✔ pass origin.example.com: No problem")
+
+
+def test_a_cloudfront_site_is_a_card_that_offers_diagnose_origin() -> None:
+    # Given a CloudFront site whose edge answers 502
+    s = healthy()
+    s.cloudfront = CloudFrontSite(detected=True, via="cname", domain="d111.cloudfront.net")
+    s.results["cloudfront.edge"] = result(
+        "cloudfront.edge", Status.FAIL, "The edge answers 502.", cloudfront_status=502
+    )
+    blocks = report_blocks(s)
+    first = lines(blocks)[0]
+    # Then the card says what the edge answered and that the distribution is where to look
+    assert "*CloudFront answered 502:* The edge answers 502." in first
+    assert "*Where:* CloudFront: the distribution `d111.cloudfront.net`" in first
+    assert "is served by CloudFront" in text_of(blocks)
+    actions = next(b for b in blocks if b["type"] == "actions")
+    assert ActionId.DIAGNOSE_ORIGIN in [e["action_id"] for e in actions["elements"]]
+    assert len(blocks) <= 8
+
+
+def test_running_report_shows_progress_and_no_buttons() -> None:
     s = state(phase="running")
     s.results["dns.resolve"] = result("dns.resolve", Status.PASS)
+    s.results["tcp.https"] = result("tcp.https", Status.FAIL, "refused")
     blocks = report_blocks(s)
     text = text_of(blocks)
-    assert f"1 of {len(BY_ID)} checks finished" in text
-    assert text.count(":hourglass_flowing_sand:") == len(BY_ID)  # header + pending lines
+    assert f"2 of {len(BY_ID)} checks finished" in text
+    assert "So far:" in text and "✖ FAIL *HTTPS port*" in text
     assert not [b for b in blocks if b["type"] == "actions" or "accessory" in b]
 
 
@@ -117,26 +200,8 @@ def test_a_watched_report_offers_stop() -> None:
     s.watch = Watch("U0BOB0002", 1_700_000_000.0, 1_700_003_600.0, 60.0, runs=2)
     blocks = report_blocks(s)
     actions = next(b for b in blocks if b.get("block_id") == "root")
-    assert [e["action_id"] for e in actions["elements"]][1] == ActionId.STOP_WATCH
+    assert ActionId.STOP_WATCH in [e["action_id"] for e in actions["elements"]]
     assert "2 rechecks so far" in text_of(blocks)
-
-
-def test_limits_hold_for_huge_results_via_the_compact_layout() -> None:
-    # Given every check failing with a very long summary and evidence
-    s = state()
-    for cid in BY_ID:
-        s.results[cid] = result(cid, Status.FAIL, "x" * 5000, evidence=(Evidence("e", "y" * 5000),))
-    s.check_ids = tuple(BY_ID) * 4  # more lines than the full layout can hold
-    # When rendered
-    blocks = report_blocks(s)
-    # Then Slack's limits hold: 50 blocks, 3,000 characters per section, ~12k in all
-    assert len(blocks) <= MAX_BLOCKS
-    sections = [b["text"]["text"] for b in blocks if b["type"] == "section"]
-    assert all(len(t) <= 3000 for t in sections)
-    assert sum(len(t) for t in sections) <= 12_000
-    for reply in (reply_blocks(s, list(s.results.values()) * 3), standalone_blocks(s)):
-        assert len(reply) <= MAX_BLOCKS
-        assert all(len(b["text"]["text"]) <= 3000 for b in reply if b["type"] == "section")
 
 
 def test_button_values_are_ids_only() -> None:
@@ -169,3 +234,15 @@ def test_commands_are_a_code_block() -> None:
     assert "```\nnc -vz 192.0.2.1 443\n```" in text
     none = commands_blocks(s, s.results["dns.resolve"], "U0BOB0002")
     assert "no equivalent shell command" in text_of(none)
+
+
+def test_every_message_of_an_ordinary_report_is_within_the_budget() -> None:
+    s = failing()
+    for blocks in (
+        report_blocks(s, ttl=86400),
+        report_blocks(s, compact=True),
+        reply_blocks(s, [s.results["tcp.https"]]),
+        standalone_blocks(s),
+    ):
+        assert violations(blocks) == [], json.dumps(blocks)[:500]
+        assert size(blocks) < 4000

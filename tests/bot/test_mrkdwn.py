@@ -38,3 +38,21 @@ def test_code_block_escapes_and_fits() -> None:
     assert len(out) <= 500
     assert "&lt;y&gt;" in out
     assert out.count("```") == 2
+
+
+def test_backticks_in_text_never_leave_a_code_span_open() -> None:
+    # Paired backticks (a fix naming `ssl_certificate`) stay code
+    assert escape("use `ssl_certificate`") == "use `ssl_certificate`"
+    # An odd one, or a run of them (a fence), becomes a look-alike everywhere in the text
+    assert escape("a ` b `c`") == "a ˋ b ˋcˋ"
+    assert escape("```rm -rf```") == "ˋˋˋrm -rfˋˋˋ"
+
+
+def test_help_text_placeholders_are_not_links() -> None:
+    from bot.mrkdwn import entities
+    from bot.request import help_text
+
+    assert entities("`/cf502 <origin>`") == "`/cf502 &lt;origin&gt;`"
+    text = help_text()
+    assert "<origin>" not in text and "&lt;origin&gt;" in text
+    assert "`" in text  # its own formatting stays

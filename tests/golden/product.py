@@ -92,6 +92,13 @@ def _state(
     )
 
 
+def _expanded(report: Report, at: float) -> ReportState:
+    """The root after "Show all checks"."""
+    state = _state(report, at)
+    state.expanded = True
+    return state
+
+
 def _message(blocks: list[dict[str, Any]], text: str) -> dict[str, Any]:
     return {"text": text, "blocks": blocks}
 
@@ -100,7 +107,7 @@ def slack_payloads(
     report_text_json: str, *, at: dt.datetime, followups: bool = False
 ) -> dict[str, Any]:
     """The Slack app's messages for a finished report requested at `at`: the root message (full,
-    compact, and half-way through the run), one thread reply per failing/warning check (and, when
+    compact, with every check shown, and half-way through the run), one thread reply per failing/warning check (and, when
     there are several, all of them in one), "Show commands" for every check, and the private
     standalone report.
 
@@ -115,6 +122,7 @@ def slack_payloads(
     payloads: dict[str, Any] = {
         "root": _message(report_blocks(state, ttl=TTL), report_text(state)),
         "root_compact": report_blocks(state, ttl=TTL, compact=True),
+        "root_expanded": report_blocks(_expanded(report, t), ttl=TTL),
         "root_running": _message(report_blocks(running, ttl=TTL), report_text(running)),
         "replies": [_message(reply_blocks(state, [c]), reply_text([c])) for c in detail],
         "commands": {c.id: commands_blocks(state, c, RERUN_BY) for c in report.checks},

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 from bot.actions import ActionId
+from bot.budget import COMPACT_JSON, size
 from tests.handlers.harness import ALICE, CHANNEL, harness
 from tests.servers.dns import ORIGIN_ADDRESS, DnsWorld
 from tests.servers.dns import dns_world_fixture as dns_world_fixture
@@ -43,12 +44,13 @@ async def test_command_acks_fast_then_root_thread_reply_and_final_update(
             if "action_id" in e
         }
         assert {ActionId.RERUN_CHECK, ActionId.SHOW_COMMANDS} <= ids
-        # And the final update of the root carries the verdict and the predicted CloudFront error
+        # And the final update of the root is the card: the verdict and CloudFront's answer
         final = text_of(fake_slack.messages[root.ts].blocks)
         assert f"<@{ALICE}>" in final
         assert "`www.example.test`" in final
-        assert "Likely cause" in final
-        assert "502" in final and "OriginConnectError" in final
+        assert "*✖ FAIL*" in final
+        assert "*CloudFront 502:* 127.0.0.10 refused port" in final
+        assert "OriginConnectError" in detail  # the access-log value is in the details
         # And the whole report cost at most 6 Web API calls, replies before the final update
         calls = fake_slack.web_api_calls()
         assert len(calls) <= 6, [c.method for c in calls]
@@ -103,7 +105,7 @@ async def test_help_lists_usage_and_options(fake_slack: FakeSlack, dns_world: Dn
         # When the user asks for help
         text = (await h.command("help")).json()["text"]
         # Then the usage, the origin options and the check ids are shown, and nothing runs
-        assert "/cf502 <origin> [options]" in text
+        assert "/cf502 &lt;origin&gt; [options]" in text  # not link markup
         assert "--host-header" in text and "--protocol-policy" in text
         assert "`tcp.https`" in text
         assert "--allow-private" not in text
@@ -189,7 +191,7 @@ async def test_not_in_channel_gives_an_invite_hint_and_still_delivers_the_report
         assert "/invite @cf502" in answers[0].args["text"]
         # And the complete report still reaches them through the response URL
         report = text_of(answers[-1].args["blocks"])
-        assert "Likely cause" in report and "tcp.https" in report
+        assert "*✖ FAIL*" in report and "tcp.https" in report
         assert answers[-1].args["response_type"] == "ephemeral"
 
 
@@ -222,8 +224,9 @@ async def test_message_too_long_falls_back_to_the_compact_layout(
         await h.command(f"www.example.test:{port}")
         roots = await fake_slack.wait_for(lambda f: f.roots(CHANNEL), what="compact root")
         await h.bot.services.background.drain()
-        # Then it was posted again in the compact layout (fewer blocks, no per-check menus)
+        # Then it was posted again in the compact layout (within the compact budget, no menus)
         refused, accepted = fake_slack.calls_to("chat.postMessage")[:2]
         assert refused.error == "msg_too_long"
-        assert len(accepted.args["blocks"]) < len(refused.args["blocks"])
+        assert size(accepted.args["blocks"]) <= COMPACT_JSON
+        assert not any("accessory" in b for b in accepted.args["blocks"])
         assert len(roots) == 1

@@ -34,7 +34,7 @@ async def test_report_through_redis_and_a_worker_with_state_in_redis(
             sent = await h.command(f"www.example.test:{port}")
             assert sent.status == 200 and sent.body == ""
             roots = await fake_slack.wait_for(
-                lambda f: [m for m in f.roots(CHANNEL) if "Likely cause" in text_of(m.blocks)],
+                lambda f: [m for m in f.roots(CHANNEL) if "*✖ FAIL*" in text_of(m.blocks)],
                 what="complete report",
             )
             await h.bot.services.background.drain()

@@ -26,7 +26,17 @@ from urllib.parse import parse_qsl
 import pytest_asyncio
 from aiohttp import web
 
-__all__ = ["BOT_TOKEN", "BOT_USER", "Call", "FakeSlack", "Message", "fake_slack_fixture", "text_of"]
+__all__ = [
+    "BOT_TOKEN",
+    "BOT_USER",
+    "Call",
+    "FakeSlack",
+    "Message",
+    "SharedFile",
+    "fake_slack_fixture",
+    "text_of",
+]
+
 
 BOT_TOKEN = "xoxb-1111-2222-testtoken"
 APP_TOKEN = "xapp-1-A0001-3333-testtoken"
@@ -57,6 +67,50 @@ class Message:
     text: str
     blocks: list[dict[str, Any]]
     updates: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class SharedFile:
+    """A file the app uploaded and shared (files.completeUploadExternal)."""
+
+    id: str
+    name: str
+    title: str
+    content: bytes
+    channel: str | None
+    thread_ts: str | None
+
+
+_MESSAGES = frozenset({"chat.postMessage", "chat.update", "chat.postEphemeral"})
+_TEXT_LIMITS = {"section": 3000, "context": 2000}
+
+
+def _block_ok(block: Any) -> bool:
+    """Slack's per-block limits (invalid_blocks beyond them)."""
+    if not isinstance(block, dict):
+        return False
+    kind = block.get("type")
+    if kind == "section":
+        text = (block.get("text") or {}).get("text", "")
+        return len(text) <= _TEXT_LIMITS["section"] and _element_ok(block.get("accessory"))
+    if kind == "context":
+        elements = block.get("elements") or []
+        return len(elements) <= 10 and all(
+            len(e.get("text", "")) <= _TEXT_LIMITS["context"] for e in elements
+        )
+    if kind == "actions":
+        elements = block.get("elements") or []
+        return len(elements) <= 25 and all(_element_ok(e) for e in elements)
+    return True
+
+
+def _element_ok(element: Any) -> bool:
+    if not isinstance(element, dict):
+        return element is None
+    if len((element.get("text") or {}).get("text", "")) > 75:
+        return False
+    options = element.get("options") or []
+    return all(len((o.get("text") or {}).get("text", "")) <= 75 for o in options)
 
 
 @dataclass
@@ -96,6 +150,11 @@ class FakeSlack:
     calls: list[Call] = field(default_factory=list)
     messages: dict[str, Message] = field(default_factory=dict)
     views: list[dict[str, Any]] = field(default_factory=list)
+    files: list[SharedFile] = field(default_factory=list)  # files shared (files.uploadV2)
+    # Slack refuses a message whose blocks' JSON is over about 12-13k characters
+    # (msg_blocks_too_long); tests lower it to see the app's compact retry.
+    max_blocks_json: int = 12_000
+    _uploads: dict[str, dict[str, Any]] = field(default_factory=dict)  # file id -> upload
     port: int = 0
     _faults: dict[str, deque[_Fault]] = field(default_factory=dict)
     _cond: asyncio.Condition = field(default_factory=asyncio.Condition)
@@ -121,6 +180,7 @@ class FakeSlack:
         app = web.Application()
         app.router.add_post("/api/{method}", self._api)
         app.router.add_post("/respond/{name}", self._respond)
+        app.router.add_post("/upload/{file_id}", self._upload)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -164,11 +224,11 @@ class FakeSlack:
         return [m for m in self.messages.values() if m.thread_ts == ts and m.ts != ts]
 
     def roots(self, channel: str | None = None) -> list[Message]:
-        """Messages whose blocks carry a cf502 report header."""
+        """cf502 reports' root messages (the verdict card)."""
         return [
             m
             for m in self.messages.values()
-            if "CloudFront origin check" in text_of(m.blocks)
+            if any(b.get("block_id") == "verdict" for b in m.blocks)
             and (channel is None or m.channel == channel)
         ]
 
@@ -207,8 +267,8 @@ class FakeSlack:
         if request.content_type == "application/json":
             body = json.loads(raw or "{}")
             return dict(body) if isinstance(body, dict) else {}
-        args: dict[str, Any] = dict(parse_qsl(raw))
-        for key in ("blocks", "attachments"):
+        args: dict[str, Any] = {**dict(request.query), **dict(parse_qsl(raw))}
+        for key in ("blocks", "attachments", "files"):
             if isinstance(args.get(key), str):
                 args[key] = json.loads(args[key])
         return args
@@ -238,12 +298,17 @@ class FakeSlack:
             )
         expected = self.app_token if method == "apps.connections.open" else self.bot_token
         error = fault.error if fault is not None else None
+        if error is None and method in _MESSAGES:
+            error = self.refusal(args)
         if token != expected:
             error = "invalid_auth"
         await self._record(Call(method, args, token, time.monotonic(), 200, error))
         if error is not None:
             return web.json_response({"ok": False, "error": error})
-        body = await self._answer(method, args)
+        if method.startswith("files."):  # files.uploadV2's two methods
+            body = await self._files(method, args)
+        else:
+            body = await self._answer(method, args)
         return web.json_response(body)
 
     async def _answer(self, method: str, args: dict[str, Any]) -> dict[str, Any]:
@@ -302,8 +367,82 @@ class FakeSlack:
     async def _respond(self, request: web.Request) -> web.Response:
         args = await self._args(request)
         name = request.match_info["name"]
-        await self._record(Call("response_url", args, None, time.monotonic(), 200, None, path=name))
-        return web.Response(text="ok")
+        error = self.refusal(args)
+        status = 400 if error else 200
+        await self._record(
+            Call("response_url", args, None, time.monotonic(), status, error, path=name)
+        )
+        return web.Response(text=error or "ok", status=status)
+
+    def refusal(self, args: dict[str, Any]) -> str | None:
+        """The error Slack answers for a message over its limits, or None."""
+        blocks = args.get("blocks")
+        if isinstance(blocks, str):
+            blocks = json.loads(blocks)
+        if len(str(args.get("text") or "")) > 40_000:
+            return "msg_too_long"
+        if not blocks:
+            return None
+        if len(blocks) > 50 or any(not _block_ok(b) for b in blocks):
+            return "invalid_blocks"
+        if len(json.dumps(blocks)) > self.max_blocks_json:
+            return "msg_blocks_too_long"
+        return None
+
+    async def _upload(self, request: web.Request) -> web.Response:
+        """The upload URL files.getUploadURLExternal gave: keeps the bytes for the file id."""
+        file_id = request.match_info["file_id"]
+        body = await request.read()
+        pending = self._uploads.get(file_id)
+        if pending is None:
+            return web.Response(status=404, text="unknown upload")
+        pending["content"] = body
+        await self._record(Call("upload", {"file_id": file_id}, None, time.monotonic(), 200, None))
+        return web.Response(text=f"OK - {len(body)}")
+
+    def _upload_url(self, args: dict[str, Any]) -> dict[str, Any]:
+        if not args.get("filename") or not str(args.get("length", "")).isdigit():
+            return {"ok": False, "error": "invalid_arguments"}
+        file_id = f"F{len(self._uploads) + 1:08d}"
+        self._uploads[file_id] = {"filename": str(args["filename"]), "content": None}
+        return {
+            "ok": True,
+            "upload_url": f"http://127.0.0.1:{self.port}/upload/{file_id}",
+            "file_id": file_id,
+        }
+
+    async def _files(self, method: str, args: dict[str, Any]) -> dict[str, Any]:
+        if method == "files.getUploadURLExternal":
+            return self._upload_url(args)
+        if method == "files.completeUploadExternal":
+            return await self._complete_upload(args)
+        return {"ok": False, "error": "unknown_method"}
+
+    async def _complete_upload(self, args: dict[str, Any]) -> dict[str, Any]:
+        entries = args.get("files")
+        if not isinstance(entries, list) or not entries:
+            return {"ok": False, "error": "invalid_arguments"}
+        shared: list[SharedFile] = []
+        for entry in entries:
+            pending = self._uploads.get(str(entry.get("id")))
+            if pending is None or pending["content"] is None:
+                return {"ok": False, "error": "file_not_found"}
+            shared.append(
+                SharedFile(
+                    str(entry["id"]),
+                    pending["filename"],
+                    str(entry.get("title") or pending["filename"]),
+                    bytes(pending["content"]),
+                    args.get("channel_id"),
+                    args.get("thread_ts"),
+                )
+            )
+        self.files.extend(shared)
+        await self._changed()
+        return {
+            "ok": True,
+            "files": [{"id": f.id, "name": f.name, "title": f.title} for f in shared],
+        }
 
 
 @pytest_asyncio.fixture(name="fake_slack")

@@ -25,8 +25,8 @@ from redis.typing import KeyT, StreamIdT
 
 from cf502.errors import QueueError
 from cf502.model import CheckResult, Report
-from cf502.pool.jobs import UNOBSERVED, EventKind, Job, JobEvent, JobObserver, RateLimited
-from cf502.pool.limits import refusal
+from cf502.pool.jobs import UNOBSERVED, EventKind, Job, JobEvent, JobObserver
+from cf502.pool.limits import rate_limited
 from cf502.pool.queue.config import QueueConfig, unavailable
 from cf502.pool.queue.scripts import QueueLink, check_job_id, ms
 
@@ -82,7 +82,7 @@ class QueueClient(QueueLink):
             if status == "user"
             else (job.requested_by.get("channel", ""), lim.per_channel)
         )
-        raise RateLimited(refusal(status, who, limit, lim.window, float(value) / 1000))
+        raise rate_limited(status, who, limit, lim.window, float(value) / 1000)
 
     async def events(
         self, job_id: str, *, idle_timeout: float | None = None
