@@ -47,6 +47,8 @@ class Background:
         task = asyncio.create_task(guarded())
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        # Cancelled before it started (a watch stopped at once): `coro` never ran; close it.
+        task.add_done_callback(lambda t: coro.close() if t.cancelled() else None)
         return task
 
     @contextlib.contextmanager

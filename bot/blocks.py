@@ -142,10 +142,12 @@ def standalone_blocks(state: ReportState) -> list[Block]:
     """The whole report in one message without buttons (sent privately via the response URL
     when the bot can't post in the conversation): the card, then the failing checks' details
     while they fit."""
-    blocks = [
-        *report_blocks(state, interactive=False),
-        context(":information_source: Invite @cf502 to this channel for live threaded reports."),
-    ]
+    hint = (
+        "Run it in a channel or in a direct message to @cf502 for live threaded reports."
+        if state.in_dm  # nobody can invite the bot into other people's direct messages
+        else "Invite @cf502 to this channel for live threaded reports."
+    )
+    blocks = [*report_blocks(state, interactive=False), context(f":information_source: {hint}")]
     for res in state.ordered_results:
         if res.status not in PROBLEMS:
             continue

@@ -25,6 +25,9 @@ class Requester:
     channel: str
     thread_ts: str | None = None
     response_url: str | None = None
+    team: str = ""
+    name: str = ""  # the user's Slack name when the payload gives it (for dialogs' plain text)
+    in_dm: bool = False  # the conversation is a direct message (the bot may not be in it)
 
 
 class Messenger:

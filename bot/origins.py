@@ -60,7 +60,15 @@ class Origins:
 
     async def diagnose(self, state: ReportState, req: Request, who: Requester) -> None:
         """Run `req` and post its report in the thread of the site's report."""
-        where = Requester(who.user, state.channel, state.thread_ts or state.root_ts, None)
+        where = Requester(
+            who.user,
+            state.channel,
+            state.thread_ts or state.root_ts,
+            None,
+            team=who.team or state.team,
+            name=who.name,
+            in_dm=state.in_dm,
+        )
         try:
             new = await self.reports.submit(req, where)
         except Cf502Error as exc:

@@ -1,5 +1,5 @@
 """The only place that writes messages to Slack: chat.postMessage, chat.update, chat.postEphemeral,
-views.open and response URLs.
+views.open, views.publish (App Home), chat.getPermalink and response URLs.
 
 Slack's faults become `PostError(code)` with Slack's own error code, so callers can tell "the bot
 is not in this channel" (tell the user how to invite it) from "the message is too long" (retry with
@@ -145,11 +145,15 @@ class Poster:
         *,
         thread_ts: str | None = None,
         compact: Sequence[Block] | None = None,
+        broadcast: bool = False,
     ) -> str:
-        """Post a message (in a thread when `thread_ts`); returns its ts. Raises PostError."""
+        """Post a message (in a thread when `thread_ts`; also shown in the channel with
+        `broadcast`); returns its ts. Raises PostError."""
         kwargs: dict[str, Any] = {"channel": channel, "text": text, "unfurl_links": False}
         if thread_ts:
             kwargs["thread_ts"] = thread_ts
+            if broadcast:
+                kwargs["reply_broadcast"] = True
         resp = await self._call("chat.postMessage", kwargs, blocks, compact)
         return str(resp["ts"])
 
@@ -240,16 +244,32 @@ class Poster:
 
     async def open_view(self, trigger_id: str, view: Block) -> None:
         """Open a modal for the click that gave `trigger_id` (valid 3 s). Raises PostError."""
+        await self._plain("views.open", {"trigger_id": trigger_id, "view": view})
+
+    async def publish_view(self, user: str, view: Block) -> None:
+        """Show `view` as `user`'s App Home tab. Raises PostError."""
+        await self._plain("views.publish", {"user_id": user, "view": view})
+
+    async def permalink(self, channel: str, ts: str) -> str:
+        """The link to message `ts` (threads included). Raises PostError."""
+        resp = await self._plain("chat.getPermalink", {"channel": channel, "message_ts": ts})
+        link = resp.get("permalink")
+        if not isinstance(link, str) or not link.startswith("https://"):
+            raise PostError("no_permalink", "chat.getPermalink")
+        return link
+
+    async def _plain(self, method: str, args: dict[str, Any]) -> Any:
         self.calls += 1
         try:
-            await self.client.api_call("views.open", json={"trigger_id": trigger_id, "view": view})
-            record_slack_call("views.open")
+            resp = await self.client.api_call(method, json=args)
+            record_slack_call(method)
+            return resp
         except SlackApiError as exc:
-            record_slack_call("views.open", _code(exc))
-            raise PostError(_code(exc), "views.open") from None
+            record_slack_call(method, _code(exc))
+            raise PostError(_code(exc), method) from None
         except (SlackClientError, OSError, TimeoutError) as exc:
-            record_slack_call("views.open", type(exc).__name__)
-            raise PostError(f"http_error ({type(exc).__name__})", "views.open") from None
+            record_slack_call(method, type(exc).__name__)
+            raise PostError(f"http_error ({type(exc).__name__})", method) from None
 
     async def _call(
         self,

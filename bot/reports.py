@@ -4,14 +4,20 @@ as results arrive (the root redrawn in place, thread replies for failing/warning
 A complete report costs at most `CALL_BUDGET` Web API calls: the root message, at most
 `MAX_LIVE_UPDATES` live redraws (coalesced: no more often than every `update_interval` seconds),
 the thread replies for failing/warning checks (grouped when there are more than the budget
-leaves room for) and the final redraw. Everything here runs after the request was acknowledged;
-Slack is written to only through `bot.poster`. `bot.reruns` and `bot.watches` update a report
-through `Reports` too.
+leaves room for) and the final redraw, plus one thread message naming the requester when the
+diagnosis was slow (`SLOW`). Everything here runs after the request was acknowledged; Slack is
+written to only through `bot.poster`. `bot.reruns` and `bot.watches` update a report through
+`Reports` too.
+
+The same diagnosis asked for again in the same conversation while the first is fresh (the pool
+coalesces it into the same job) posts no second report: the asker is told privately who started
+it, when, with a link to it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -27,9 +33,12 @@ from bot.blocks import (
     report_blocks,
     report_text,
     standalone_blocks,
+    user,
 )
+from bot.changes import what_changed
 from bot.messenger import Messenger, Requester
 from bot.mrkdwn import escape, truncate
+from bot.notify import SLOW, done_note, quiet, rerun_note
 from bot.poster import NOT_POSTABLE, Poster, PostError
 from bot.request import Request
 from bot.settings import Settings
@@ -47,7 +56,9 @@ __all__ = [
     "MAX_LIVE_UPDATES",
     "Reports",
     "Rerun",
+    "age_text",
     "apply_report",
+    "drop_stale_notes",
     "note_changes",
     "plan_replies",
     "recheck_job",
@@ -60,6 +71,7 @@ CALL_BUDGET = 6
 MAX_LIVE_UPDATES = 2
 DETAIL = (Status.FAIL, Status.WARN)  # statuses that get a thread reply
 QUEUE_WAIT = 300.0  # how long a job may wait for a free worker before we give up following it
+ROOT_WAIT = 5.0  # how long a duplicate's answer waits for the first report's message to exist
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +81,9 @@ class Rerun:
     by: str
     previous: dict[str, Status]
     verdict: Status
+    started: float = 0.0  # when it was asked for (a slow one notifies `by` when it ends)
+    by_name: str = ""
+    since: float | None = None  # when the run it replaces finished
 
 
 def plan_replies(results: list[CheckResult], slots: int) -> list[list[CheckResult]]:
@@ -109,16 +124,40 @@ def apply_report(state: ReportState, report: Report) -> None:
     state.error = None
 
 
-def note_changes(state: ReportState, previous: dict[str, Status], by: str, now: float) -> None:
-    """Note, on each check whose status differs from `previous`, who changed it and when."""
+def note_changes(
+    state: ReportState, previous: dict[str, Status], by: str, now: float, *, via: str = ""
+) -> None:
+    """Note, on each check whose status differs from `previous`, who (or, with `via`, what)
+    changed it and when."""
     for cid, res in state.results.items():
         before = previous.get(cid)
         if before is not None and before is not res.status:
-            state.notes[cid] = Note(by, now, before, res.status)
+            state.notes[cid] = Note(by, now, before, res.status, via)
 
 
 def verdict_status(state: ReportState) -> Status:
     return decide(state.ordered_results).status
+
+
+def drop_stale_notes(state: ReportState) -> None:
+    """Forget the notes the current results contradict (a "still fails" next to a pass)."""
+    if state.phase != "done":
+        return
+    for cid, note in list(state.notes.items()):
+        res = state.results.get(cid)
+        if res is not None and res.status is not note.after:
+            del state.notes[cid]
+    if state.rerun_all is not None and state.rerun_all.after is not verdict_status(state):
+        state.rerun_all = None
+
+
+def age_text(seconds: float) -> str:
+    """ "5 s", "3 min", "2 h": how long ago, roughly."""
+    if seconds < 90:
+        return f"{max(0, round(seconds))} s"
+    if seconds < 5400:
+        return f"{round(seconds / 60)} min"
+    return f"{round(seconds / 3600)} h"
 
 
 class Reports:
@@ -143,12 +182,17 @@ class Reports:
         self.background = background
         self.settings = settings
         self._clock = clock
+        self._rooted: dict[str, asyncio.Event] = {}  # report id -> set once its root is posted
 
     # -- a new report -----------------------------------------------------------------------
 
     async def submit(self, req: Request, who: Requester) -> ReportState:
         """Queue the diagnosis of `req`: no Slack call and no origin I/O, so it is fast enough to
-        happen before the ack. Raises RateLimited or QueueError."""
+        happen before the ack. Raises RateLimited or QueueError.
+
+        When the pool coalesced it with the same diagnosis asked for in this conversation a
+        moment earlier, the state returned has `duplicate_of` set: `launch` then answers the
+        asker privately instead of posting a second report."""
         if req.target is None or req.origin is None:
             raise ValueError("submit() needs a check request, not help")
         report_id = new_report_id()
@@ -160,7 +204,7 @@ class Reports:
             requested_by={"user": who.user, "channel": who.channel, "report": report_id},
         )
         job_id = await self.pool.submit(job)
-        return ReportState(
+        state = ReportState(
             report_id=report_id,
             channel=who.channel,
             requested_by=who.user,
@@ -173,11 +217,29 @@ class Reports:
             job_id=job_id,
             thread_ts=who.thread_ts,
             response_url=who.response_url,
+            team=who.team,
+            requester_name=who.name,
+            in_dm=who.in_dm or who.channel.startswith("D"),
         )
+        # Stored before it is posted, so a duplicate arriving meanwhile finds it: the first
+        # report of this job in this conversation.
+        await self.store.put(state)
+        key = f"report-of:{job_id}:{who.channel}:{who.thread_ts or ''}"
+        first = await self.store.remember(key, report_id, self.settings.report_ttl)
+        if first != report_id and await self.store.get(first) is not None:
+            state.duplicate_of = first
+            return state
+        if state.team:
+            await self.store.add_recent(state.team, report_id)
+        return state
 
     def launch(self, state: ReportState) -> asyncio.Task[None]:
-        """Post the root message and follow the job to the end, in the background."""
+        """Post the root message and follow the job to the end, in the background (or, for a
+        duplicate, tell its asker where the report is)."""
         who = Requester(state.requested_by, state.channel, state.thread_ts, state.response_url)
+        if state.duplicate_of is not None:
+            return self.background.spawn(self._point_to(state.duplicate_of, who), who)
+        self._rooted[state.report_id] = asyncio.Event()
         return self.background.spawn(self._run_new(state), who)
 
     async def _run_new(self, state: ReportState) -> None:
@@ -191,23 +253,76 @@ class Reports:
                 compact=report_blocks(state, ttl=ttl, compact=True),
             )
         except PostError as exc:
+            self._rooted.pop(state.report_id, asyncio.Event()).set()
             if exc.code not in NOT_POSTABLE:
                 raise
-            await self._without_channel(state, exc.code)
+            await self._without_channel(state)
             return
         state.root_ts = ts
         state.thread_ts = state.thread_ts or ts
         await self.store.put(state)
-        await self.follow(state, state.job_id or "", budget=CALL_BUDGET - 1)
+        self._rooted.pop(state.report_id, asyncio.Event()).set()
+        await self.follow(
+            state,
+            state.job_id or "",
+            budget=CALL_BUDGET - 1,
+            notify=state.requested_by,
+            started=state.requested_at,
+        )
 
-    async def _without_channel(self, state: ReportState, code: str) -> None:
+    async def _point_to(self, report_id: str, who: Requester) -> None:
+        """Tell `who` privately that the diagnosis they asked for is the report `report_id`."""
+        rooted = self._rooted.get(report_id)
+        if rooted is not None:  # posted by this process: wait (briefly) for its message
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(ROOT_WAIT):
+                    await rooted.wait()
+        state = await self.store.get(report_id)
+        if state is None:
+            return
+        starter = "You" if state.requested_by == who.user else user(state.requested_by)
+        age = age_text(self._clock() - state.requested_at)
+        link = await self.permalink(state)
+        where = f": <{link}|see the report>" if link else "; its report is in this conversation"
+        doing = "still checking" if state.phase == "running" else "finished"
+        await self.messenger.tell(
+            who,
+            f":eyes: {starter} started this {age} ago ({doing}){where}. "
+            "The same origin and settings are not checked twice at once.",
+        )
+
+    async def permalink(self, state: ReportState) -> str | None:
+        """The link to the report's root message (asked for once, then kept in the state)."""
+        if state.permalink or state.root_ts is None:
+            return state.permalink
+        try:
+            link = await self.poster.permalink(state.channel, state.root_ts)
+        except PostError as exc:
+            log.warning("no link to report %s: %s", state.report_id, exc.code)
+            return None
+        async with self.store.lock(state.report_id):
+            fresh = await self.store.get(state.report_id)
+            if fresh is not None:
+                fresh.permalink = link
+                await self.store.put(fresh)
+        state.permalink = link
+        return link
+
+    async def _without_channel(self, state: ReportState) -> None:
         """The bot can't post here: hint how to fix it, and still deliver the report privately."""
         who = Requester(state.requested_by, state.channel, None, state.response_url)
-        hint = (
-            f":wave: I can't post in this conversation (`{escape(code)}`). Invite me with "
-            "`/invite @cf502` to get the live threaded report with Rerun and Watch buttons. "
-            "Meanwhile I'm checking, and I'll send you the report here."
-        )
+        if state.in_dm:  # nobody can invite the bot into other people's direct messages
+            hint = (
+                ":wave: I can't post in a direct message between other people. I'm checking, "
+                "and I'll send you the report here, only to you. For the live report with Rerun "
+                "and Watch buttons, run the command in a channel or in a direct message to me."
+            )
+        else:
+            hint = (
+                ":wave: I'm not in this channel yet. Invite me with `/invite @cf502` to get the "
+                "live threaded report with Rerun and Watch buttons. Meanwhile I'm checking, and "
+                "I'll send you the report here."
+            )
         await self.messenger.tell(who, hint)
         if not state.response_url or state.job_id is None:
             return
@@ -244,11 +359,14 @@ class Reports:
         *,
         budget: int,
         rerun: Rerun | None = None,
+        notify: str | None = None,
+        started: float | None = None,
     ) -> None:
         """Fill the report in as the job's checks finish, then post the details and the end.
 
         For a rerun of the whole report, `rerun` says who asked and what the results were, so the
-        changes are noted in place."""
+        changes are noted in place and said in the thread. `notify` (a user id) is named in the
+        thread with the verdict when the diagnosis took more than `SLOW` s since `started`."""
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[JobEvent | Exception] = asyncio.Queue()
 
@@ -297,10 +415,44 @@ class Reports:
         finally:
             pumper.cancel()
             await asyncio.gather(pumper, return_exceptions=True)
+        await self._conclude(state, budget - used, rerun, notify, started)
+
+    async def _conclude(
+        self,
+        state: ReportState,
+        budget: int,
+        rerun: Rerun | None,
+        notify: str | None,
+        started: float | None,
+    ) -> None:
+        """The end of a run within `budget` more messages: the notes, the details, the final
+        redraw, and what the thread must hear (what a rerun changed; a slow run's verdict)."""
+        now = self._clock()
+        if rerun is not None:
+            notify, started = rerun.by, rerun.started
+        slow = notify is not None and started is not None and now - started > SLOW
+        if state.phase == "done":
+            if rerun is not None:
+                note_changes(state, rerun.previous, rerun.by, now)
+                state.rerun_all = Note(rerun.by, now, rerun.verdict, verdict_status(state))
+            state.ran_at = now
+        drop_stale_notes(state)
+        said = rerun is not None or slow  # one more message: keep room for it
+        await self._finish(state, slots=budget - 1 - int(said))
         if rerun is not None and state.phase == "done":
-            note_changes(state, rerun.previous, rerun.by, self._clock())
-            state.rerun_all = Note(rerun.by, self._clock(), rerun.verdict, verdict_status(state))
-        await self._finish(state, slots=budget - used - 1)
+            changed = what_changed(rerun.previous, state.ordered_results, rerun.since)
+            mention = rerun.by if slow else None
+            note = rerun_note(report_text(state), changed, by=rerun.by_name, mention=mention)
+            await self._say(state, note)
+        elif slow and notify is not None:
+            await self._say(state, done_note(notify, report_text(state)))
+
+    async def _say(self, state: ReportState, text: str) -> None:
+        """A thread message (a notification); failures are logged, the report stands."""
+        try:
+            await self.post_note(state, text)
+        except PostError as exc:
+            log.warning("could not notify in the thread of %s: %s", state.report_id, exc.code)
 
     async def _finish(self, state: ReportState, *, slots: int) -> None:
         """Thread replies for failing/warning checks (new ones within `slots` messages, existing
@@ -392,12 +544,17 @@ class Reports:
         except PostError as exc:
             log.warning("could not update a reply of %s: %s", state.report_id, exc.code)
 
-    async def post_note(self, state: ReportState, text: str) -> None:
-        """A one-line message in the report's thread. Raises PostError."""
-        await self.poster.post(state.channel, [_plain(text)], text, thread_ts=state.thread_ts)
+    async def post_note(self, state: ReportState, text: str, *, broadcast: bool = False) -> None:
+        """A short message in the report's thread (also in the channel with `broadcast`).
+        Raises PostError."""
+        text = quiet(text)
+        await self.poster.post(
+            state.channel, [_plain(text)], text, thread_ts=state.thread_ts, broadcast=broadcast
+        )
 
     async def show_commands(self, report_id: str, check_id: str, who: Requester) -> None:
-        """Post the check's equivalent commands in the report's thread, for everyone."""
+        """Post the check's equivalent commands in the report's thread, for everyone, once per
+        check and report: clicked again, the asker gets a link to that message."""
         state = await self.store.load(report_id, who)
         if state is None:
             return
@@ -405,18 +562,36 @@ class Reports:
         if result is None:
             await self.messenger.tell(who, RUNNING)
             return
+        title = escape(result.title)
+        # The claim, not the state, decides who posts: two clicks at once post one message.
+        if not await self.store.claim(f"commands:{report_id}:{check_id}", self.settings.report_ttl):
+            ts = state.commands.get(check_id)
+            link = await self._link(state.channel, ts) if ts else None
+            where = f"<{link}|in the thread>" if link else "in the report's thread"
+            await self.messenger.tell(who, f"The commands for *{title}* are already {where}.")
+            return
         blocks = commands_blocks(state, result, who.user)
         try:
-            await self.poster.post(
-                state.channel,
-                blocks,
-                f"Equivalent commands for {escape(result.title)}",
-                thread_ts=state.thread_ts,
+            ts = await self.poster.post(
+                state.channel, blocks, f"Equivalent commands for {title}", thread_ts=state.thread_ts
             )
         except PostError as exc:
+            await self.store.release(f"commands:{report_id}:{check_id}")
             if exc.code not in NOT_POSTABLE or not who.response_url:
                 raise
             await self.poster.respond(who.response_url, "Equivalent commands", blocks=blocks)
+            return
+        async with self.store.lock(report_id):
+            state = await self.store.get(report_id) or state
+            state.commands[check_id] = ts
+            await self.store.put(state)
+
+    async def _link(self, channel: str, ts: str) -> str | None:
+        try:
+            return await self.poster.permalink(channel, ts)
+        except PostError as exc:
+            log.warning("no link to a message: %s", exc.code)
+            return None
 
 
 def _plain(text: str) -> Block:

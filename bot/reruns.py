@@ -1,11 +1,12 @@
-"""The Rerun buttons: one check again (the report updated in place, the change noted on the check),
-or the whole report again, live, noting what changed."""
+"""The Rerun buttons: one check again (the report updated in place, the change noted on the check
+and told to the clicker), or the whole report again, live, noting what changed (in the thread)."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
 
+from bot.changes import what_changed
 from bot.kit import rate_limited
 from bot.messenger import Messenger, Requester
 from bot.mrkdwn import escape
@@ -14,6 +15,7 @@ from bot.reports import (
     DETAIL,
     Reports,
     Rerun,
+    drop_stale_notes,
     recheck_job,
     verdict_status,
 )
@@ -75,16 +77,20 @@ class Reruns:
         async with self.store.lock(report_id):
             state = await self.store.get(report_id) or state
             before = state.results.get(check_id)
+            previous = {check_id: before.status} if before else {}
+            since = state.ran_at
             state.results[check_id] = result
             state.notes[check_id] = Note(
                 who.user, self._clock(), before.status if before else None, result.status
             )
+            drop_stale_notes(state)
             if check_id in state.replies:
                 await self.reports.update_reply(state, state.replies[check_id])
             elif result.status in DETAIL:
                 await self.reports.post_reply(state, [result])
             await self.reports.redraw(state)
             await self.store.put(state)
+        await self.messenger.tell(who, f"↻ {what_changed(previous, [result], since)}")
 
     async def rerun_all(self, report_id: str, who: Requester) -> None:
         """Rerun every check of the report in place (live), noting what changed."""
@@ -100,6 +106,9 @@ class Reruns:
                 who.user,
                 {cid: r.status for cid, r in state.results.items()},
                 verdict_status(state),
+                started=self._clock(),
+                by_name=who.name,
+                since=state.ran_at,
             )
             state.results = {}
             state.phase, state.job_id = "running", job_id

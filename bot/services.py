@@ -9,6 +9,8 @@
     reruns      the Rerun / Rerun all buttons (bot.reruns)
     watches     Watch until fixed / Stop (bot.watches)
     origins     Diagnose origin… on a CloudFront site's report (bot.origins)
+    homes       the App Home tab (bot.homes)
+    poster      what writes to Slack, for the answers that are one message (bot.poster)
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from bot.background import Background
+from bot.homes import Homes
 from bot.messenger import Messenger
 from bot.origins import Origins
 from bot.poster import Poster
@@ -44,6 +47,8 @@ class Services:
     reruns: Reruns
     watches: Watches
     origins: Origins
+    homes: Homes
+    poster: Poster
 
     @classmethod
     def build(
@@ -62,7 +67,10 @@ class Services:
         reruns = Reruns(reports, pool, store, messenger, clock=clock)
         watches = Watches(reports, pool, store, messenger, background, settings, clock=clock)
         origins = Origins(reports, store, poster, messenger)
-        return cls(settings, messenger, background, store, reports, reruns, watches, origins)
+        homes = Homes(reports, store, poster)
+        return cls(
+            settings, messenger, background, store, reports, reruns, watches, origins, homes, poster
+        )
 
     async def close(self) -> None:
         """Stop the watches, let the rest of the background work finish (briefly), then stop."""

@@ -1,6 +1,7 @@
 """Watch until fixed: recheck a report every `watch_interval` s until no check fails or
-`watch_limit` s have passed; Stop ends it early. The report shows each recheck's changes, and the
-end is announced in its thread.
+`watch_limit` s have passed; Stop ends it early. The report shows each recheck's changes (credited
+to the watch); when the origin changes state the watcher is named in the thread with the verdict
+and what changed, and "Fixed" is also shown in the channel.
 
 Only one watch per report, across bot processes: a claim in the state store decides who watches.
 A watch started by another process is stopped through the report's state, which its watcher
@@ -15,13 +16,15 @@ import time
 from collections.abc import Callable
 
 from bot.background import Background
-from bot.blocks import user
+from bot.blocks import report_text, user
+from bot.changes import what_changed
 from bot.messenger import Messenger, Requester
 from bot.mrkdwn import escape, truncate
+from bot.notify import watch_note
 from bot.poster import PostError
-from bot.reports import Reports, apply_report, note_changes, recheck_job
+from bot.reports import Reports, apply_report, drop_stale_notes, note_changes, recheck_job
 from bot.settings import Settings
-from bot.state import ReportState, Watch
+from bot.state import WATCH, ReportState, Watch
 from bot.store import ReportStore
 from cf502.model import Status
 from cf502.pool.jobs import EventKind, Pool, RateLimited
@@ -81,7 +84,9 @@ class Watches:
         async with self.store.lock(report_id):
             state = await self.store.get(report_id) or state
             now = self._clock()
-            state.watch = Watch(who.user, now, now + limit, self.settings.watch_interval)
+            state.watch = Watch(
+                who.user, now, now + limit, self.settings.watch_interval, by_name=who.name
+            )
             await self.reports.redraw(state)
             await self.store.put(state)
         task = self.background.spawn(self._watch(report_id), who)
@@ -152,19 +157,30 @@ class Watches:
                 if state is None or state.watch is None or not state.watch.active:
                     return "gone", ""
                 previous = {cid: r.status for cid, r in state.results.items()}
+                since, now = state.ran_at, self._clock()
                 apply_report(state, event.report)
-                note_changes(state, previous, state.watch.by, self._clock())
+                note_changes(state, previous, state.watch.by, now, via=WATCH)
+                state.ran_at = now
+                drop_stale_notes(state)
                 state.watch.runs += 1
                 fixed = not event.report.failed
                 if fixed:
                     state.watch.outcome = "fixed"
-                for cid in state.results:
-                    if cid in state.replies and previous.get(cid) is not state.results[cid].status:
+                moved = [c for c, r in state.results.items() if previous.get(c) is not r.status]
+                for cid in moved:
+                    if cid in state.replies:
                         await self.reports.update_reply(state, state.replies[cid])
                 await self.reports.redraw(state)
                 await self.store.put(state)
+            changed = what_changed(previous, state.ordered_results, since)
             if fixed:
-                return "fixed", ""
+                return "fixed", changed
+            if moved:  # a new state, not yet fixed: tell the watcher what it is now
+                note = watch_note(state.watch.by, report_text(state), changed)
+                try:
+                    await self.reports.post_note(state, note)
+                except PostError as exc:
+                    log.warning("could not post a watch's change: %s", exc.code)
 
     async def _end(self, report_id: str, outcome: str, detail: str) -> None:
         await self.store.release(_claim(report_id))
@@ -182,7 +198,8 @@ class Watches:
             text = _message(state, watch, outcome, detail, minutes)
             if state.thread_ts:
                 try:
-                    await self.reports.post_note(state, text)
+                    # "Fixed" is news for the whole channel, not only for the thread.
+                    await self.reports.post_note(state, text, broadcast=outcome == "fixed")
                 except PostError as exc:
                     log.warning("could not post the end of a watch: %s", exc.code)
             await self.reports.redraw(state)
@@ -192,9 +209,10 @@ class Watches:
 def _message(state: ReportState, watch: Watch, outcome: str, detail: str, minutes: int) -> str:
     runs = f"{watch.runs} recheck{'s' if watch.runs != 1 else ''}"
     if outcome == "fixed":
+        changed = f"\n{detail}" if detail else ""
         return (
-            f":white_check_mark: {user(watch.by)} Fixed: no check fails any more "
-            f"(after {runs}, {minutes} min). The report above shows what changed."
+            f":white_check_mark: {user(watch.by)} Fixed: {escape(truncate(state.target_host, 200))}"
+            f" — no check fails any more (after {runs}, {minutes} min).{changed}"
         )
     if outcome == "stopped":
         return f":octagonal_sign: Watch stopped by {user(detail)} after {runs}."

@@ -11,7 +11,7 @@ from __future__ import annotations
 from slack_bolt.async_app import AsyncApp
 
 from bot.services import Services
-from handlers import actions, commands, mentions, views
+from handlers import actions, commands, home, mentions, messages, shortcuts, views
 
 __all__ = ["register"]
 
@@ -20,5 +20,8 @@ def register(app: AsyncApp, services: Services) -> None:
     """Add every listener to `app`; each kind's module has its own `register`."""
     commands.register(app, services)
     mentions.register(app, services)
+    messages.register(app, services)
     actions.register(app, services)
+    shortcuts.register(app, services)
     views.register(app, services)
+    home.register(app, services)

@@ -24,11 +24,14 @@ def _requester(body: dict[str, Any]) -> Requester:
     channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get(
         "channel_id", ""
     )
+    user = body.get("user") or {}
     return Requester(
-        str((body.get("user") or {}).get("id", "")),
+        str(user.get("id", "")),
         str(channel),
         None,
         body.get("response_url"),
+        team=str((body.get("team") or {}).get("id") or user.get("team_id") or ""),
+        name=str(user.get("username") or user.get("name") or ""),
     )
 
 

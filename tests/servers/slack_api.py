@@ -2,8 +2,9 @@
 
 Point the app at it with `SLACK_API_URL=fake.url` (the client joins method names onto it). It
 answers what cf502 uses (auth.test, chat.postMessage, chat.update, chat.postEphemeral,
-views.open, apps.connections.open) with Slack's documented shapes, keeps the modals opened
-(`views`: each view, with the trigger_id it was opened for) and the latest content of each message,
+chat.getPermalink, views.open, views.publish, apps.connections.open) with Slack's documented shapes,
+keeps the modals opened (`views`: each view, with the trigger_id it was opened for), each user's
+App Home (`homes`) and the latest content of each message,
 serves response URLs (`fake.response_url(name)`), and can be told to fail the next calls of a
 method: a Slack error (`not_in_channel`, `msg_too_long`, ...), HTTP 429 with Retry-After, or no
 answer at all (`hang`).
@@ -37,7 +38,6 @@ __all__ = [
     "text_of",
 ]
 
-
 BOT_TOKEN = "xoxb-1111-2222-testtoken"
 APP_TOKEN = "xapp-1-A0001-3333-testtoken"
 BOT_USER = "UBOT0001"
@@ -67,6 +67,7 @@ class Message:
     text: str
     blocks: list[dict[str, Any]]
     updates: int = 0
+    broadcast: bool = False  # a thread reply also shown in the channel (reply_broadcast)
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,6 +151,7 @@ class FakeSlack:
     calls: list[Call] = field(default_factory=list)
     messages: dict[str, Message] = field(default_factory=dict)
     views: list[dict[str, Any]] = field(default_factory=list)
+    homes: dict[str, dict[str, Any]] = field(default_factory=dict)  # user -> App Home view
     files: list[SharedFile] = field(default_factory=list)  # files shared (files.uploadV2)
     # Slack refuses a message whose blocks' JSON is over about 12-13k characters
     # (msg_blocks_too_long); tests lower it to see the app's compact retry.
@@ -334,6 +336,7 @@ class FakeSlack:
                 args.get("thread_ts"),
                 str(args.get("text", "")),
                 args.get("blocks") or [],
+                broadcast=bool(args.get("thread_ts") and args.get("reply_broadcast")),
             )
             await self._changed()
             return {
@@ -353,6 +356,22 @@ class FakeSlack:
             return {"ok": True, "channel": msg.channel, "ts": ts, "text": msg.text}
         if method == "chat.postEphemeral":
             return {"ok": True, "message_ts": self._next_ts()}
+        if method == "chat.getPermalink":
+            ts, channel = str(args.get("message_ts")), str(args.get("channel"))
+            msg = self.messages.get(ts)
+            if msg is None or msg.channel != channel:
+                return {"ok": False, "error": "message_not_found"}
+            link = f"https://test.slack.com/archives/{channel}/p{ts.replace('.', '')}"
+            if msg.thread_ts and msg.thread_ts != ts:
+                link += f"?thread_ts={msg.thread_ts}&cid={channel}"
+            return {"ok": True, "channel": channel, "permalink": link}
+        if method == "views.publish":
+            view = args.get("view")
+            if not args.get("user_id") or not isinstance(view, dict):
+                return {"ok": False, "error": "invalid_arguments"}
+            self.homes[str(args["user_id"])] = view
+            await self._changed()
+            return {"ok": True, "view": {**view, "id": f"VH{len(self.homes):07d}"}}
         if method == "views.open":
             view = args.get("view")
             view = json.loads(view) if isinstance(view, str) else view
