@@ -94,7 +94,11 @@ def make_pool(settings: Settings) -> Pool:
             observer=JOB_METRICS,
         )
     return LocalPool(
-        settings.engine, concurrency=settings.concurrency, limits=limits, observer=JOB_METRICS
+        settings.engine,
+        concurrency=settings.concurrency,
+        limits=limits,
+        observer=JOB_METRICS,
+        aws=settings.aws,
     )
 
 

@@ -14,11 +14,12 @@ from collections.abc import Sequence
 from bot.actions import ActionId, ButtonValue
 from bot.budget import MAX_BLOCKS, MAX_JSON, MAX_SECTION, Block, fit, fit_text, size
 from bot.card import PROBLEMS, SHORTENED_REPORT, note_text, report_blocks, report_text
+from bot.distribution import origin_head, origin_problems
 from bot.evidence import evidence_lines
 from bot.kit import button, context, mark, section, user
 from bot.mrkdwn import code, code_block, escape, truncate
 from bot.state import ReportState
-from cf502.model import CheckResult
+from cf502.model import CheckResult, OriginReport
 
 __all__ = [
     "MAX_BLOCKS",
@@ -26,6 +27,8 @@ __all__ = [
     "Block",
     "commands_blocks",
     "note_text",
+    "origin_reply_blocks",
+    "origin_reply_text",
     "reply_blocks",
     "reply_text",
     "report_blocks",
@@ -114,6 +117,42 @@ def reply_blocks(
     if rest > 0:
         blocks.append(context(f"…and {rest} more; use the report's menu on each check."))
     return fit(blocks, note=SHORTENED_REPORT)
+
+
+def origin_reply_blocks(state: ReportState, origins: Sequence[OriginReport]) -> list[Block]:
+    """A thread reply for one origin of a distribution (or, when grouped, several): its head,
+    then its failing and warning checks' evidence and fixes (no buttons: only Rerun all)."""
+    total = len(state.origins)
+    blocks: list[Block] = []
+    budget = (MAX_JSON - 400) // max(1, len(origins))
+    for o in origins:
+        n = next((i for i, x in enumerate(state.origins, start=1) if x.id == o.id), 0)
+        problems = origin_problems(o)
+        verdict = escape(truncate(o.verdict.summary, 500))
+        if blocks:
+            blocks.append({"type": "divider"})
+        blocks.append(section(f"*{origin_head(o, n, total)}*\n{verdict}"))
+        shown = problems[:MAX_CHECKS_PER_REPLY]
+        if shown:
+            blocks += _details(state, shown, False, budget)
+        if len(problems) > len(shown):
+            rest = len(problems) - len(shown)
+            blocks.append(context(f"…and {rest} more in the attached report."))
+    return fit(blocks, note=SHORTENED_REPORT)
+
+
+def origin_reply_text(origins: Sequence[OriginReport]) -> str:
+    return fit_text(
+        escape(
+            truncate(
+                "; ".join(
+                    f"origin {o.id}: {o.verdict.status.value} — {o.verdict.summary}"
+                    for o in origins
+                ),
+                300,
+            )
+        )
+    )
 
 
 def reply_text(results: Sequence[CheckResult]) -> str:

@@ -14,13 +14,21 @@ import re
 from bot.actions import ActionId, ButtonValue, Op
 from bot.budget import Block, fit, fit_text
 from bot.confirm import rerun_all_confirm, stop_watch_confirm
+from bot.distribution import (
+    ONLY_RERUN_ALL,
+    cause_of,
+    distribution_line,
+    origin_lines,
+    report_verdict,
+    with_owner,
+)
 from bot.kit import PENDING, button, context, mark, section, user, when
 from bot.mrkdwn import clip, code, escape, truncate
 from bot.state import WATCH, Note, ReportState, Watch
-from cf502.model import CheckResult, Status, Verdict
+from cf502.model import CheckResult, OriginReport, Status, Verdict
 from cf502.render.cloudfront import site_lines
+from cf502.settings import OriginSettings
 from cf502.target import Target
-from cf502.verdict import decide
 
 __all__ = [
     "MAX_PROBLEM_LINES",
@@ -89,10 +97,17 @@ def first_sentence(text: str, limit: int = 300) -> str:
     return truncate(_SENTENCE_END.split(text.strip(), maxsplit=1)[0], limit)
 
 
-def fault_place(state: ReportState, res: CheckResult) -> str:
+def fault_place(state: ReportState, res: CheckResult, owner: OriginReport | None = None) -> str:
     """Where the fault lies, with the thing named (mrkdwn): origin, DNS, CloudFront setting, AWS
-    resource."""
-    host = code(state.target_host, 120)
+    resource. `owner`: the distribution's origin the check is of."""
+    if owner is not None:
+        place = _place(state, res, owner).removeprefix("origin: ")
+        return f"origin {code(owner.id, 80)}: {place}"
+    return _place(state, res, None)
+
+
+def _place(state: ReportState, res: CheckResult, owner: OriginReport | None) -> str:
+    host = code(owner.domain if owner else state.target_host, 120)
     cid = res.id
     labels = {e.label.lower(): e.value for e in res.evidence}
     if cid.startswith("aws."):
@@ -108,6 +123,11 @@ def fault_place(state: ReportState, res: CheckResult) -> str:
         domain = state.cloudfront.domain or state.origin.cloudfront_domain
         return "CloudFront: the distribution" + (f" {code(domain, 120)}" if domain else "")
     o = state.origin
+    if owner is not None:
+        try:
+            o = OriginSettings.from_dict(owner.settings)
+        except (KeyError, TypeError, ValueError):
+            pass  # the defaults name the ports well enough
     if cid.startswith("tcp."):
         port = o.https_port if cid == "tcp.https" else o.http_port
         return f"origin: {host} port {escape(port)} (web server or firewall)"
@@ -130,7 +150,8 @@ def _cloudfront_says(verdict: Verdict, seen: bool) -> str:
 def _head(state: ReportState, verdict: Verdict) -> str:
     """Lines 1-3: status, target and what is wrong; the fix; where the fault lies."""
     name = shown_name(state.target)
-    cause = state.results.get(verdict.likely_cause or "")
+    found = cause_of(state, verdict)
+    cause, owner = found if found else (None, None)
     if cause is not None and verdict.status in (Status.FAIL, Status.ERROR):
         says = _cloudfront_says(verdict, seen=cause.id == "cloudfront.edge")
         what = escape(truncate(cause.summary, 300))
@@ -140,10 +161,11 @@ def _head(state: ReportState, verdict: Verdict) -> str:
         lines = [line1]
         if cause.remediation:
             lines.append(f"*Fix:* {escape(first_sentence(cause.remediation))}")
-        lines.append(f"*Where:* {fault_place(state, cause)}")
+        lines.append(f"*Where:* {fault_place(state, cause, owner)}")
         return "\n".join(lines)
     if verdict.status is Status.WARN:
-        warn = next((r for r in state.ordered_results if r.status is Status.WARN), None)
+        warned = next(((r, o) for r, o in with_owner(state) if r.status is Status.WARN), None)
+        warn, owner = warned if warned else (None, None)
         lines = [
             f"*{mark(Status.WARN)}* · {name} — no failure found; "
             + (f"*{escape(warn.title)}:* {escape(truncate(warn.summary, 300))}" if warn else "")
@@ -151,11 +173,13 @@ def _head(state: ReportState, verdict: Verdict) -> str:
         if warn is not None and warn.remediation:
             lines.append(f"*Fix:* {escape(first_sentence(warn.remediation))}")
         if warn is not None:
-            lines.append(f"*Where:* {fault_place(state, warn)}")
+            lines.append(f"*Where:* {fault_place(state, warn, owner)}")
         return "\n".join(lines)
     if verdict.status is Status.SKIP:
         return f"*{mark(Status.SKIP)}* · {name} — no check ran."
-    if verdict.partial:  # a pass on part of the checks is not "CloudFront can use this origin"
+    if (
+        verdict.partial or state.distribution is not None
+    ):  # a pass on part of the checks is not "CloudFront can use this origin"
         return f"*{mark(Status.PASS)}* · {name} — {escape(truncate(verdict.summary, 600))}"
     return (
         f"*{mark(Status.PASS)}* · {name} — no problem found: CloudFront should be able to use "
@@ -288,7 +312,9 @@ def _settings(state: ReportState) -> str:
 
 
 def _footer(state: ReportState, ttl: int | None) -> str:
-    parts = [f"Asked by {user(state.requested_by)}", _settings(state)]
+    parts = [f"Asked by {user(state.requested_by)}"]
+    if state.distribution is None:  # a distribution's origins have their own (in the report)
+        parts.append(_settings(state))
     if state.rerun_all is not None:
         parts.append(f"↻ All checks {note_text(state.rerun_all).replace(': now', ': verdict now')}")
     if state.duration_ms is not None and state.phase == "done":
@@ -334,9 +360,16 @@ def _buttons(state: ReportState, problems: list[CheckResult]) -> Block:
     if state.watch is not None and state.watch.active:
         stop = button("Stop watching", ActionId.STOP_WATCH, root, "danger")
         buttons.append({**stop, "confirm": stop_watch_confirm(state)})
-    elif any(r.status in (Status.FAIL, Status.ERROR) for r in problems):
+    elif any(r.status in (Status.FAIL, Status.ERROR) for r in problems) or (
+        state.distribution is not None
+        and report_verdict(state).status in (Status.FAIL, Status.ERROR)
+    ):
         buttons.append(button(":eyes: Watch until fixed", ActionId.WATCH, root, "primary"))
-    if state.cloudfront.detected and not state.origin.cloudfront_domain:
+    if (
+        state.cloudfront.detected
+        and not state.origin.cloudfront_domain
+        and state.distribution is None  # its origins are diagnosed already
+    ):
         buttons.append(button("Diagnose origin…", ActionId.DIAGNOSE_ORIGIN, root))
     if state.expanded:
         buttons.append(button("Hide other checks", ActionId.HIDE_CHECKS, root))
@@ -364,20 +397,23 @@ def report_blocks(
             )
         ]
     else:
-        verdict = decide(state.ordered_results, only=state.only)
+        verdict = report_verdict(state)
         blocks = [section(_head(state, verdict), block_id="verdict")]
-    site = _site(state)
+    site = distribution_line(state) if state.distribution is not None else _site(state)
     if site:  # what the target is comes right after the verdict
         blocks.append(context(site))
     problems = [r for r in state.ordered_results if r.status in PROBLEMS]
     # A check rerun since the report keeps its line (its change is news), whatever its status.
     shown = [r for r in state.ordered_results if r.status in PROBLEMS or r.id in state.notes]
+    if state.phase != "running" and state.distribution is not None:
+        blocks += [section(t, f"origins:{i}") for i, t in enumerate(_chunks(origin_lines(state)))]
     if state.phase != "running":
-        menus = interactive and not compact
+        # A distribution's checks share ids across origins: no per-check rerun (ONLY_RERUN_ALL).
+        menus = interactive and not compact and state.distribution is None
         own, rest = shown[:MAX_PROBLEM_LINES], shown[MAX_PROBLEM_LINES:]
         if compact:
             own, rest = [], shown
-        cause_id = decide(state.ordered_results, only=state.only).likely_cause
+        cause_id = report_verdict(state).likely_cause
         for res in own:
             menu = _menu(state.report_id, res.id) if menus else None
             line = _check_line(state, res, 500, cause=res.id == cause_id)
@@ -393,6 +429,8 @@ def report_blocks(
             blocks.append(context(counts))
         if interactive:
             blocks.append(_buttons(state, problems))
+            if state.distribution is not None:
+                blocks.append(context(ONLY_RERUN_ALL))
     if state.watch is not None:
         blocks.append(context(_watch_text(state.watch)))
     blocks.append(context(_footer(state, ttl if interactive else None)))
@@ -406,6 +444,6 @@ def report_text(state: ReportState) -> str:
         return escape(f"cf502: checking {host}…")
     if state.phase == "failed":
         return escape(truncate(f"cf502: {host}: the diagnosis could not run", 300))
-    verdict = decide(state.ordered_results, only=state.only)
+    verdict = report_verdict(state)
     line = f"cf502: {mark(verdict.status)} {host}: {verdict.summary}"
     return fit_text(escape(truncate(line, 300)))

@@ -22,12 +22,15 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from bot.attach import report_files
 from bot.background import Background
 from bot.blocks import (
     Block,
     commands_blocks,
+    origin_reply_blocks,
+    origin_reply_text,
     reply_blocks,
     reply_text,
     report_blocks,
@@ -36,6 +39,7 @@ from bot.blocks import (
     user,
 )
 from bot.changes import what_changed
+from bot.distribution import origin_key, origin_problems, report_verdict
 from bot.messenger import Messenger, Requester
 from bot.mrkdwn import escape, truncate
 from bot.notify import SLOW, done_note, quiet, rerun_note
@@ -46,8 +50,9 @@ from bot.state import Note, ReportState, new_report_id
 from bot.store import RUNNING, ReportStore
 from cf502.deadlines import Deadlines
 from cf502.errors import QueueError
-from cf502.model import CheckResult, Report, Status
+from cf502.model import CheckResult, OriginReport, Report, Status
 from cf502.pool.jobs import EventKind, Job, JobEvent, JobKind, Pool
+from cf502.settings.aws import JOB_REQUEST
 from cf502.verdict import decide
 
 __all__ = [
@@ -66,6 +71,7 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 CALL_BUDGET = 6
 MAX_LIVE_UPDATES = 2
@@ -86,7 +92,7 @@ class Rerun:
     since: float | None = None  # when the run it replaces finished
 
 
-def plan_replies(results: list[CheckResult], slots: int) -> list[list[CheckResult]]:
+def plan_replies(results: list[_T], slots: int) -> list[list[_T]]:
     """One reply per result while the budget allows; the rest share the last reply."""
     if not results:
         return []
@@ -97,7 +103,18 @@ def plan_replies(results: list[CheckResult], slots: int) -> list[list[CheckResul
 
 
 def recheck_job(state: ReportState, only: tuple[str, ...], user: str) -> Job:
-    """A rerun of `only` with the report's target and settings, asked for by `user`."""
+    """A rerun of `only` with the report's target and settings, asked for by `user`. A
+    distribution's report is rerun whole, as it was asked for: through AWS again."""
+    asked_by = {"user": user, "channel": state.channel, "report": state.report_id}
+    if state.distribution is not None:
+        return Job(
+            kind=JobKind.DIAGNOSE,
+            target=state.target,
+            origin=state.origin.to_dict(),
+            only=state.only,
+            requested_by={**asked_by, **dict([JOB_REQUEST])},
+            parent_job=state.job_id,
+        )
     # Reruns name their checks explicitly (RERUN): they never coalesce with the original
     # DIAGNOSE job, so "Rerun all" a few seconds after a report still connects afresh.
     return Job(
@@ -105,13 +122,21 @@ def recheck_job(state: ReportState, only: tuple[str, ...], user: str) -> Job:
         target=state.target,
         origin=state.origin.to_dict(),
         only=only,
-        requested_by={"user": user, "channel": state.channel, "report": state.report_id},
+        requested_by=asked_by,
         parent_job=state.job_id,
     )
 
 
 def apply_report(state: ReportState, report: Report) -> None:
     """Take a finished diagnosis into the report's state."""
+    if report.distribution is not None or state.distribution is not None:
+        # The checks are the distribution's own (or, when AWS no longer finds it, the site's).
+        state.check_ids = tuple(c.id for c in report.checks)
+        state.titles.update({c.id: c.title for c in report.checks})
+        state.results = {}
+    state.distribution = report.distribution
+    state.origins = report.origins
+    state.verdict = report.verdict if report.distribution is not None else None
     for res in report.checks:
         state.results[res.id] = res
         if res.id not in state.check_ids:  # a worker with a newer registry
@@ -136,6 +161,8 @@ def note_changes(
 
 
 def verdict_status(state: ReportState) -> Status:
+    if state.distribution is not None and state.phase == "done":
+        return report_verdict(state).status
     return decide(state.ordered_results).status
 
 
@@ -201,7 +228,14 @@ class Reports:
             target=req.target.to_dict(),
             origin=req.origin.to_dict(),
             only=req.only,
-            requested_by={"user": who.user, "channel": who.channel, "report": report_id},
+            requested_by={
+                "user": who.user,
+                "channel": who.channel,
+                "report": report_id,
+                # The operator's choice, as `cf502 check --aws --redis-url` asks it; the
+                # workers read AWS with their own settings, never anything from Slack.
+                **(dict([JOB_REQUEST]) if self.settings.aws.enabled else {}),
+            },
         )
         job_id = await self.pool.submit(job)
         state = ReportState(
@@ -462,8 +496,18 @@ class Reports:
             fresh = [
                 r for r in state.ordered_results if r.status in DETAIL and r.id not in state.replies
             ]
-            for group in plan_replies(fresh, slots):
+            origins = [
+                o
+                for o in state.origins
+                if origin_problems(o) and origin_key(o) not in state.replies
+            ]
+            # The origins' details first: a distribution's verdict is mostly theirs.
+            origin_slots = max(1, slots - (1 if fresh else 0)) if origins else 0
+            top_slots = max(1, slots - min(len(origins), origin_slots))
+            for group in plan_replies(fresh, top_slots):
                 await self.post_reply(state, group)
+            for batch in plan_replies(origins, origin_slots):
+                await self.post_origin_reply(state, batch)
             for ts in earlier:
                 await self.update_reply(state, ts)
         await self.redraw(state)
@@ -518,7 +562,7 @@ class Reports:
         try:
             ts = await self.poster.post(
                 state.channel,
-                reply_blocks(state, group),
+                reply_blocks(state, group, interactive=state.distribution is None),
                 reply_text(group),
                 thread_ts=state.thread_ts,
             )
@@ -528,8 +572,35 @@ class Reports:
         for res in group:
             state.replies[res.id] = ts
 
+    async def post_origin_reply(self, state: ReportState, origins: list[OriginReport]) -> None:
+        """A thread reply detailing a distribution's `origins`, remembered as theirs."""
+        try:
+            ts = await self.poster.post(
+                state.channel,
+                origin_reply_blocks(state, origins),
+                origin_reply_text(origins),
+                thread_ts=state.thread_ts,
+            )
+        except PostError as exc:
+            log.warning("could not post the origins of %s: %s", state.report_id, exc.code)
+            return
+        for o in origins:
+            state.replies[origin_key(o)] = ts
+
     async def update_reply(self, state: ReportState, ts: str) -> None:
-        """Redraw the thread reply `ts` with its checks' current results."""
+        """Redraw the thread reply `ts` with its checks' (or origins') current results."""
+        origins = [o for o in state.origins if state.replies.get(origin_key(o)) == ts]
+        if origins:
+            try:
+                await self.poster.update(
+                    state.channel,
+                    ts,
+                    origin_reply_blocks(state, origins),
+                    origin_reply_text(origins),
+                )
+            except PostError as exc:
+                log.warning("could not update a reply of %s: %s", state.report_id, exc.code)
+            return
         group = [
             state.results[c]
             for c in state.check_ids
@@ -539,7 +610,10 @@ class Reports:
             return
         try:
             await self.poster.update(
-                state.channel, ts, reply_blocks(state, group), reply_text(group)
+                state.channel,
+                ts,
+                reply_blocks(state, group, interactive=state.distribution is None),
+                reply_text(group),
             )
         except PostError as exc:
             log.warning("could not update a reply of %s: %s", state.report_id, exc.code)

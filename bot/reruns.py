@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable
 
 from bot.changes import what_changed
+from bot.distribution import ONLY_RERUN_ALL
 from bot.kit import rate_limited
 from bot.messenger import Messenger, Requester
 from bot.mrkdwn import escape
@@ -58,6 +59,9 @@ class Reruns:
         """Rerun one check with the report's settings and update it in place, noting the change."""
         state = await self.store.load(report_id, who, finished=True)
         if state is None:
+            return
+        if state.distribution is not None:  # its origins share check ids: only Rerun all
+            await self.messenger.tell(who, ONLY_RERUN_ALL)
             return
         job_id = await self._submit(recheck_job(state, (check_id,), who.user), who)
         if job_id is None:

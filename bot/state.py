@@ -13,7 +13,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from cf502.model import CheckResult, CloudFrontSite, Status
+from cf502.model import CheckResult, CloudFrontSite, OriginReport, Status, Verdict
 from cf502.settings import OriginSettings
 
 __all__ = [
@@ -144,6 +144,10 @@ class ReportState:
         duplicate_of: set by `Reports.submit` (never stored) when the request joined the
             report of the same diagnosis asked for here a moment earlier.
         expanded: the root lists every check ("Show all checks"), not only the problems.
+        distribution / origins / verdict: for a site diagnosed through its distribution (AWS),
+            the report's `distribution`, its origins' reports and its overall verdict (which
+            weighs the origins' checks too); `results` then hold the distribution's own checks
+            (cloudfront.edge, aws.*). None / () / None for a plain origin report.
     """
 
     report_id: str
@@ -177,6 +181,9 @@ class ReportState:
     in_dm: bool = False
     duplicate_of: str | None = None
     expanded: bool = False
+    distribution: dict[str, Any] | None = None
+    origins: tuple[OriginReport, ...] = ()
+    verdict: Verdict | None = None
 
     @property
     def ordered_results(self) -> list[CheckResult]:
@@ -218,6 +225,15 @@ class ReportState:
             "ran_at": self.ran_at,
             "in_dm": self.in_dm,
             "expanded": self.expanded,
+            **(
+                {
+                    "distribution": self.distribution,
+                    "origins": [o.to_dict() for o in self.origins],
+                    "verdict": self.verdict.to_dict() if self.verdict else None,
+                }
+                if self.distribution is not None
+                else {}
+            ),
         }
 
     @classmethod
@@ -256,6 +272,9 @@ class ReportState:
             ran_at=float(d["ran_at"]) if d.get("ran_at") is not None else None,
             in_dm=bool(d.get("in_dm", False)),
             expanded=bool(d.get("expanded", False)),
+            distribution=dict(d["distribution"]) if d.get("distribution") is not None else None,
+            origins=tuple(OriginReport.from_dict(o) for o in d.get("origins") or ()),
+            verdict=Verdict.from_dict(d["verdict"]) if d.get("verdict") else None,
         )
 
 

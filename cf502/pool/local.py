@@ -25,7 +25,7 @@ from cf502.logcontext import log_context
 from cf502.pool.jobs import UNOBSERVED, EventKind, Job, JobEvent, JobObserver
 from cf502.pool.limits import Limits, LocalAdmission
 from cf502.pool.runjob import RunJob, run_job
-from cf502.settings import EngineSettings
+from cf502.settings import AwsSettings, EngineSettings
 
 __all__ = ["LocalPool"]
 
@@ -74,6 +74,7 @@ class LocalPool:
         run_job: RunJob = run_job,
         clock: Callable[[], float] = time.monotonic,
         observer: JobObserver = UNOBSERVED,
+        aws: AwsSettings | None = None,
     ) -> None:
         if concurrency < 1:
             raise QueueError("the in-process pool needs a concurrency of at least 1.")
@@ -86,6 +87,8 @@ class LocalPool:
         self._run_job = run_job
         self._clock = clock
         self._observer = observer
+        # The operator's AWS access: a job asking for it is diagnosed through its distribution.
+        self._aws = {"aws": aws} if aws is not None and aws.enabled else {}
         self._admission = LocalAdmission(limits or Limits(), clock)
         self._per_user = self._admission.limits.running_per_user
         self._slots = asyncio.Semaphore(concurrency)
@@ -128,7 +131,11 @@ class LocalPool:
                 ):
                     try:
                         end = await self._run_job(
-                            job, self.engine, publish=state.add, deadline=self.job_timeout
+                            job,
+                            self.engine,
+                            publish=state.add,
+                            deadline=self.job_timeout,
+                            **self._aws,
                         )
                     except Exception as exc:  # a bug: report it as a failure, keep serving
                         log.exception("job crashed")

@@ -283,12 +283,14 @@ async def harness(
     *,
     limits: Limits | None = None,
     store: StateStore | None = None,
+    inner: Pool | None = None,
     **overrides: Any,
 ) -> AsyncIterator[Harness]:
     """The app on a real HTTP port, wired to `slack` and `world` (see the module docstring)."""
     settings = settings_for(slack, world, **overrides)
-    inner: Pool
-    if settings.redis_url:  # the production wiring: Redis queue (workers run elsewhere) + store
+    if inner is not None:  # a pool the test built (e.g. its own run_job)
+        pass
+    elif settings.redis_url:  # the production wiring: Redis queue (workers run elsewhere) + store
         inner = make_pool(settings)
     else:
         inner = LocalPool(
