@@ -25,11 +25,15 @@ def as_report(state: ReportState) -> Report:
         target=dict(state.target),
         settings=state.origin.to_dict(),
         checks=results,
-        verdict=decide(results, only=state.only),
+        verdict=state.verdict
+        if state.distribution is not None and state.verdict is not None
+        else decide(results, only=state.only),
         duration_ms=state.duration_ms or 0,
         started_at=dt.datetime.fromtimestamp(state.requested_at, dt.UTC).isoformat(),
         addresses=state.addresses,
         cloudfront=state.cloudfront,
+        distribution=state.distribution,
+        origins=state.origins,
     )
 
 

@@ -9,6 +9,7 @@ import json
 from typing import Any
 
 from bot.actions import ActionId
+from bot.attach import report_files
 from bot.blocks import origin_reply_blocks, reply_blocks, report_blocks, report_text
 from bot.budget import MAX_JSON, size, violations
 from bot.distribution import ONLY_RERUN_ALL
@@ -204,3 +205,15 @@ def test_a_big_distribution_report_stays_within_the_budget() -> None:
     card = text_of(report_blocks(s, ttl=86400))
     assert card.count("✖ FAIL · origin") >= 10  # many origins still have their lines
     assert "shortened" in card
+
+
+def test_the_attached_report_is_the_distributions_with_its_origins() -> None:
+    report = distribution_report(two_origins())
+    s = site_state(report)
+    s.duration_ms = report.duration_ms
+    text, data = report_files(s)
+    assert "Distribution E2QWRUHEXAMPLE (d111111abcdef8.cloudfront.net)" in text.content
+    assert "Origin 1 of 2: api-primary (api.example.com)" in text.content
+    back = Report.from_json(data.content)
+    assert back.distribution == report.distribution and back.origins == report.origins
+    assert back.verdict == report.verdict
