@@ -492,28 +492,38 @@ _BETWEEN_FIX = (
 )
 
 
-def judge_edge(check: Edge, edge: EdgeObservation, direct: Sequence[Exchange]) -> CheckResult:
-    """Pure verdict: what CloudFront answers, and whether the cause is the origin or between."""
-    commands = [sh("curl", "-sI", edge.url), *dict.fromkeys(direct_curl(d) for d in direct)]
-    ev: list[tuple[str, object]] = [("URL", edge.url)]
-    ev.append(
-        (
-            "cache buster",
-            f"?{CACHE_BUSTER}=… added: CloudFront caches errors for at least 10 s, and a new "
-            "query string asks for its current answer (if query strings are in the cache key)",
-        )
-    )
+_CACHE_BUSTER_NOTE = (
+    "cache buster",
+    f"?{CACHE_BUSTER}=… added: CloudFront caches errors for at least 10 s, and a new "
+    "query string asks for its current answer (if query strings are in the cache key)",
+)
+
+
+def _viewer_reply(
+    check: Edge,
+    edge: EdgeObservation,
+    ev: list[tuple[str, object]],
+    commands: Sequence[str],
+    not_made: str,
+) -> ViewerReply | CheckResult:
+    """The viewer request's reply, or the `error` result when it could not be made."""
     if edge.refused is not None:
         return result(check, Status.ERROR, edge.refused, evidence=ev, commands=commands)
     if edge.error is not None or edge.reply is None:
         return result(
-            check,
-            Status.ERROR,
-            f"The request through CloudFront was not made: {edge.error}.",
-            evidence=ev,
-            commands=commands,
+            check, Status.ERROR, f"{not_made}: {edge.error}.", evidence=ev, commands=commands
         )
-    reply = edge.reply
+    return edge.reply
+
+
+def judge_edge(check: Edge, edge: EdgeObservation, direct: Sequence[Exchange]) -> CheckResult:
+    """Pure verdict: what CloudFront answers, and whether the cause is the origin or between."""
+    commands = [sh("curl", "-sI", edge.url), *dict.fromkeys(direct_curl(d) for d in direct)]
+    ev: list[tuple[str, object]] = [("URL", edge.url)]
+    ev.append(_CACHE_BUSTER_NOTE)
+    reply = _viewer_reply(check, edge, ev, commands, "The request through CloudFront was not made")
+    if isinstance(reply, CheckResult):
+        return reply
     ev.append(("CloudFront address", reply.label))
     state, direct_words = _direct_state(direct)
     ev.append(("direct request", direct_words))
@@ -704,24 +714,10 @@ def judge_site(check: Edge, host: str, site: Site, edge: EdgeObservation) -> Che
     ev: list[tuple[str, object]] = [("CloudFront", served_words(host, site))]
     ev.extend(("seen", sign) for sign in site.signs)
     ev.append(("URL", edge.url))
-    ev.append(
-        (
-            "cache buster",
-            f"?{CACHE_BUSTER}=… added: CloudFront caches errors for at least 10 s, and a new "
-            "query string asks for its current answer (if query strings are in the cache key)",
-        )
-    )
-    if edge.refused is not None:
-        return result(check, Status.ERROR, edge.refused, evidence=ev, commands=commands)
-    if edge.error is not None or edge.reply is None:
-        return result(
-            check,
-            Status.ERROR,
-            f"{host} was not requested like a viewer: {edge.error}.",
-            evidence=ev,
-            commands=commands,
-        )
-    reply = edge.reply
+    ev.append(_CACHE_BUSTER_NOTE)
+    reply = _viewer_reply(check, edge, ev, commands, f"{host} was not requested like a viewer")
+    if isinstance(reply, CheckResult):
+        return reply
     ev.append(("CloudFront address", reply.label))
     if reply.cert_error is not None:
         return _bad_certificate(check, edge, reply.cert_error, ev, commands)
