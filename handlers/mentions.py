@@ -15,13 +15,13 @@ from bot.messenger import Requester
 from bot.mrkdwn import escape
 from bot.policy import refusal
 from bot.poster import PostError
-from bot.request import USAGE, CommandError, Kind, help_text, parse_mention
+from bot.request import USAGE, CommandError, Kind, Request, help_text, parse_mention
 from bot.services import Services
 from bot.slacktext import strip_mentions
 from cf502.errors import Cf502Error
 from cf502.pool.jobs import RateLimited
 
-__all__ = ["EVENT_DEDUPE_TTL", "answer_words", "first_time", "register"]
+__all__ = ["EVENT_DEDUPE_TTL", "answer_words", "first_time", "register", "start_diagnosis"]
 
 EVENT_DEDUPE_TTL = 3600.0  # Slack retries within minutes; an hour is plenty
 
@@ -66,6 +66,12 @@ async def answer_words(services: Services, text: str, who: Requester, *, help_he
         except PostError:
             await tell(who, ":warning: I could not post the answer in this conversation.")
         return
+    await start_diagnosis(services, request, who)
+
+
+async def start_diagnosis(services: Services, request: Request, who: Requester) -> None:
+    """Queue and follow `request`'s diagnosis, or tell `who` privately why it did not start."""
+    tell = services.messenger.tell
     try:
         state = await services.reports.submit(request, who)
     except RateLimited as exc:

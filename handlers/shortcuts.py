@@ -9,7 +9,6 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp
 
 from bot.decode_blocks import decode_blocks, decode_text
-from bot.kit import rate_limited
 from bot.messenger import Requester
 from bot.mrkdwn import escape
 from bot.policy import refusal
@@ -17,8 +16,7 @@ from bot.poster import PostError
 from bot.request import CommandError
 from bot.services import Services
 from bot.shortcut import SHORTCUT, request_from_message
-from cf502.errors import Cf502Error
-from cf502.pool.jobs import RateLimited
+from handlers.mentions import start_diagnosis
 
 __all__ = ["message_text", "register"]
 
@@ -77,15 +75,7 @@ def register(app: AsyncApp, services: Services) -> None:
                         who.response_url, decode_text(d), blocks=decode_blocks(d)
                     )
             return
-        try:
-            state = await services.reports.submit(request, who)
-        except RateLimited as exc:
-            await tell(who, rate_limited(exc, who.user))
-            return
-        except Cf502Error as exc:
-            await tell(who, f":warning: Could not start the diagnosis: {escape(exc)}")
-            return
-        services.reports.launch(state)
+        await start_diagnosis(services, request, who)
 
     @app.shortcut(SHORTCUT)
     async def on_shortcut(ack: AsyncAck, body: dict[str, Any]) -> None:
