@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from cf502.cli.terminal import report_width, use_color
@@ -14,7 +16,7 @@ from cf502.options import (
     diagnosis_of,
     engine_from_args,
 )
-from cf502.settings import AWS, SAFETY, AwsSettings, EngineSettings, OriginSettings
+from cf502.settings import AWS, SAFETY, AwsSettings, EngineSettings, OriginSettings, given
 from cf502.settings import add_options as add_setting_options
 from cf502.target import Target
 
@@ -113,11 +115,6 @@ def job_from_args(args: argparse.Namespace, target: Target, origin: OriginSettin
 
 def aws_from_args(args: argparse.Namespace, environ: dict[str, str] | None = None) -> AwsSettings:
     """The operator's AWS settings: the `CF502_AWS*` variables, then the options given."""
-    import os
-    from dataclasses import replace
-
-    from cf502.settings import given
-
     base = AwsSettings.from_environ(dict(os.environ) if environ is None else environ)
     return replace(base, **given(args, AWS))
 
