@@ -5,6 +5,7 @@ from __future__ import annotations
 import textwrap
 
 from cf502.decode import Decoding
+from cf502.render.wrap import clean
 
 __all__ = ["WIDTH", "decoding_text"]
 
@@ -13,14 +14,9 @@ _LABEL = 15  # "Edge location  " and the like
 _VALUE_CAP = 300  # a pasted value is shown, never in full when it is huge
 
 
-def _clean(text: str) -> str:
-    """Pasted text must not drive the terminal (no escape sequences, one line)."""
-    return "".join(ch if ch.isprintable() else " " for ch in text)
-
-
 def _wrap(text: str, indent: str = "  ", first: str | None = None) -> list[str]:
     return textwrap.wrap(
-        _clean(text),
+        clean(text),
         WIDTH,
         initial_indent=indent if first is None else first,
         subsequent_indent=indent,
@@ -43,7 +39,7 @@ def _counts_line(d: Decoding) -> str:
 def decoding_text(d: Decoding) -> str:
     """The decoding for people: the result type and status, the cause, what the input said,
     what to look at next, the checks that confirm it and the command to run."""
-    lines = [_clean(d.headline)]
+    lines = [clean(d.headline)]
     lines += _wrap(d.cause)
     if d.counts:
         lines += _wrap(_counts_line(d))
@@ -56,7 +52,7 @@ def decoding_text(d: Decoding) -> str:
         lines += _wrap(d.next_step, "  ", "Next: ")
     if d.checks:
         lines += _wrap(", ".join(d.checks), "  ", "Confirmed by: ")
-    lines += ["", "Run:", f"  {_clean(d.command)}"]
+    lines += ["", "Run:", f"  {clean(d.command)}"]
     for note in d.notes:
         lines += _wrap(note[:1].upper() + note[1:] + ".", "    ", "  - ")
     return "\n".join(lines) + "\n"

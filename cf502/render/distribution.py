@@ -8,14 +8,8 @@ from __future__ import annotations
 from typing import Any
 
 from cf502.model import CheckResult, OriginReport, Report, Status
-from cf502.render.wrap import wrap_text
-
-
-def _clean(text: str) -> str:
-    from cf502.render.text import _clean as clean
-
-    return clean(text)
-
+from cf502.render.text import _check_lines, status_word
+from cf502.render.wrap import clean, wrap_text
 
 __all__ = ["distribution_text", "settings_line"]
 
@@ -48,11 +42,9 @@ def settings_line(settings: dict[str, Any]) -> str:
 
 
 def _verdict_lines(report_verdict: Any, width: int, indent: str = "") -> list[str]:
-    from cf502.render.text import status_word
-
     word = status_word(report_verdict.status, color=False).strip()
     lines = wrap_text(
-        _clean(report_verdict.summary), width, f"{indent}Verdict: {word}  ", indent + "  "
+        clean(report_verdict.summary), width, f"{indent}Verdict: {word}  ", indent + "  "
     )
     if report_verdict.cloudfront_status is not None:
         line = f"{indent}Predicted CloudFront response: {report_verdict.cloudfront_status}"
@@ -73,14 +65,12 @@ def _cause(report: Report) -> CheckResult | None:
 def _origin_lines(
     o: OriginReport, n: int, total: int, *, color: bool, verbose: bool, width: int
 ) -> list[str]:
-    from cf502.render.text import _check_lines
-
     head = f"Origin {n} of {total}: {o.id} ({o.domain})"
     if o.addresses:
         head += f" {', '.join(o.addresses)}"
-    lines = wrap_text(_clean(head), width, rest="  ")
+    lines = wrap_text(clean(head), width, rest="  ")
     if o.settings:
-        lines += wrap_text(_clean(settings_line(o.settings)), width, "  settings: ", "    ")
+        lines += wrap_text(clean(settings_line(o.settings)), width, "  settings: ", "    ")
     lines += _verdict_lines(o.verdict, width, "  ")
     for check in o.checks:
         lines += [
@@ -93,13 +83,11 @@ def _origin_lines(
 def distribution_text(
     report: Report, *, color: bool = False, verbose: bool = False, width: int = 80
 ) -> str:
-    from cf502.render.text import _check_lines
-
     d = report.distribution or {}
     site = str(report.target.get("host", "?"))
     lines = [
         *wrap_text(
-            _clean(f"cf502: {site} (CloudFront distribution {d.get('id')}, read from AWS)"),
+            clean(f"cf502: {site} (CloudFront distribution {d.get('id')}, read from AWS)"),
             width,
             rest="  ",
         ),
@@ -107,14 +95,14 @@ def distribution_text(
     ]
     aliases = ", ".join(d.get("aliases") or []) or "none"
     lines += wrap_text(
-        _clean(
+        clean(
             f"Distribution {d.get('id')} ({d.get('domain')}), {d.get('status')}; aliases: {aliases}"
         ),
         width,
         rest="  ",
     )
     lines += wrap_text(
-        _clean(
+        clean(
             f"Behavior {d.get('behavior')} for {d.get('path', '/')}, to {d.get('target_origin_id')}: "
             + ", then ".join(o.id for o in report.origins)
         ),
@@ -126,7 +114,7 @@ def distribution_text(
     if cause is not None:
         lines.append(f"Likely cause: {cause.id}")
         if cause.remediation:
-            lines += wrap_text(_clean(cause.remediation), width, "Fix: ")
+            lines += wrap_text(clean(cause.remediation), width, "Fix: ")
     lines += ["", "Distribution checks:"]
     for check in report.checks:
         lines += _check_lines(check, color=color, verbose=verbose, width=width)

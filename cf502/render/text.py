@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 from cf502.model import CheckResult, Report, Status
 from cf502.render.cloudfront import served_lines
-from cf502.render.wrap import wrap_command, wrap_text
+from cf502.render.wrap import clean, wrap_command, wrap_text
 from cf502.target import Target
 
 __all__ = ["SYMBOLS", "progress_line", "progress_start", "report_text", "status_word"]
@@ -38,11 +38,6 @@ def status_word(status: Status, *, color: bool) -> str:
     return f"\x1b[{_COLOURS[status]}m{word}\x1b[0m" if color else word
 
 
-def _clean(text: str) -> str:
-    """Origin-supplied text must not drive the terminal (no escape sequences, one line)."""
-    return "".join(ch if ch.isprintable() else " " for ch in text)
-
-
 def _colored(line: str, status: Status, at: int, *, color: bool) -> str:
     """`line` with the status word at column `at` coloured (wrapping measured it uncoloured)."""
     if not color:
@@ -53,19 +48,19 @@ def _colored(line: str, status: Status, at: int, *, color: bool) -> str:
 
 def _check_lines(check: CheckResult, *, color: bool, verbose: bool, width: int) -> list[str]:
     first = f"  {status_word(check.status, color=False)} {check.id:<18} "
-    lines = wrap_text(_clean(check.summary), width, first)
+    lines = wrap_text(clean(check.summary), width, first)
     lines[0] = _colored(lines[0], check.status, 2, color=color)
     detailed = verbose or check.status in (Status.FAIL, Status.WARN, Status.ERROR)
     if not detailed:
         return lines
     pad = " " * 8
     for ev in check.evidence:
-        lines += wrap_text(_clean(ev.value), width, f"{pad}{_clean(ev.label)}: ", pad + "  ")
+        lines += wrap_text(clean(ev.value), width, f"{pad}{clean(ev.label)}: ", pad + "  ")
     if check.remediation:
-        lines += wrap_text(_clean(check.remediation), width, f"{pad}fix: ")
+        lines += wrap_text(clean(check.remediation), width, f"{pad}fix: ")
     if check.status is not Status.PASS or verbose:
         for cmd in check.commands:
-            lines += wrap_command(_clean(cmd), width, f"{pad}$ ", pad)
+            lines += wrap_command(clean(cmd), width, f"{pad}$ ", pad)
     return lines
 
 
@@ -85,18 +80,19 @@ def report_text(
     """The human report in lines of at most `width` columns: the verdict and the fix first, then
     one line per check (details for problems)."""
     if report.distribution is not None:  # a site read from AWS: the distribution, then its origins
+        # Imported here: the distribution's report is built from this module's pieces.
         from cf502.render.distribution import distribution_text
 
         return distribution_text(report, color=color, verbose=verbose, width=width)
     v = report.verdict
-    head = f"cf502: {_clean(_names(report))}"
+    head = f"cf502: {clean(_names(report))}"
     if report.addresses:
         head += f" ({', '.join(report.addresses)})"
     lines = [*wrap_text(head, width, rest="  "), ""]
     for line in served_lines(report):  # what the target is, first
-        lines += wrap_text(_clean(line), width, rest="  ")
+        lines += wrap_text(clean(line), width, rest="  ")
     word = status_word(v.status, color=False).strip()
-    verdict = wrap_text(_clean(v.summary), width, f"Verdict: {word}  ")
+    verdict = wrap_text(clean(v.summary), width, f"Verdict: {word}  ")
     verdict[0] = _colored(verdict[0], v.status, len("Verdict: "), color=color)
     lines += verdict
     if v.cloudfront_status is not None:
@@ -110,7 +106,7 @@ def report_text(
         lines.append(f"Likely cause: {v.likely_cause}")
         cause = report.check(v.likely_cause)
         if cause is not None and cause.remediation:
-            lines += wrap_text(_clean(cause.remediation), width, "Fix: ")
+            lines += wrap_text(clean(cause.remediation), width, "Fix: ")
     lines.append("")
     lines.append("Checks:")
     for check in report.checks:

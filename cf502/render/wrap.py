@@ -12,12 +12,18 @@ from __future__ import annotations
 import textwrap
 from collections.abc import Sequence
 
-__all__ = ["shell_words", "wrap_command", "wrap_text"]
+__all__ = ["clean", "shell_words", "wrap_command", "wrap_text"]
 
 CONTINUATION_INDENT = 4
 # Where a word is best cut, after one of these (a cipher list's colons, a URL's slashes...).
 _CUT_AFTER = frozenset(" :,/&;=")
 _MIN_CHUNK = 8
+
+
+def clean(text: str) -> str:
+    """Origin-supplied or pasted text must not drive the terminal (no escape sequences, one
+    line)."""
+    return "".join(ch if ch.isprintable() else " " for ch in text)
 
 
 def wrap_text(text: str, width: int, first: str = "", rest: str | None = None) -> list[str]:
