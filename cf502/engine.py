@@ -17,6 +17,7 @@ import sys
 import time
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from cf502.checks.base import Check, result
 from cf502.checks.dns.resolve import resolution
@@ -28,6 +29,9 @@ from cf502.safety import vet_addresses
 from cf502.settings import EngineSettings, OriginSettings
 from cf502.target import Target
 from cf502.verdict import decide
+
+if TYPE_CHECKING:
+    from cf502.firstquery import FirstQueries
 
 __all__ = ["OnResult", "diagnose", "run_checks", "selection"]
 
@@ -136,26 +140,31 @@ async def diagnose(
     only: Collection[str] | None = None,
     on_result: OnResult | None = None,
     now: Callable[[], datetime] | None = None,
+    first_queries: FirstQueries | None = None,
 ) -> Report:
-    """Diagnose `target` as CloudFront would connect to it.
+    """Diagnose `target` as CloudFront would connect to it (`first_queries`: its name's queries,
+    already sent by `cf502 check` before the engine loaded).
 
     Raises TargetNotAllowed (before any connection to the origin) when it resolves to a blocked
     address, and InvalidSetting for an unknown check id in `only`.
     """
     origin = engine.bound(origin)
     loading = _load_registry()
-    if only:  # unknown check ids are refused before any packet
+    if only:  # unknown check ids are refused before any packet to the origin
         await loading
-        selection(only, origin)
-    probe = Probe(target, origin, engine, now=now)
+        try:
+            selection(only, origin)
+        except InvalidSetting:
+            if first_queries is not None:
+                first_queries.close()
+            raise
+    probe = Probe(target, origin, engine, now=now, first_queries=first_queries)
     started_at = probe.now()
     started = time.perf_counter()
     try:
         # Vet every address before anything connects to the origin; later connections use these
         # addresses, never the name, so a DNS rebind cannot slip a private address in.
         resolved = await resolution(probe)
-        await loading
-        to_run, to_report = selection(only, origin)
         # Every address is vetted, but a hostile name can answer thousands: connect to a bounded few.
         vetted = vet_addresses(target.host, resolved.addresses, allow_private=engine.allow_private)
         vetted = _of_family(vetted, origin.ip_address_type)
@@ -166,6 +175,11 @@ async def diagnose(
         early = cname_site(target.host, resolved.cname_chain)
         if origin.cloudfront_domain:  # --origin: TARGET is the origin, the site is given
             early = Site()
+        if not early.detected and _handshakes(only, origin):
+            # CloudFront's connections open while the TLS library loads (a cold process).
+            probe.preconnect(origin.https_port)
+        await loading
+        to_run, to_report = selection(only, origin)
         running = [c for c in to_run if not early.detected or c.id in SITE_CHECKS]
         results = await run_checks(running, to_report, probe, on_result)
         site, cloudfront = _cloudfront_facts(probe)
@@ -185,6 +199,13 @@ async def diagnose(
         addresses=probe.addresses,
         cloudfront=cloudfront,
     )
+
+
+def _handshakes(only: Collection[str] | None, origin: OriginSettings) -> bool:
+    """Will CloudFront's TLS handshake run (`only` is checked against a loaded registry)?"""
+    if not origin.protocol_policy.uses_https:
+        return False
+    return not only or any(c.id == "tls.handshake" for c in selection(only, origin)[0])
 
 
 def _of_family(addresses: tuple[str, ...], ip_address_type: str | None) -> tuple[str, ...]:

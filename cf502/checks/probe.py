@@ -7,13 +7,20 @@ response): the first check to ask starts the observation as a task, the others a
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Awaitable, Callable, Hashable
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from cf502.deadlines import Deadlines
+from cf502.net import ConnectOutcome, tcp_connect
 from cf502.settings import EngineSettings, OriginSettings
 from cf502.target import Target
+
+if TYPE_CHECKING:
+    from cf502.firstquery import FirstQueries
+
+Opened = tuple[ConnectOutcome, tuple[asyncio.StreamReader, asyncio.StreamWriter] | None]
 
 __all__ = ["Probe"]
 
@@ -35,6 +42,8 @@ class Probe:
             engine's cap left some untested.
         running: the ids of the checks this diagnosis runs (set by the engine; empty outside
             it), so an observation knows whether another check will use what it opens.
+        first_queries: the origin name's A/AAAA queries already sent before the engine loaded
+            (`cf502 check`), whose replies the resolution takes instead of asking again.
     """
 
     def __init__(
@@ -44,6 +53,7 @@ class Probe:
         engine: EngineSettings,
         *,
         now: Callable[[], datetime] | None = None,
+        first_queries: FirstQueries | None = None,
     ) -> None:
         self.target = target
         self.origin = origin
@@ -52,9 +62,11 @@ class Probe:
         self.addresses: tuple[str, ...] = ()
         self.address_count = 0
         self.running: frozenset[str] = frozenset()
+        self.first_queries = first_queries
         self._now = now or (lambda: datetime.now(UTC))
         self._memo: dict[Hashable, asyncio.Task[Any]] = {}
         self._closers: list[Callable[[], None]] = []
+        self._taken: set[tuple[str, int]] = set()
 
     @property
     def host(self) -> str:
@@ -98,6 +110,33 @@ class Probe:
             self._memo[key] = task
         return task
 
+    def preconnect(self, port: int) -> None:
+        """Open TCP to every vetted address on `port` now, before the checks that use the
+        connections are loaded: the TCP handshake's round trip passes while they load, as
+        CloudFront's connection is open before it speaks TLS on it. `opened` shares each
+        connection's outcome (tcp.*), `take` hands the connection to one user (CloudFront's TLS
+        handshake); one nobody took is dropped with the diagnosis."""
+        for address in self.addresses:
+            self.begin(("tcp.open", address, port), functools.partial(self._open, address, port))
+
+    async def _open(self, address: str, port: int) -> Opened:
+        outcome, streams = await tcp_connect(address, port, self.deadlines.connect)
+        if streams is not None:
+            self.on_close(streams[1].transport.abort)  # a no-op once its taker has closed it
+        return outcome, streams
+
+    def opened(self, address: str, port: int) -> asyncio.Task[Opened] | None:
+        """The connection `preconnect` opened to (address, port), if it did."""
+        return self._memo.get(("tcp.open", address, port))
+
+    def take(self, address: str, port: int) -> asyncio.Task[Opened] | None:
+        """`opened`, for the one user that speaks on the connection (None after the first)."""
+        task = self.opened(address, port)
+        if task is None or (address, port) in self._taken:
+            return None
+        self._taken.add((address, port))
+        return task
+
     def on_close(self, close: Callable[[], None]) -> None:
         """Call `close` when the diagnosis ends (e.g. a connection kept for a check that did not
         come to take it)."""
@@ -118,6 +157,8 @@ class Probe:
             task.cancel()
         if pending:
             await asyncio.gather(*pending, return_exceptions=True)
+        if self.first_queries is not None:
+            self.first_queries.close()  # replies nobody took: their sockets
         closers, self._closers = self._closers, []
         for close in closers:
             close()

@@ -25,12 +25,14 @@ async def port_outcomes(probe: Probe, scheme: str) -> tuple[ConnectOutcome, ...]
     """Connect once to every vetted address on the scheme's port (shared with other checks)."""
     port = probe.origin.https_port if scheme == "https" else probe.origin.http_port
 
+    async def outcome(address: str) -> ConnectOutcome:
+        opened = probe.opened(address, port)
+        if opened is not None:  # the connection CloudFront's handshake will use: not another one
+            return (await asyncio.shield(opened))[0]
+        return await connect(address, port, probe.deadlines.connect)
+
     async def observe() -> tuple[ConnectOutcome, ...]:
-        return tuple(
-            await asyncio.gather(
-                *(connect(a, port, probe.deadlines.connect) for a in probe.addresses)
-            )
-        )
+        return tuple(await asyncio.gather(*(outcome(a) for a in probe.addresses)))
 
     return await probe.once(("tcp", scheme), observe)
 

@@ -212,10 +212,16 @@ async def _main(probe: Probe, address: str, *, keep: bool) -> tuple[TlsObservati
     port, sni = origin.https_port, probe.sni
     connect, limit = deadlines.connect, deadlines.handshake
     kept: Session | None = None
+    # On the connection the engine opened while this code loaded, when it did.
+    opened = probe.take(address, port)
     if keep:
-        main, kept = await session(address, port, sni, ctx, connect_timeout=connect, timeout=limit)
+        main, kept = await session(
+            address, port, sni, ctx, connect_timeout=connect, timeout=limit, opened=opened
+        )
     else:
-        main = await handshake(address, port, sni, ctx, connect_timeout=connect, timeout=limit)
+        main = await handshake(
+            address, port, sni, ctx, connect_timeout=connect, timeout=limit, opened=opened
+        )
     return replace(obs, main=main), kept
 
 

@@ -18,11 +18,12 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
 
 from OpenSSL import SSL, crypto
 
+from cf502.checks.probe import Opened
 from cf502.checks.tls._wire import (
     CLOUDFRONT_GROUP_CODES,
     CLOUDFRONT_SIGALG_CODES,
@@ -310,10 +311,19 @@ async def handshake(
     *,
     connect_timeout: float,
     timeout: float,
+    opened: Awaitable[Opened] | None = None,
 ) -> Attempt:
-    """A full TLS handshake with `ctx` to `address` (an IP), SNI `sni`, within the deadlines."""
+    """A full TLS handshake with `ctx` to `address` (an IP), SNI `sni`, within the deadlines
+    (on `opened`, a connection already on its way, when given)."""
     attempt, _ = await _handshake(
-        address, port, sni, ctx, connect_timeout=connect_timeout, timeout=timeout, keep=False
+        address,
+        port,
+        sni,
+        ctx,
+        connect_timeout=connect_timeout,
+        timeout=timeout,
+        keep=False,
+        opened=opened,
     )
     return attempt
 
@@ -326,10 +336,18 @@ async def session(
     *,
     connect_timeout: float,
     timeout: float,
+    opened: Awaitable[Opened] | None = None,
 ) -> tuple[Attempt, Session | None]:
     """`handshake`, and the connection kept open when it succeeded (the caller aborts it)."""
     return await _handshake(
-        address, port, sni, ctx, connect_timeout=connect_timeout, timeout=timeout, keep=True
+        address,
+        port,
+        sni,
+        ctx,
+        connect_timeout=connect_timeout,
+        timeout=timeout,
+        keep=True,
+        opened=opened,
     )
 
 
@@ -342,9 +360,15 @@ async def _handshake(
     connect_timeout: float,
     timeout: float,
     keep: bool,
+    opened: Awaitable[Opened] | None = None,
 ) -> tuple[Attempt, Session | None]:
     started = time.perf_counter()
-    outcome, streams = await tcp_connect(address, port, connect_timeout)
+    if opened is None:
+        outcome, streams = await tcp_connect(address, port, connect_timeout)
+    else:
+        outcome, streams = await opened
+        # Timed as if the connection had just opened: not the wait for this code to load.
+        started = time.perf_counter() - outcome.elapsed_ms / 1000
     if streams is None:
         detail = f"TCP {outcome.status}: {outcome.detail}"
         return Attempt(address, port, False, "connect", detail, tcp=outcome), None
