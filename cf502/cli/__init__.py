@@ -4,22 +4,24 @@ Exit status (the command-line contract): 0 no check failed; 1 at least one check
 not run: `error`); 2 bad input or usage; 3 an unexpected internal error (reported in one line).
 
 One module per subcommand (`check`, `demo`, `decode`, `worker`, `bot`), each with its options and
-its `run`. They import the heavy parts they run (Redis, Slack, aiohttp, prometheus_client, the
-demo's servers) inside their functions, not at the top: building this parser, and `cf502 check`,
-must not pay for the worker's or the bot's libraries (tests/test_layers.py holds them to it).
+its `run`, imported when its command is built or run. They import the heavy parts they run (Redis,
+Slack, aiohttp, prometheus_client, the demo's servers) inside their functions, not at the top:
+`cf502 check` must not pay for the worker's or the bot's libraries, nor build their options
+(tests/test_layers.py holds them to it).
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
+from types import ModuleType
 
 from cf502 import __version__
-from cf502.cli import bot, check, decode, demo, worker
 from cf502.errors import Cf502Error, error_line
 from cf502.options import OptionParser, UsageError
 
@@ -32,20 +34,30 @@ log = logging.getLogger("cf502")
 
 @dataclass(frozen=True, slots=True)
 class Subcommand:
-    """One `cf502 COMMAND`: its help line, its description, its options and what runs it."""
+    """One `cf502 COMMAND`: its help line, its description and the module (`cf502.cli.NAME`)
+    with its options and what runs it, imported only when that command is built or run."""
 
     help: str
     description: str
-    add_options: Callable[[argparse.ArgumentParser], None]
-    run: Callable[[argparse.Namespace], int]
+    module: str
+    runner: str = "run"
+
+    def _loaded(self) -> ModuleType:
+        return importlib.import_module(f"cf502.cli.{self.module}")
+
+    def add_options(self, parser: argparse.ArgumentParser) -> None:
+        self._loaded().add_options(parser)
+
+    def run(self, args: argparse.Namespace) -> int:
+        code: int = getattr(self._loaded(), self.runner)(args)
+        return code
 
 
 COMMANDS: dict[str, Subcommand] = {
     "check": Subcommand(
         help="diagnose an origin the way CloudFront connects to it",
         description="Diagnose an origin the way CloudFront connects to it.",
-        add_options=check.add_options,
-        run=check.run,
+        module="check",
     ),
     "demo": Subcommand(
         help="diagnose broken origins on loopback: see a report with nothing to set up",
@@ -54,8 +66,7 @@ COMMANDS: dict[str, Subcommand] = {
             "intermediate, closed port, slow answer, oversized headers, a CloudFront site) with "
             "their own DNS and CA, diagnose each one, and print the verdicts. No network needed."
         ),
-        add_options=demo.add_options,
-        run=demo.run,
+        module="demo",
     ),
     "decode": Subcommand(
         help="explain a pasted CloudFront log line, X-Cache value or error page",
@@ -64,35 +75,36 @@ COMMANDS: dict[str, Subcommand] = {
             "x-edge-detailed-result-type or X-Cache value, or its error page; print the cause and "
             "the cf502 check command that confirms it."
         ),
-        add_options=decode.add_options,
-        run=decode.run,
+        module="decode",
     ),
     "worker": Subcommand(
         help="run diagnoses from the Redis job queue",
         description="Run CloudFront origin diagnoses from the Redis job queue.",
-        add_options=worker.add_options,
-        run=worker.run_worker,
+        module="worker",
+        runner="run_worker",
     ),
     "bot": Subcommand(
         help="run the Slack app (Socket Mode; --http for POST /slack/events)",
         description="Run the cf502 Slack app; settings come from the environment or .env.",
-        add_options=bot.add_options,
-        run=bot.run,
+        module="bot",
     ),
 }
 
 
-def build_parser() -> OptionParser:
+def build_parser(command: str | None = None) -> OptionParser:
+    """The command line's parser; with `command`, only that subcommand's (`cf502 check ...`
+    need not import and build the worker's and the bot's options)."""
     parser = OptionParser(
         prog="cf502",
         description="Find out why CloudFront answers 502/504 for an origin.",
     )
     parser.add_argument("--version", action="version", version=f"cf502 {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=OptionParser)
-    for name, command in COMMANDS.items():
-        command.add_options(
-            sub.add_parser(name, help=command.help, description=command.description)
-        )
+    for name, subcommand in COMMANDS.items():
+        if command is None or name == command:
+            subcommand.add_options(
+                sub.add_parser(name, help=subcommand.help, description=subcommand.description)
+            )
     return parser
 
 
@@ -102,9 +114,10 @@ def _one_line(message: str) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="cf502: %(levelname)s: %(message)s")
-    parser = build_parser()
+    given = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(given[0] if given and given[0] in COMMANDS else None)
     try:
-        args = parser.parse_args(argv)
+        args = parser.parse_args(given)
         if args.command is None:
             raise UsageError("Give a command, e.g. `cf502 check origin.example.com` (see --help).")
         return COMMANDS[args.command].run(args)
