@@ -19,8 +19,11 @@ With `--rtt`, the comparison is what an engineer waits for, at each round-trip t
 against the runbook by hand (the same `dig`s and `nc`, then `openssl s_client` with CloudFront's
 offer and `curl`), alternating A/B in one run, each pair giving a ratio. Above 0 ms, DNS and the
 origin are reached through `benchmarks/delay.py`, which holds every datagram and segment RTT/2
-each way (see there for the TCP handshake). The command runs with byte-code caching on, as an
-installed package does (after one warm-up run). Per-check durations come from the JSON reports.
+each way (see there for the TCP handshake). The command runs as an installed package does: with
+byte-code caching on (after one warm-up run), and from a plain venv that sees this checkout and the
+development venv's libraries through a `.pth` path, without the development venv's start-up hooks
+(the editable install's import finder and setuptools' distutils shim cost ~14 ms of every start
+that `pip install cf502` does not). Per-check durations come from the JSON reports.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ import ssl
 import statistics
 import subprocess
 import sys
+import sysconfig
 import tempfile
 import threading
 import time
@@ -220,8 +224,9 @@ def main() -> int:
             if rtts is None:
                 run(args.runs, world, origin, ca_file)
             else:
+                python = plain_python(Path(tmp, "venv"))
                 for rtt in rtts:
-                    run_cold(args.runs, rtt, world, origin, ca_file)
+                    run_cold(python, args.runs, rtt, world, origin, ca_file)
     return 0
 
 
@@ -246,10 +251,25 @@ def run(runs: int, world: DnsWorld, origin: Origin, ca_file: str) -> None:
 # --- a cold `cf502 check` process vs the runbook, at a round-trip time ----------------------------
 
 
-def cold_check_argv(dns_port: int, https_port: int, ca_file: str) -> list[str]:
+def plain_python(folder: Path) -> str:
+    """A venv in `folder` whose interpreter imports this checkout and the development venv's
+    libraries as an installed cf502 would: plain paths, none of the development hooks."""
+    subprocess.run(
+        [sys.executable, "-m", "venv", "--without-pip", str(folder)], check=True, timeout=60
+    )
+    python = folder / "bin" / "python"
+    purelib = subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        capture_output=True, text=True, check=True, timeout=60,
+    ).stdout.strip()  # fmt: skip
+    Path(purelib, "cf502-bench.pth").write_text(f"{sysconfig.get_paths()['purelib']}\n{ROOT}\n")
+    return str(python)
+
+
+def cold_check_argv(python: str, dns_port: int, https_port: int, ca_file: str) -> list[str]:
     """`cf502 check` of the healthy origin, every default check, as an engineer would run it."""
     return [
-        sys.executable, "-m", "cf502", "check", HOST, "--json",
+        python, "-m", "cf502", "check", HOST, "--json",
         "--https-port", str(https_port), "--connect-timeout", "2", "--read-timeout", "5",
         "--resolver", f"{RESOLVER_ADDRESS}:{dns_port}", "--dns-port", str(dns_port),
         "--ca-file", ca_file, "--allow-private",
@@ -257,7 +277,8 @@ def cold_check_argv(dns_port: int, https_port: int, ca_file: str) -> list[str]:
 
 
 def _cold_env() -> dict[str, str]:
-    env = dict(os.environ, PYTHONPATH=str(ROOT))  # this checkout, not whatever is installed
+    env = dict(os.environ)
+    env.pop("PYTHONPATH", None)  # the plain venv's .pth names this checkout
     env.pop("PYTHONDONTWRITEBYTECODE", None)  # byte-code cached, as in an installed package
     return env
 
@@ -281,10 +302,12 @@ def _quartiles(values: Sequence[float]) -> str:
     return f"median {statistics.median(ordered):.3f} (min {ordered[0]:.3f}, max {ordered[-1]:.3f})"
 
 
-def run_cold(runs: int, rtt: float, world: DnsWorld, origin: Origin, ca_file: str) -> None:
+def run_cold(
+    python: str, runs: int, rtt: float, world: DnsWorld, origin: Origin, ca_file: str
+) -> None:
     """A/B pairs at `rtt` seconds: cold `cf502 check`, then the runbook; the ratio of each pair."""
     if rtt <= 0:
-        compare_cold(runs, rtt, world.port, origin.port, ca_file)
+        compare_cold(python, runs, rtt, world.port, origin.port, ca_file)
         return
     dns_addresses = [RESOLVER_ADDRESS, *NS_ADDRESSES.values()]
     with DelayProxy(
@@ -293,11 +316,14 @@ def run_cold(runs: int, rtt: float, world: DnsWorld, origin: Origin, ca_file: st
         dns_port=world.port,
         origins=[(ORIGIN_ADDRESS, origin.port)],
     ) as proxy:
-        compare_cold(runs, rtt, proxy.dns_port, proxy.ports[(ORIGIN_ADDRESS, origin.port)], ca_file)
+        port = proxy.ports[(ORIGIN_ADDRESS, origin.port)]
+        compare_cold(python, runs, rtt, proxy.dns_port, port, ca_file)
 
 
-def compare_cold(runs: int, rtt: float, dns_port: int, https_port: int, ca_file: str) -> None:
-    argv = cold_check_argv(dns_port, https_port, ca_file)
+def compare_cold(
+    python: str, runs: int, rtt: float, dns_port: int, https_port: int, ca_file: str
+) -> None:
+    argv = cold_check_argv(python, dns_port, https_port, ca_file)
     cmds = dns_tcp_commands(https_port, dns_port) + tls_http_commands(
         https_port, ca_file, offer=True
     )

@@ -5,10 +5,14 @@
 servers on the same addresses, holding what passes RTT/2 in each direction, in order.
 
 What a user-space proxy cannot delay is the TCP handshake itself: the kernel answers SYN on
-loopback before the proxy sees the connection. A connection's first bytes from the client are
-therefore held one whole RTT more (RTT/2 + RTT), which is when they would reach a server a real
-RTT away (SYN, SYN-ACK, then data). A connection that never sends anything (`nc -z`, the tcp.*
-checks' connect) costs no RTT here, on both sides of a comparison.
+loopback before the proxy sees the connection. So the client's data is held as a real network
+would hold it: nothing can leave the client before its SYN-ACK would have come back (one RTT after
+the connection was accepted, which on loopback is when connect() was called), and then it takes
+RTT/2 to arrive. Data sent at once after connect() reaches the server 1.5 RTT after connect(), as
+before; a client that connects early and sends later (while it loads its TLS library, say) gets
+the RTT of its TCP handshake overlapped, as it would on a real network. A connection that never
+sends anything (`nc -z`, the tcp.* checks' connect) costs no RTT here, on both sides of a
+comparison.
 """
 
 from __future__ import annotations
@@ -135,13 +139,12 @@ class DelayProxy:
         self._failure: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="delay-proxy", daemon=True)
 
-    async def _pipe(self, reader: asyncio.StreamReader, line: _Line, *, first_extra: float) -> None:
+    async def _pipe(self, reader: asyncio.StreamReader, line: _Line, *, not_before: float) -> None:
+        """Forward what `reader` gets, each piece RTT/2 later, none before `not_before` + RTT/2."""
         loop = asyncio.get_running_loop()
-        extra = first_extra
         try:
             while data := await reader.read(_READ):
-                line.put(loop.time() + self.half + extra, data)
-                extra = 0.0
+                line.put(max(loop.time(), not_before) + self.half, data)
         except (ConnectionError, OSError):
             pass
         line.put(loop.time() + self.half, None)
@@ -150,6 +153,8 @@ class DelayProxy:
         self, upstream: tuple[str, int]
     ) -> Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]:
         async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            # The client's SYN-ACK would come back one RTT after its connect(): accepted now.
+            established = asyncio.get_running_loop().time() + self.rtt
             try:
                 up_reader, up_writer = await asyncio.open_connection(*upstream)
             except OSError:
@@ -158,8 +163,8 @@ class DelayProxy:
             to_server, to_client = _Line(up_writer), _Line(writer)
             try:
                 await asyncio.gather(
-                    self._pipe(reader, to_server, first_extra=self.rtt),
-                    self._pipe(up_reader, to_client, first_extra=0.0),
+                    self._pipe(reader, to_server, not_before=established),
+                    self._pipe(up_reader, to_client, not_before=0.0),
                     to_server.done(),
                     to_client.done(),
                 )
