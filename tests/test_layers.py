@@ -193,3 +193,15 @@ def test_a_check_on_the_worker_pool_loads_no_engine() -> None:
     assert "cf502.engine" not in loaded
     assert _top(loaded, ("dns", "OpenSSL", "h11", "httpx", "certifi")) == []
     assert "cryptography.x509" not in loaded
+
+
+def test_the_first_queries_load_only_the_standard_library() -> None:
+    # Given a fresh interpreter, When it imports what sends the name's first queries
+    loaded = _modules_after("import cf502.firstquery") - _modules_after("pass")
+    # Then nothing but the standard library came with it: not asyncio, not dnspython, not even
+    # `socket` (its enums cost ~3 ms before the first packet)
+    assert sorted(m for m in loaded if m.split(".")[0] not in sys.stdlib_module_names) == [
+        "cf502",
+        "cf502.firstquery",
+    ]
+    assert _top(loaded, ("asyncio", "dns", "socket")) == []

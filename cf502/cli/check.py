@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from cf502.cli.terminal import report_width, use_color
@@ -21,6 +21,7 @@ from cf502.settings import add_options as add_setting_options
 from cf502.target import Target
 
 if TYPE_CHECKING:
+    from cf502.firstquery import FirstQueries
     from cf502.model import CheckResult, Report
     from cf502.pool.jobs import Job
 
@@ -164,21 +165,53 @@ async def _distribution_report(args: argparse.Namespace, aws: AwsSettings) -> Re
         return None
 
 
-async def _run_check(args: argparse.Namespace) -> Report:
-    from cf502.render.text import progress_line, progress_start
+@dataclass(frozen=True, slots=True)
+class _Diagnosis:
+    """What the command line asks to diagnose, read and validated before any packet."""
 
+    target: Target
+    origin: OriginSettings
+    engine: EngineSettings
+    first_queries: FirstQueries | None = None  # the name's A/AAAA queries, already sent
+
+
+def _through_aws(args: argparse.Namespace) -> bool:
+    """A site diagnosed through its distribution: AWS says which origins (and names) to diagnose."""
     aws = aws_from_args(args)
-    if (aws.enabled or _is_distribution_id(args.target)) and not args.origin and not args.redis_url:
-        report = await _distribution_report(args, aws)
-        if report is not None:
-            return report
+    return (
+        (aws.enabled or _is_distribution_id(args.target)) and not args.origin and not args.redis_url
+    )
+
+
+def _diagnosis(args: argparse.Namespace, *, send_first: bool) -> _Diagnosis:
+    """The target and settings of the command line. With `send_first`, for a diagnosis here (not
+    on the workers), the name's A and AAAA queries go out now: their replies arrive while
+    asyncio, dnspython and the engine load, and the resolution takes them."""
     target, origin = diagnosis_of(args.target, args)
     engine = engine_from_args(args, EngineSettings())
-    # The engine (dnspython) only where it is used: `--redis-url` leaves the diagnosis to the workers.
     if args.only:  # unknown ids are refused here, before any packet or job (with --redis-url)
-        from cf502.engine import selection
+        from cf502.engine import selection  # loads the engine: only for --only
 
         selection(args.only, origin)
+    if not send_first or args.redis_url:
+        return _Diagnosis(target, origin, engine)
+    from cf502.firstquery import send_first_queries  # standard library only: ~1 ms
+
+    return _Diagnosis(
+        target, origin, engine, send_first_queries(target.host, engine.resolver_address)
+    )
+
+
+async def _run_check(args: argparse.Namespace, diagnosis: _Diagnosis | None) -> Report:
+    """The report: through the distribution when `diagnosis` is None, else of `diagnosis`."""
+    from cf502.render.text import progress_line, progress_start
+
+    if diagnosis is None:
+        report = await _distribution_report(args, aws_from_args(args))
+        if report is not None:
+            return report
+        diagnosis = _diagnosis(args, send_first=False)
+    target, origin, engine = diagnosis.target, diagnosis.origin, diagnosis.engine
     show_progress = sys.stderr.isatty() and not args.json
     finished: set[str] = set()
     order: list[str] = []  # the reported checks, upstream first
@@ -212,7 +245,14 @@ async def _run_check(args: argparse.Namespace) -> Report:
             return await remote_check(args.redis_url, job, progress)
         from cf502.engine import diagnose  # not for --redis-url: the workers diagnose
 
-        return await diagnose(target, origin, engine, only=args.only, on_result=progress)
+        return await diagnose(
+            target,
+            origin,
+            engine,
+            only=args.only,
+            on_result=progress,
+            first_queries=diagnosis.first_queries,
+        )
     finally:
         if show_progress:
             sys.stderr.write("\r\x1b[2K")
@@ -220,9 +260,16 @@ async def _run_check(args: argparse.Namespace) -> Report:
 
 
 def run(args: argparse.Namespace) -> int:
+    # Read and validate the command line first (a refused one sends nothing), and send the name's
+    # first queries before asyncio and the engine are imported.
+    diagnosis = None if _through_aws(args) else _diagnosis(args, send_first=True)
     import asyncio
 
-    report = asyncio.run(_run_check(args))
+    try:
+        report = asyncio.run(_run_check(args, diagnosis))
+    finally:
+        if diagnosis is not None and diagnosis.first_queries is not None:
+            diagnosis.first_queries.close()  # the ones nobody took, e.g. after an error
     if args.json:
         from cf502.render.json_output import report_json
 

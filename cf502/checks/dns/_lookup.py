@@ -18,9 +18,11 @@ import dns.flags
 import dns.inet
 import dns.message
 import dns.name
+import dns.nameserver
 import dns.rdatatype
 import dns.resolver
 
+from cf502.checks.dns._first import adopt
 from cf502.checks.dns._wire import (
     Reply,
     ServerAnswer,
@@ -102,7 +104,15 @@ def resolver_label(probe: Probe, res: dns.asyncresolver.Resolver | None = None) 
         return probe.engine.resolver
     if res is None:
         return "the system resolver"
-    return ", ".join(_server_text(str(ns), res.port) for ns in res.nameservers) or "system"
+    return ", ".join(_server_text(ns, res.port) for ns in _addresses(res)) or "system"
+
+
+def _addresses(res: dns.asyncresolver.Resolver) -> list[str]:
+    """The resolver's nameservers as addresses (an adopted one is a Nameserver object)."""
+    return [
+        ns.answer_nameserver() if isinstance(ns, dns.nameserver.Nameserver) else ns
+        for ns in res.nameservers
+    ]
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,6 +218,8 @@ async def resolve_origin(probe: Probe) -> Resolution:
         res = make_resolver(probe)
     except dns.resolver.NoResolverConfiguration:
         return Resolution(probe.host, (), error="noresolver", detail="no resolver configured")
+    if probe.first_queries is not None:  # the A/AAAA queries `cf502 check` sent before loading
+        adopt(res, probe.first_queries)
     control = asyncio.ensure_future(_control_later(res))
     try:
         v4, v6 = await asyncio.gather(
@@ -248,7 +260,8 @@ async def _control_later(res: dns.asyncresolver.Resolver) -> bool:
     half = res.lifetime / 2
     await asyncio.sleep(half)
     control = dns.asyncresolver.Resolver(configure=False)
-    control.nameservers, control.port = res.nameservers, res.port
+    # The addresses, not res's nameservers: the control query never takes an early query.
+    control.nameservers, control.port = _addresses(res), res.port
     control.timeout = control.lifetime = half
     control.cache = None
     return await resolver_answers(control)
