@@ -20,7 +20,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from cf502.checks.base import Check, result
-from cf502.checks.dns.resolve import resolution
+from cf502.checks.dns.resolve import resolution, start_zone_survey
 from cf502.checks.probe import Probe
 from cf502.checks.site import SITE_CHECKS, Site, cname_site, origin_unknown
 from cf502.errors import InvalidSetting
@@ -49,13 +49,32 @@ def _registry() -> tuple[tuple[Check, ...], Mapping[str, Check]]:
     return ALL_CHECKS, BY_ID
 
 
-def _load_registry() -> asyncio.Future[object]:
-    """The registry's import, in a thread unless it is already loaded (a worker's later jobs)."""
+def _load_registry() -> tuple[asyncio.Future[None], asyncio.Future[object]]:
+    """The registry's import, in a thread unless it is already loaded (a worker's later jobs):
+    (CloudFront's handshake code loaded, the whole registry loaded). The handshake's code comes
+    first, so the handshakes start on the connections opened meanwhile while the other checks
+    (h11, the certificate and CloudFront checks ...) are still loading."""
+    loop = asyncio.get_running_loop()
+    handshake: asyncio.Future[None] = loop.create_future()
     if "cf502.checks.registry" in sys.modules:
-        done: asyncio.Future[object] = asyncio.get_running_loop().create_future()
+        handshake.set_result(None)
+        done: asyncio.Future[object] = loop.create_future()
         done.set_result(None)
-        return done
-    return asyncio.ensure_future(asyncio.to_thread(_registry))
+        return handshake, done
+
+    def loaded() -> None:
+        if not handshake.done():
+            handshake.set_result(None)
+
+    def load() -> object:
+        import cf502.checks.tls._observe  # noqa: F401 (first: see above)
+
+        loop.call_soon_threadsafe(loaded)
+        return _registry()
+
+    registry = asyncio.ensure_future(asyncio.to_thread(load))
+    registry.add_done_callback(lambda _: loaded())  # an import error: nobody waits forever
+    return handshake, registry
 
 
 def selection(only: Collection[str] | None, origin: OriginSettings) -> tuple[list[Check], set[str]]:
@@ -149,7 +168,7 @@ async def diagnose(
     address, and InvalidSetting for an unknown check id in `only`.
     """
     origin = engine.bound(origin)
-    loading = _load_registry()
+    handshake_code, loading = _load_registry()
     if only:  # unknown check ids are refused before any packet to the origin
         await loading
         try:
@@ -175,9 +194,18 @@ async def diagnose(
         early = cname_site(target.host, resolved.cname_chain)
         if origin.cloudfront_domain:  # --origin: TARGET is the origin, the site is given
             early = Site()
-        if not early.detected and _handshakes(only, origin):
-            # CloudFront's connections open while the TLS library loads (a cold process).
-            probe.preconnect(origin.https_port)
+        if not early.detected:
+            # What needs only the resolution starts now, while the checks' registry (the TLS
+            # library ...) loads in a cold process: CloudFront's connections, and the survey
+            # of the zone's name servers.
+            handshakes = origin.protocol_policy.uses_https and _runs("tls.handshake", only, origin)
+            if handshakes:
+                probe.preconnect(origin.https_port)
+            if _runs("dns.authoritative", only, origin):
+                start_zone_survey(probe)
+            if handshakes:
+                await handshake_code
+                _start_handshakes(probe, only, origin)
         await loading
         to_run, to_report = selection(only, origin)
         running = [c for c in to_run if not early.detected or c.id in SITE_CHECKS]
@@ -201,11 +229,15 @@ async def diagnose(
     )
 
 
-def _handshakes(only: Collection[str] | None, origin: OriginSettings) -> bool:
-    """Will CloudFront's TLS handshake run (`only` is checked against a loaded registry)?"""
-    if not origin.protocol_policy.uses_https:
-        return False
-    return not only or any(c.id == "tls.handshake" for c in selection(only, origin)[0])
+def _start_handshakes(probe: Probe, only: Collection[str] | None, origin: OriginSettings) -> None:
+    from cf502.checks.tls._observe import start_handshakes  # loaded by now (`_load_registry`)
+
+    start_handshakes(probe, None if not only else {c.id for c in selection(only, origin)[0]})
+
+
+def _runs(check_id: str, only: Collection[str] | None, origin: OriginSettings) -> bool:
+    """Will `check_id` run (`only` is checked against a loaded registry)?"""
+    return not only or any(c.id == check_id for c in selection(only, origin)[0])
 
 
 def _of_family(addresses: tuple[str, ...], ip_address_type: str | None) -> tuple[str, ...]:

@@ -11,9 +11,9 @@ from collections.abc import Callable, Sequence
 from typing import TypeVar
 
 from cf502.checks.base import result
-from cf502.checks.dns._lookup import ZoneSurvey, survey_zone
+from cf502.checks.dns._lookup import ZoneSurvey
 from cf502.checks.dns._wire import ServerAnswer, shorten
-from cf502.checks.dns.resolve import dig_argv, resolution
+from cf502.checks.dns.resolve import dig_argv, zone_survey
 from cf502.checks.probe import Probe
 from cf502.model import Affects, CheckResult, Scope, Status
 from cf502.settings import OriginSettings
@@ -22,18 +22,6 @@ from cf502.shell import sh
 __all__ = ["Authoritative", "judge_authoritative", "zone_survey"]
 
 T = TypeVar("T")
-
-
-async def zone_survey(probe: Probe) -> ZoneSurvey:
-    """The shared survey of the origin zone's name servers (once per diagnosis)."""
-
-    async def observe() -> ZoneSurvey:
-        res = await resolution(probe)
-        # Ask for AAAA only when the origin has IPv6 addresses: one query fewer per server.
-        types = ("A", "AAAA") if any(":" in a for a in res.addresses) else ("A",)
-        return await survey_zone(probe, types, res.zone)
-
-    return await probe.once("dns.zone", observe)
 
 
 class Authoritative:

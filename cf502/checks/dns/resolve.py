@@ -8,19 +8,46 @@ with 502 (OriginDnsError) when that fails. This check asks the configured resolv
 from __future__ import annotations
 
 from cf502.checks.base import result
-from cf502.checks.dns._lookup import Resolution, resolve_origin
+from cf502.checks.dns._lookup import Resolution, ZoneSurvey, resolve_origin, survey_zone
 from cf502.checks.dns._wire import AwsEndpoint, aws_endpoint, shorten
 from cf502.checks.probe import Probe
 from cf502.model import CheckResult, Status
 from cf502.settings import OriginSettings, ProtocolPolicy, parse_resolver
 from cf502.shell import sh
 
-__all__ = ["Resolve", "dig_argv", "judge_resolution", "resolution"]
+__all__ = [
+    "Resolve",
+    "dig_argv",
+    "judge_resolution",
+    "resolution",
+    "start_zone_survey",
+    "zone_survey",
+]
 
 
 async def resolution(probe: Probe) -> Resolution:
     """The shared A/AAAA observation of the origin name (resolved once per diagnosis)."""
     return await probe.once("dns.resolution", lambda: resolve_origin(probe))
+
+
+async def _survey(probe: Probe) -> ZoneSurvey:
+    res = await resolution(probe)
+    # Ask for AAAA only when the origin has IPv6 addresses: one query fewer per server.
+    types = ("A", "AAAA") if any(":" in a for a in res.addresses) else ("A",)
+    return await survey_zone(probe, types, res.zone)
+
+
+def start_zone_survey(probe: Probe) -> None:
+    """Start the survey of the zone's name servers now: it needs only the resolution, so the
+    engine starts it before the checks' registry has loaded (its three round trips end before
+    CloudFront's request does, instead of after)."""
+    probe.begin("dns.zone", lambda: _survey(probe))
+
+
+async def zone_survey(probe: Probe) -> ZoneSurvey:
+    """The shared survey of the origin zone's name servers (dns.authoritative; once per
+    diagnosis)."""
+    return await probe.once("dns.zone", lambda: _survey(probe))
 
 
 def dig_argv(server: str | None) -> list[str]:
