@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-import ipaddress
 import logging
 import sys
 import time
@@ -25,7 +24,7 @@ from cf502.checks.probe import Probe
 from cf502.checks.site import SITE_CHECKS, Site, cname_site, origin_unknown
 from cf502.errors import InvalidSetting
 from cf502.model import CheckResult, CloudFrontSite, Report, Scope, Status
-from cf502.safety import vet_addresses
+from cf502.safety import MAX_ADDRESSES, connect_to
 from cf502.settings import EngineSettings, OriginSettings
 from cf502.target import Target
 from cf502.verdict import decide
@@ -33,14 +32,13 @@ from cf502.verdict import decide
 if TYPE_CHECKING:
     from cf502.firstquery import FirstQueries
 
-__all__ = ["OnResult", "diagnose", "run_checks", "selection"]
+__all__ = ["MAX_ADDRESSES", "OnResult", "diagnose", "run_checks", "selection"]
 
 log = logging.getLogger(__name__)
 
 OnResult = Callable[[CheckResult], Awaitable[None] | None]
 
 _OK = (Status.PASS, Status.WARN)
-MAX_ADDRESSES = 16
 
 
 def _registry() -> tuple[tuple[Check, ...], Mapping[str, Check]]:
@@ -184,11 +182,12 @@ async def diagnose(
         # Vet every address before anything connects to the origin; later connections use these
         # addresses, never the name, so a DNS rebind cannot slip a private address in.
         resolved = await resolution(probe)
-        # Every address is vetted, but a hostile name can answer thousands: connect to a bounded few.
-        vetted = vet_addresses(target.host, resolved.addresses, allow_private=engine.allow_private)
-        vetted = _of_family(vetted, origin.ip_address_type)
-        probe.addresses = vetted[:MAX_ADDRESSES]
-        probe.address_count = len(vetted)
+        probe.addresses, probe.address_count = connect_to(
+            target.host,
+            resolved.addresses,
+            allow_private=engine.allow_private,
+            ip_address_type=origin.ip_address_type,
+        )
         # A CNAME to *.cloudfront.net shows before any connection that TARGET is CloudFront's
         # edge: checks that would judge the edge as the origin do not run.
         early = cname_site(target.host, resolved.cname_chain)
@@ -238,16 +237,6 @@ def _start_handshakes(probe: Probe, only: Collection[str] | None, origin: Origin
 def _runs(check_id: str, only: Collection[str] | None, origin: OriginSettings) -> bool:
     """Will `check_id` run (`only` is checked against a loaded registry)?"""
     return not only or any(c.id == check_id for c in selection(only, origin)[0])
-
-
-def _of_family(addresses: tuple[str, ...], ip_address_type: str | None) -> tuple[str, ...]:
-    """The addresses CloudFront connects to for the origin's IP address type (a distribution's
-    `ipv4` or `ipv6`; all of them for `dualstack` or when not given, or when none is left)."""
-    version = {"ipv4": 4, "ipv6": 6}.get(ip_address_type or "")
-    if version is None:
-        return addresses
-    kept = tuple(a for a in addresses if ipaddress.ip_address(a).version == version)
-    return kept or addresses
 
 
 def _cloudfront_facts(probe: Probe) -> tuple[Site, CloudFrontSite]:

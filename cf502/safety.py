@@ -13,7 +13,10 @@ from collections.abc import Iterable
 
 from cf502.errors import TargetNotAllowed
 
-__all__ = ["blocked_reason", "vet_addresses"]
+__all__ = ["MAX_ADDRESSES", "blocked_reason", "connect_to", "of_family", "vet_addresses"]
+
+# Every address is vetted, but a hostile name can answer thousands: connect to a bounded few.
+MAX_ADDRESSES = 16
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -116,3 +119,27 @@ def vet_addresses(name: str, addresses: Iterable[str], *, allow_private: bool) -
                 "(CloudFront cannot reach it either). An operator can allow it with --allow-private."
             )
     return vetted
+
+
+def of_family(addresses: tuple[str, ...], ip_address_type: str | None) -> tuple[str, ...]:
+    """The addresses CloudFront connects to for the origin's IP address type (a distribution's
+    `ipv4` or `ipv6`; all of them for `dualstack` or when not given, or when none is left)."""
+    version = {"ipv4": 4, "ipv6": 6}.get(ip_address_type or "")
+    if version is None:
+        return addresses
+    kept = tuple(a for a in addresses if ipaddress.ip_address(a).version == version)
+    return kept or addresses
+
+
+def connect_to(
+    name: str,
+    addresses: Iterable[str],
+    *,
+    allow_private: bool,
+    ip_address_type: str | None = None,
+) -> tuple[tuple[str, ...], int]:
+    """The addresses a diagnosis of `name` connects to (vetted, of the origin's IP address type,
+    at most MAX_ADDRESSES) and how many it could have: the one rule for every connection to an
+    origin, early ones included. Raises TargetNotAllowed as `vet_addresses` does."""
+    vetted = of_family(vet_addresses(name, addresses, allow_private=allow_private), ip_address_type)
+    return vetted[:MAX_ADDRESSES], len(vetted)

@@ -204,8 +204,6 @@ def _diagnosis(args: argparse.Namespace, *, send_first: bool) -> _Diagnosis:
 
 async def _run_check(args: argparse.Namespace, diagnosis: _Diagnosis | None) -> Report:
     """The report: through the distribution when `diagnosis` is None, else of `diagnosis`."""
-    from cf502.render.text import progress_line, progress_start
-
     if diagnosis is None:
         report = await _distribution_report(args, aws_from_args(args))
         if report is not None:
@@ -223,6 +221,7 @@ async def _run_check(args: argparse.Namespace, diagnosis: _Diagnosis | None) -> 
             # The first result comes after the engine has loaded the checks: counting them before
             # the diagnosis would load them before its first packet.
             from cf502.engine import selection
+            from cf502.render.text import progress_line
 
             if not order:
                 to_run, to_report = selection(args.only, origin)
@@ -232,7 +231,9 @@ async def _run_check(args: argparse.Namespace, diagnosis: _Diagnosis | None) -> 
             sys.stderr.write(f"\r\x1b[2K{line}")
             sys.stderr.flush()
 
-    if show_progress:
+    if show_progress:  # (the terminal renderer only for a terminal: not with --json)
+        from cf502.render.text import progress_start
+
         sys.stderr.write(progress_start(target.host, report_width()))
         sys.stderr.flush()
 

@@ -150,7 +150,7 @@ def test_cidrs_that_cover_every_prefix_list_range_let_cloudfront_in() -> None:
 
 
 def test_the_ip_address_type_picks_the_addresses_cloudfront_connects_to() -> None:
-    from cf502.engine import _of_family
+    from cf502.safety import of_family as _of_family
 
     both = ("192.0.2.1", "2001:db8::1")
     assert _of_family(both, "ipv4") == ("192.0.2.1",)
