@@ -366,7 +366,9 @@ async def _handshake(
     if opened is None:
         outcome, streams = await tcp_connect(address, port, connect_timeout)
     else:
-        outcome, streams = await opened
+        # Shielded: a cancelled handshake must not cancel the shared connect (tcp.https reports
+        # it); the connection itself is dropped with the diagnosis.
+        outcome, streams = await asyncio.shield(opened)
         # Timed as if the connection had just opened: not the wait for this code to load.
         started = time.perf_counter() - outcome.elapsed_ms / 1000
     if streams is None:
