@@ -4,7 +4,9 @@ A diagnosis costs about its slowest chain of checks, not the sum: every check st
 waits only for its own prerequisites. A check that crashes becomes `error` and never sinks the others.
 
 Start-up is on that chain too: the first packet (the name's resolution) needs only dnspython, so the
-registry of checks (pyOpenSSL, cryptography, h11 ...) is imported in a thread while the name resolves.
+checks (pyOpenSSL, cryptography, h11 ...) are imported in a thread (`cf502.checks.preload`) while the
+name resolves, CloudFront's handshake code first; what needs only the resolution (CloudFront's TCP
+connections, the zone survey) starts before they have loaded.
 """
 
 from __future__ import annotations
@@ -12,12 +14,12 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-import sys
 import time
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from cf502.checks import preload
 from cf502.checks.base import Check, result
 from cf502.checks.dns.resolve import resolution, start_zone_survey
 from cf502.checks.probe import Probe
@@ -47,32 +49,19 @@ def _registry() -> tuple[tuple[Check, ...], Mapping[str, Check]]:
     return ALL_CHECKS, BY_ID
 
 
-def _load_registry() -> tuple[asyncio.Future[None], asyncio.Future[object]]:
-    """The registry's import, in a thread unless it is already loaded (a worker's later jobs):
-    (CloudFront's handshake code loaded, the whole registry loaded). The handshake's code comes
-    first, so the handshakes start on the connections opened meanwhile while the other checks
-    (h11, the certificate and CloudFront checks ...) are still loading."""
-    loop = asyncio.get_running_loop()
-    handshake: asyncio.Future[None] = loop.create_future()
-    if "cf502.checks.registry" in sys.modules:
-        handshake.set_result(None)
-        done: asyncio.Future[object] = loop.create_future()
-        done.set_result(None)
-        return handshake, done
+async def _loaded(stage: preload.Stage) -> None:
+    await stage.wait()
 
-    def loaded() -> None:
-        if not handshake.done():
-            handshake.set_result(None)
 
-    def load() -> object:
-        import cf502.checks.tls._observe  # noqa: F401 (first: see above)
-
-        loop.call_soon_threadsafe(loaded)
-        return _registry()
-
-    registry = asyncio.ensure_future(asyncio.to_thread(load))
-    registry.add_done_callback(lambda _: loaded())  # an import error: nobody waits forever
-    return handshake, registry
+def _load_registry() -> tuple[asyncio.Future[None], asyncio.Future[None]]:
+    """(CloudFront's handshake code loaded, the whole registry loaded): imported in a thread
+    (`cf502.checks.preload`), so the handshakes can start on the connections opened meanwhile
+    while the other checks still load."""
+    preload.start()
+    return (
+        asyncio.ensure_future(_loaded(preload.handshake)),
+        asyncio.ensure_future(_loaded(preload.registry)),
+    )
 
 
 def selection(only: Collection[str] | None, origin: OriginSettings) -> tuple[list[Check], set[str]]:
@@ -213,7 +202,9 @@ async def diagnose(
         if site.detected and not origin.cloudfront_domain:
             results = await _site_results(to_run, to_report, results, probe, site, on_result)
     finally:
-        loading.cancel()  # a refused target: nobody waits for the registry (the import finishes)
+        # A refused target: nobody waits for the registry (the import finishes in its thread).
+        handshake_code.cancel()
+        loading.cancel()
         await probe.close()
     checks = tuple(results[c.id] for c in to_run if c.id in to_report)
     return Report(

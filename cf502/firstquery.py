@@ -17,6 +17,10 @@ from __future__ import annotations
 import _socket
 import os
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from cf502.firstconnect import FirstConnections
 
 __all__ = [
     "EDNS_PAYLOAD",
@@ -186,6 +190,13 @@ class EarlyQuery:
     def closed(self) -> bool:
         return self._sock is None
 
+    def duplicate(self) -> _socket.socket:
+        """Another socket on the same queue of datagrams (for a reader that only peeks; it
+        stays valid whatever becomes of this one)."""
+        if self._sock is None:
+            raise ValueError("the early query's socket is closed or already taken")
+        return _socket.socket(fileno=os.dup(self._sock.fileno()))
+
     def detach(self) -> int:
         """Hand the socket's file descriptor to the caller, who closes it from now on."""
         if self._sock is None:
@@ -204,11 +215,13 @@ class FirstQueries:
     """The queries sent early; each is taken at most once, by the resolution that would have sent
     the same query to the same server."""
 
-    __slots__ = ("_pending", "sent")
+    __slots__ = ("_pending", "connections", "sent")
 
     def __init__(self, sent: Iterable[EarlyQuery] = ()) -> None:
         self.sent = tuple(sent)
         self._pending = list(self.sent)
+        # CloudFront's connections, opened when the replies come (`cf502.firstconnect`).
+        self.connections: FirstConnections | None = None
 
     @property
     def pending(self) -> tuple[EarlyQuery, ...]:
@@ -231,7 +244,10 @@ class FirstQueries:
         return None
 
     def close(self) -> None:
-        """Close the sockets of the queries nobody took (again: nothing)."""
+        """Close the sockets of the queries nobody took, and the early connections nobody took
+        (again: nothing)."""
+        if self.connections is not None:
+            self.connections.close()
         pending, self._pending = self._pending, []
         for query in pending:
             query.close()

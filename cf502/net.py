@@ -8,7 +8,18 @@ import os
 import time
 from dataclasses import dataclass
 
-__all__ = ["ConnectOutcome", "close_quietly", "connect", "os_error_words", "tcp_connect"]
+__all__ = [
+    "READ_LIMIT",
+    "ConnectOutcome",
+    "close_quietly",
+    "connect",
+    "os_error_words",
+    "refused",
+    "tcp_connect",
+    "timed_out",
+]
+
+READ_LIMIT = 64 * 1024  # the streams' buffer limit: what one read may hold
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,17 +70,23 @@ async def tcp_connect(
     started = time.perf_counter()
     try:
         async with asyncio.timeout(timeout):
-            reader, writer = await asyncio.open_connection(address, port, limit=64 * 1024)
+            reader, writer = await asyncio.open_connection(address, port, limit=READ_LIMIT)
     except TimeoutError:
-        elapsed = (time.perf_counter() - started) * 1000
-        return ConnectOutcome(
-            address, port, "timeout", f"no answer in {timeout:g} s", elapsed
-        ), None
+        return timed_out(address, port, timeout, (time.perf_counter() - started) * 1000), None
     except OSError as exc:
-        elapsed = (time.perf_counter() - started) * 1000
-        return ConnectOutcome(address, port, _classify(exc), os_error_words(exc), elapsed), None
+        return refused(address, port, exc, (time.perf_counter() - started) * 1000), None
     elapsed = (time.perf_counter() - started) * 1000
     return ConnectOutcome(address, port, "open", "", elapsed), (reader, writer)
+
+
+def timed_out(address: str, port: int, timeout: float, elapsed_ms: float) -> ConnectOutcome:
+    """A connection attempt that got no answer within `timeout` seconds."""
+    return ConnectOutcome(address, port, "timeout", f"no answer in {timeout:g} s", elapsed_ms)
+
+
+def refused(address: str, port: int, exc: OSError, elapsed_ms: float) -> ConnectOutcome:
+    """A connection attempt the network or the origin refused with `exc`."""
+    return ConnectOutcome(address, port, _classify(exc), os_error_words(exc), elapsed_ms)
 
 
 async def close_quietly(writer: asyncio.StreamWriter) -> None:

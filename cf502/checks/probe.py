@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import os
+import socket
 from collections.abc import Awaitable, Callable, Hashable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from cf502.deadlines import Deadlines
-from cf502.net import ConnectOutcome, tcp_connect
+from cf502.firstconnect import TIMED_OUT, EarlyConnection
+from cf502.net import READ_LIMIT, ConnectOutcome, refused, tcp_connect, timed_out
 from cf502.settings import EngineSettings, OriginSettings
 from cf502.target import Target
 
@@ -113,17 +116,51 @@ class Probe:
     def preconnect(self, port: int) -> None:
         """Open TCP to every vetted address on `port` now, before the checks that use the
         connections are loaded: the TCP handshake's round trip passes while they load, as
-        CloudFront's connection is open before it speaks TLS on it. `opened` shares each
-        connection's outcome (tcp.*), `take` hands the connection to one user (CloudFront's TLS
-        handshake); one nobody took is dropped with the diagnosis."""
+        CloudFront's connection is open before it speaks TLS on it. A connection `cf502 check`
+        already opened to a vetted address (`cf502.firstconnect`) is taken instead of a new
+        one. `opened` shares each connection's outcome (tcp.*), `take` hands the connection to
+        one user (CloudFront's TLS handshake); one nobody took is dropped with the diagnosis."""
+        early = self.first_queries.connections if self.first_queries is not None else None
         for address in self.addresses:
-            self.begin(("tcp.open", address, port), functools.partial(self._open, address, port))
+            made = early.connection(address, port) if early is not None else None
+            if made is not None:
+                opener = functools.partial(self._adopt, made)
+            else:
+                opener = functools.partial(self._open, address, port)
+            self.begin(("tcp.open", address, port), opener)
 
     async def _open(self, address: str, port: int) -> Opened:
         outcome, streams = await tcp_connect(address, port, self.deadlines.connect)
         if streams is not None:
             self.on_close(streams[1].transport.abort)  # a no-op once its taker has closed it
         return outcome, streams
+
+    async def _adopt(self, made: EarlyConnection) -> Opened:
+        loop = asyncio.get_running_loop()
+        ended: asyncio.Future[None] = loop.create_future()
+
+        def end() -> None:
+            if not ended.done():
+                ended.set_result(None)
+
+        def wake() -> None:  # from the watch's thread
+            loop.call_soon_threadsafe(end)
+
+        made.when_done(wake)
+        await ended  # within the connection timeout: the attempt ends by then
+        address, port, elapsed = made.address, made.port, made.elapsed_ms
+        sock = made.take()
+        if sock is None:
+            if made.error is None or made.error == TIMED_OUT:
+                return timed_out(address, port, self.deadlines.connect, elapsed), None
+            failure = OSError(made.error, os.strerror(made.error))
+            return refused(address, port, failure, elapsed), None
+        # asyncio wants the socket module's socket, not the bare one made before it loaded.
+        streams = await asyncio.open_connection(
+            sock=socket.socket(fileno=sock.detach()), limit=READ_LIMIT
+        )
+        self.on_close(streams[1].transport.abort)  # a no-op once its taker has closed it
+        return ConnectOutcome(address, port, "open", "", elapsed), streams
 
     def opened(self, address: str, port: int) -> asyncio.Task[Opened] | None:
         """The connection `preconnect` opened to (address, port), if it did."""

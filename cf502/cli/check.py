@@ -21,6 +21,7 @@ from cf502.settings import add_options as add_setting_options
 from cf502.target import Target
 
 if TYPE_CHECKING:
+    from cf502.firstconnect import FirstConnections
     from cf502.firstquery import FirstQueries
     from cf502.model import CheckResult, Report
     from cf502.pool.jobs import Job
@@ -197,9 +198,42 @@ def _diagnosis(args: argparse.Namespace, *, send_first: bool) -> _Diagnosis:
         return _Diagnosis(target, origin, engine)
     from cf502.firstquery import send_first_queries  # standard library only: ~1 ms
 
-    return _Diagnosis(
-        target, origin, engine, send_first_queries(target.host, engine.resolver_address)
+    queries = send_first_queries(target.host, engine.resolver_address)
+    if _handshakes(args.only, origin):
+        queries.connections = _first_connections(queries, target, origin, engine)
+    return _Diagnosis(target, origin, engine, queries)
+
+
+def _handshakes(only: list[str] | None, origin: OriginSettings) -> bool:
+    """Will the diagnosis open CloudFront's connections (its TLS handshake runs)?"""
+    if not origin.protocol_policy.uses_https:
+        return False
+    if not only:
+        return True
+    from cf502.engine import selection  # loaded already by `--only`'s check
+
+    return any(c.id == "tls.handshake" for c in selection(only, origin)[0])
+
+
+def _first_connections(
+    queries: FirstQueries, target: Target, origin: OriginSettings, engine: EngineSettings
+) -> FirstConnections:
+    """CloudFront's connections, opened from a thread as soon as the replies come."""
+    from cf502.deadlines import Deadlines
+    from cf502.firstconnect import FirstConnections, Plan
+
+    bound = engine.bound(origin)  # the engine's own clamp of the timeouts
+    deadlines = Deadlines.of(bound, engine)
+    plan = Plan(
+        target.host,
+        bound.https_port,
+        allow_private=engine.allow_private,
+        ip_address_type=bound.ip_address_type,
+        site_given=bool(bound.cloudfront_domain),
+        connect_timeout=deadlines.connect,
+        reply_timeout=deadlines.dns,
     )
+    return FirstConnections(queries, plan).start()
 
 
 async def _run_check(args: argparse.Namespace, diagnosis: _Diagnosis | None) -> Report:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import sys
 
 __all__ = ["report_width", "use_color"]
@@ -26,5 +25,7 @@ def use_color(args: argparse.Namespace) -> bool:
 
 def report_width() -> int:
     """The width to wrap reports to: the terminal's (or $COLUMNS), 80 when unknown, capped."""
+    import shutil  # only for a report on a terminal (not before a --json check's first packet)
+
     columns = shutil.get_terminal_size((80, 24)).columns
     return max(MIN_WIDTH, min(columns, MAX_WIDTH))

@@ -1,0 +1,120 @@
+"""The checks' code, imported in a thread ahead of its first use, once per process.
+
+A cold `cf502 check` spends most of its CPU importing: asyncio, dnspython and the engine on the
+main thread, the checks (pyOpenSSL, cryptography, h11 ...) here. The engine starts this when its
+own imports are done (two threads importing at once only slow the main one: the interpreter runs
+one at a time), so it runs while the network answers; CloudFront's handshake code comes first
+(`handshake`), so the handshakes can start before the rest of the registry (`registry`) has
+loaded. A worker's later diagnoses find both done.
+
+An import that fails here only ends its stage: the engine's own import then raises it.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from collections.abc import Callable
+
+__all__ = ["Stage", "handshake", "registry", "start"]
+
+_REGISTRY = "cf502.checks.registry"
+
+
+class Stage:
+    """One stage of the preload: done once its imports have ended (well or not)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._done = False
+        self._callbacks: list[Callable[[], None]] = []
+
+    @property
+    def done(self) -> bool:
+        return self._done
+
+    def finish(self) -> None:
+        with self._lock:
+            self._done = True
+            callbacks, self._callbacks = self._callbacks, []
+        for callback in callbacks:
+            try:
+                callback()
+            except RuntimeError:  # the waiter's event loop has closed: nobody waits any more
+                pass
+
+    def _when_done(self, callback: Callable[[], None]) -> None:
+        with self._lock:
+            if not self._done:
+                self._callbacks.append(callback)
+                return
+        callback()
+
+    async def wait(self) -> None:
+        """Until the stage is done, without blocking the event loop."""
+        if self._done:
+            return
+        import asyncio  # loaded by the caller's event loop: not before the first packet
+
+        loop = asyncio.get_running_loop()
+        ended: asyncio.Future[None] = loop.create_future()
+
+        def end() -> None:
+            if not ended.done():
+                ended.set_result(None)
+
+        def wake() -> None:  # from the preload's thread
+            loop.call_soon_threadsafe(end)
+
+        self._when_done(wake)
+        await ended
+
+
+handshake = Stage()
+registry = Stage()
+_started = threading.Lock()
+_thread: threading.Thread | None = None
+
+
+def start() -> None:
+    """Start the preload unless it has started or the registry is loaded already."""
+    global _thread
+    with _started:
+        if _thread is not None:
+            return
+        if _REGISTRY in sys.modules and not registry.done:  # loaded some other way
+            handshake.finish()
+            registry.finish()
+        if registry.done:
+            return
+        _thread = threading.Thread(target=_load, name="cf502-preload", daemon=True)
+        _thread.start()
+
+
+# While the imports run here, the main thread must still answer the network at once (a TLS
+# handshake's next flight waits on it): the interpreter hands it over after 0.5 ms instead of 5.
+_SWITCH_INTERVAL = 0.0005
+
+
+def _load() -> None:
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(min(interval, _SWITCH_INTERVAL))
+    try:
+        _import()
+    finally:
+        sys.setswitchinterval(interval)
+
+
+def _import() -> None:
+    try:
+        import cf502.checks.tls._observe  # CloudFront's handshake first
+    except Exception:  # noqa: S110 (the engine's own import raises it)
+        pass
+    finally:
+        handshake.finish()
+    try:
+        import cf502.checks.registry  # noqa: F401
+    except Exception:  # noqa: S110
+        pass
+    finally:
+        registry.finish()

@@ -1,0 +1,141 @@
+"""The addresses in a DNS reply to one of `cf502.firstquery`'s queries, read without dnspython.
+
+`cf502 check` opens CloudFront's TCP connections as soon as the first replies arrive, before
+dnspython has loaded (`cf502.firstconnect`). This reads just enough of a reply for that: a clean
+answer (NOERROR, not truncated, the question asked) and the A or AAAA records at the end of its
+CNAME chain. Anything else is None, and nothing is connected early. The resolution still reads the
+same reply with dnspython, and only the connections to the addresses it vets are used, so a
+reading here that differs costs a connection, never a verdict.
+
+Bounded whatever a hostile resolver sends: at most MAX_RECORDS records and MAX_POINTERS
+compression pointers per name are followed. Standard library only, imported before the first
+packet.
+"""
+
+from __future__ import annotations
+
+import _socket
+
+__all__ = ["MAX_POINTERS", "MAX_RECORDS", "Answer", "read_answer"]
+
+MAX_RECORDS = 64  # answer records read; an honest answer to A or AAAA has a handful
+MAX_POINTERS = 16  # compression pointers followed in one name; more is a loop
+_MAX_CHAIN = 16  # CNAMEs followed, as the resolution's own reading of the chain
+_CNAME, _A, _AAAA, _IN = 5, 1, 28, 1
+_SIZES = {_A: 4, _AAAA: 16}
+_FAMILIES = {_A: _socket.AF_INET, _AAAA: _socket.AF_INET6}
+
+
+class Answer:
+    """What a clean reply says.
+
+    Attributes:
+        addresses: the addresses of the asked type at the end of the CNAME chain (text form).
+        chain: the CNAME targets followed from the name asked, in order (no final dot).
+    """
+
+    __slots__ = ("addresses", "chain")
+
+    def __init__(self, addresses: tuple[str, ...], chain: tuple[str, ...]) -> None:
+        self.addresses = addresses
+        self.chain = chain
+
+    def __repr__(self) -> str:
+        return f"Answer({self.addresses!r}, chain={self.chain!r})"
+
+
+class _Malformed(Exception):
+    pass
+
+
+def _name(wire: bytes, offset: int) -> tuple[str, int]:
+    """The name at `offset` (lower case, no final dot) and the offset after it in the record."""
+    labels: list[str] = []
+    end = -1
+    jumps = 0
+    while True:
+        if offset >= len(wire):
+            raise _Malformed
+        length = wire[offset]
+        if length & 0xC0 == 0xC0:
+            if offset + 1 >= len(wire) or jumps >= MAX_POINTERS:
+                raise _Malformed
+            jumps += 1
+            if end < 0:
+                end = offset + 2
+            offset = ((length & 0x3F) << 8) | wire[offset + 1]
+            continue
+        if length & 0xC0:
+            raise _Malformed  # the extended label types nobody uses
+        if length == 0:
+            return ".".join(labels), (end if end >= 0 else offset + 1)
+        label = wire[offset + 1 : offset + 1 + length]
+        if len(label) != length:
+            raise _Malformed
+        labels.append(label.decode("latin-1").lower())
+        offset += 1 + length
+
+
+def _question(wire: bytes) -> tuple[str, int, int, int]:
+    """(name, type, class, offset after it) of a message's only question."""
+    name, offset = _name(wire, 12)
+    if offset + 4 > len(wire):
+        raise _Malformed
+    rdtype = int.from_bytes(wire[offset : offset + 2], "big")
+    rdclass = int.from_bytes(wire[offset + 2 : offset + 4], "big")
+    return name, rdtype, rdclass, offset + 4
+
+
+def read_answer(reply: bytes, query: bytes) -> Answer | None:
+    """The answer in `reply` to `query` (both whole messages), or None unless the reply is a
+    clean NOERROR answer to exactly that question (id, question, not truncated) that can be
+    read within the bounds."""
+    try:
+        return _read(reply, query)
+    except _Malformed:
+        return None
+
+
+def _read(reply: bytes, query: bytes) -> Answer | None:
+    if len(reply) < 12 or len(query) < 12 or reply[:2] != query[:2]:
+        return None
+    flags, rcode = reply[2], reply[3] & 0x0F
+    if not flags & 0x80 or (flags >> 3) & 0x0F or flags & 0x02 or rcode:  # QR, opcode, TC
+        return None
+    questions = int.from_bytes(reply[4:6], "big")
+    answers = int.from_bytes(reply[6:8], "big")
+    if questions != 1 or answers > MAX_RECORDS:
+        return None
+    asked, rdtype, rdclass, _ = _question(query)
+    name, got_type, got_class, offset = _question(reply)
+    if (name, got_type, got_class) != (asked, rdtype, rdclass) or rdtype not in _SIZES:
+        return None
+    cnames: dict[str, str] = {}
+    found: dict[str, list[str]] = {}
+    for _ in range(answers):
+        owner, offset = _name(reply, offset)
+        if offset + 10 > len(reply):
+            raise _Malformed
+        kind = int.from_bytes(reply[offset : offset + 2], "big")
+        klass = int.from_bytes(reply[offset + 2 : offset + 4], "big")
+        size = int.from_bytes(reply[offset + 8 : offset + 10], "big")
+        data = offset + 10
+        offset = data + size
+        if offset > len(reply):
+            raise _Malformed
+        if klass != _IN:
+            continue
+        if kind == _CNAME:
+            target, _ = _name(reply, data)
+            cnames.setdefault(owner, target)
+        elif kind == rdtype:
+            if size != _SIZES[rdtype]:
+                raise _Malformed
+            text = _socket.inet_ntop(_FAMILIES[rdtype], reply[data:offset])
+            found.setdefault(owner, []).append(text)
+    chain: list[str] = []
+    current = asked
+    while current in cnames and len(chain) < _MAX_CHAIN:
+        current = cnames[current]
+        chain.append(current)
+    return Answer(tuple(found.get(current, ())), tuple(chain))

@@ -1,0 +1,305 @@
+"""CloudFront's TCP connections, opened as soon as the first queries' replies arrive.
+
+A cold `cf502 check` sends the origin name's A and AAAA queries before it imports asyncio,
+dnspython and the engine (`cf502.firstquery`); their replies arrive while those imports still run.
+`FirstConnections` watches for them from a thread (the imports hold the interpreter, but a thread
+blocked on its sockets gets it back within a switch interval), reads the addresses
+(`cf502.firstanswer`), applies the one rule for what a diagnosis connects to
+(`cf502.safety.connect_to`: vetted, of the origin's IP type, bounded) and starts a TCP connection
+to each on the origin's HTTPS port: the TCP handshake's round trip passes while the engine loads.
+
+The replies are only peeked at: the resolution reads them with dnspython as if nothing had
+happened, and the engine takes an early connection only for an address it vetted itself
+(`Probe.preconnect`); the others are closed with the diagnosis. An early connection is therefore
+never one the engine would not have opened, and a reading here that differs costs a connection,
+never a verdict. Anything unexpected (a reply that is not clean, a CloudFront name, a refused
+address, no reply before the deadline) means no early connection, and the engine connects.
+
+Standard library only at import (the rule is imported in the thread): this module is imported
+before the first packet.
+"""
+
+from __future__ import annotations
+
+import _socket
+import errno
+import os
+import select
+import threading
+import time
+from collections.abc import Callable, Sequence
+
+from cf502.firstanswer import Answer, read_answer
+from cf502.firstquery import FirstQueries
+
+__all__ = ["TIMED_OUT", "EarlyConnection", "FirstConnections", "Plan"]
+
+TIMED_OUT = -1  # an EarlyConnection's error when the connection timeout passed
+_PEEK = 4096  # bytes of a reply peeked at: an A/AAAA answer for one name fits many times over
+
+
+class Plan:
+    """What the command line says about the connections CloudFront would open.
+
+    Attributes:
+        host: the origin name (A-label), as the queries asked it.
+        port: the origin's HTTPS port.
+        allow_private / ip_address_type: for `cf502.safety.connect_to`.
+        site_given: `--origin`: the name is the origin even when it is a CloudFront name.
+        connect_timeout: seconds one TCP connection may take (CloudFront's connection timeout).
+        reply_timeout: seconds to wait for the replies before giving up on early connections.
+    """
+
+    __slots__ = (
+        "allow_private",
+        "connect_timeout",
+        "host",
+        "ip_address_type",
+        "port",
+        "reply_timeout",
+        "site_given",
+    )
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        *,
+        allow_private: bool,
+        ip_address_type: str | None,
+        site_given: bool,
+        connect_timeout: float,
+        reply_timeout: float,
+    ) -> None:
+        self.host = host
+        self.port = port
+        self.allow_private = allow_private
+        self.ip_address_type = ip_address_type
+        self.site_given = site_given
+        self.connect_timeout = connect_timeout
+        self.reply_timeout = reply_timeout
+
+
+class EarlyConnection:
+    """One TCP connection attempt made early, handed over once.
+
+    Attributes:
+        address / port: where it went.
+        done: set when the attempt has ended (`error`, `elapsed_ms` and the socket are final).
+        error: None (connected), an errno, or TIMED_OUT.
+        elapsed_ms: time to connect or to fail.
+    """
+
+    def __init__(self, address: str, port: int) -> None:
+        self.address = address
+        self.port = port
+        self.done = threading.Event()
+        self.error: int | None = None
+        self.elapsed_ms = 0.0
+        self._sock: _socket.socket | None = None
+        self._lock = threading.Lock()
+        self._taken = False
+        self._callbacks: list[Callable[[], None]] = []
+
+    def take(self) -> _socket.socket | None:
+        """The connected socket, now the caller's (None when the attempt failed or was taken).
+        Call it once `done` is set."""
+        with self._lock:
+            sock, self._sock = self._sock, None
+            self._taken = True
+            return sock
+
+    def when_done(self, callback: Callable[[], None]) -> None:
+        """Call `callback` (from any thread) once the attempt has ended; at once if it has."""
+        with self._lock:
+            if not self.done.is_set():
+                self._callbacks.append(callback)
+                return
+        callback()
+
+    def finish(self, error: int | None, elapsed_ms: float, sock: _socket.socket | None) -> None:
+        """The attempt has ended (the watch's thread)."""
+        with self._lock:
+            self.error, self.elapsed_ms = error, elapsed_ms
+            if sock is not None and not self._taken:
+                self._sock = sock
+            elif sock is not None:
+                sock.close()
+            self.done.set()
+            callbacks, self._callbacks = self._callbacks, []
+        for callback in callbacks:
+            try:
+                callback()
+            except RuntimeError:  # its event loop has closed: nobody waits any more
+                pass
+
+    def close(self) -> None:
+        """Close the socket unless it was taken (the attempt may still be running: then its
+        socket is closed as soon as it ends)."""
+        sock = self.take()
+        if sock is not None:
+            sock.close()
+
+
+class FirstConnections:
+    """The early connections of one diagnosis; `start` runs the watch in a daemon thread."""
+
+    def __init__(self, queries: FirstQueries, plan: Plan) -> None:
+        self.queries = queries
+        self.plan = plan
+        self.outcome = "not started"  # then "connected" or why not (tests, debugging)
+        self._lock = threading.Lock()
+        self._asked = False  # the engine has its addresses: no connection starts after this
+        self._connections: dict[tuple[str, int], EarlyConnection] = {}
+        self._wake_r, self._wake_w = os.pipe()  # `close` wakes the thread through it
+        self._peekers: list[tuple[_socket.socket, bytes]] = []
+        self._thread = threading.Thread(target=self._watch, name="cf502-first", daemon=True)
+
+    def start(self) -> FirstConnections:
+        """Watch for the replies of both queries (A and AAAA: the engine connects to their union,
+        so one alone is not enough). The sockets are duplicated here, before the resolution can
+        take them, so the thread never reads a descriptor that was closed and reused."""
+        if len(self.queries.sent) == 2 and all(not q.closed for q in self.queries.sent):
+            self._peekers = [(q.duplicate(), q.wire) for q in self.queries.sent]
+            self.outcome = "waiting"
+            self._thread.start()
+        return self
+
+    def connection(self, address: str, port: int) -> EarlyConnection | None:
+        """The early connection to (address, port), if the watch opened one. Once asked, the
+        watch starts no new ones: the engine connects to what is not here itself."""
+        with self._lock:
+            self._asked = True
+            return self._connections.get((address, port))
+
+    def close(self) -> None:
+        """Stop the watch and close every connection nobody took (again: nothing)."""
+        with self._lock:
+            self._asked = True
+            connections = list(self._connections.values())
+        if self._wake_w >= 0:
+            os.write(self._wake_w, b"x")
+        if self._thread.is_alive():
+            self._thread.join(1.0)  # it wakes at once: it never blocks on anything else
+        for conn in connections:
+            conn.close()
+        for fd in (self._wake_r, self._wake_w):
+            if fd >= 0:
+                os.close(fd)
+        self._wake_r = self._wake_w = -1
+
+    # --- the thread -------------------------------------------------------------------------
+
+    def _watch(self) -> None:
+        try:
+            self.outcome = self._run()
+        except Exception as exc:  # an optimisation never crashes anything: the engine connects
+            self.outcome = f"failed: {type(exc).__name__}"
+        finally:
+            for sock, _ in self._peekers:
+                sock.close()
+
+    def _run(self) -> str:
+        # The engine's own rules, imported here while the replies travel (not before the first
+        # packet), so they cost nothing once the replies are in.
+        from cf502.cloudfront_errors import is_cloudfront_domain
+        from cf502.errors import TargetNotAllowed
+        from cf502.safety import connect_to
+
+        answers = self._answers()
+        if answers is None:
+            return "no clean replies"
+        addresses = [a for answer in answers for a in answer.addresses]
+        chain = next((a.chain for a in answers if a.chain), ())
+        if not addresses:
+            return "no addresses"
+        plan = self.plan
+        if not plan.site_given and any(is_cloudfront_domain(n) for n in (plan.host, *chain)):
+            return "a CloudFront name"  # the engine judges the edge, not an origin
+        try:
+            targets, _ = connect_to(
+                plan.host,
+                addresses,
+                allow_private=plan.allow_private,
+                ip_address_type=plan.ip_address_type,
+            )
+        except TargetNotAllowed:
+            return "not allowed"
+        with self._lock:
+            if self._asked:
+                return "too late"
+            pending = [EarlyConnection(a, plan.port) for a in targets]
+            self._connections = {(c.address, c.port): c for c in pending}
+        self._connect(pending)
+        return "connected"
+
+    def _answers(self) -> list[Answer] | None:
+        """Both replies, peeked at as they come (the resolution reads them later), or None."""
+        answers: dict[int, Answer] = {}
+        deadline = time.monotonic() + self.plan.reply_timeout
+        while len(answers) < len(self._peekers):
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None
+            waiting = [s.fileno() for i, (s, _) in enumerate(self._peekers) if i not in answers]
+            ready, _, _ = select.select([*waiting, self._wake_r], [], [], left)
+            if self._wake_r in ready:
+                return None
+            for i, (sock, query) in enumerate(self._peekers):
+                if sock.fileno() in ready:
+                    answer = _peek_answer(sock, query)
+                    if answer is None:  # not a clean reply: nothing early
+                        return None
+                    answers[i] = answer
+        return [answers[i] for i in range(len(self._peekers))]
+
+    def _connect(self, pending: Sequence[EarlyConnection]) -> None:
+        """Connect to every address at once; each attempt ends at the connection timeout, or
+        when the diagnosis ends."""
+        started = time.monotonic()
+        waiting: dict[int, tuple[EarlyConnection, _socket.socket]] = {}
+        for conn in pending:
+            family = _socket.AF_INET6 if ":" in conn.address else _socket.AF_INET
+            try:
+                sock = _socket.socket(family, _socket.SOCK_STREAM)
+            except OSError as exc:
+                conn.finish(exc.errno or errno.EIO, 0.0, None)
+                continue
+            sock.setblocking(False)
+            code = sock.connect_ex((conn.address, conn.port))
+            if code in (0, errno.EINPROGRESS):
+                waiting[sock.fileno()] = (conn, sock)
+            else:
+                sock.close()
+                conn.finish(code, _ms_since(started), None)
+        deadline = started + self.plan.connect_timeout
+        while waiting:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            woken, ready, _ = select.select([self._wake_r], list(waiting), [], left)
+            if woken:
+                break
+            for fd in ready:
+                conn, sock = waiting.pop(fd)
+                code = sock.getsockopt(_socket.SOL_SOCKET, _socket.SO_ERROR)
+                if code:
+                    sock.close()
+                    conn.finish(code, _ms_since(started), None)
+                else:
+                    conn.finish(None, _ms_since(started), sock)
+        for conn, sock in waiting.values():  # timed out, or the diagnosis ended
+            sock.close()
+            conn.finish(TIMED_OUT, _ms_since(started), None)
+
+
+def _ms_since(started: float) -> float:
+    return (time.monotonic() - started) * 1000
+
+
+def _peek_answer(sock: _socket.socket, query: bytes) -> Answer | None:
+    try:
+        reply = sock.recv(_PEEK, _socket.MSG_PEEK)
+    except OSError:  # e.g. ICMP port unreachable: the resolution finds out on its own
+        return None
+    return read_answer(reply, query)
