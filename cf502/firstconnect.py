@@ -159,10 +159,20 @@ class FirstConnections:
         """Watch for the replies of both queries (A and AAAA: the engine connects to their union,
         so one alone is not enough). The sockets are duplicated here, before the resolution can
         take them, so the thread never reads a descriptor that was closed and reused."""
-        if len(self.queries.sent) == 2 and all(not q.closed for q in self.queries.sent):
-            self._peekers = [(q.duplicate(), q.wire) for q in self.queries.sent]
-            self.outcome = "waiting"
-            self._thread.start()
+        if len(self.queries.sent) != 2 or any(q.closed for q in self.queries.sent):
+            self.outcome = "not both queries"
+            return self
+        try:
+            for query in self.queries.sent:
+                self._peekers.append((query.duplicate(), query.wire))
+        except OSError:  # out of descriptors: the engine connects on its own
+            for sock, _ in self._peekers:
+                sock.close()
+            self._peekers = []
+            self.outcome = "no descriptors"
+            return self
+        self.outcome = "waiting"
+        self._thread.start()
         return self
 
     def connection(self, address: str, port: int) -> EarlyConnection | None:
