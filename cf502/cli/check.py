@@ -326,6 +326,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         report = asyncio.run(_run_check(args, diagnosis))
     finally:
+        gc.unfreeze()  # as it was (for a caller in the same process, e.g. the tests)
         gc.enable()
         if diagnosis is not None and diagnosis.first_queries is not None:
             diagnosis.first_queries.close()  # the ones nobody took, e.g. after an error
