@@ -166,7 +166,10 @@ async def diagnose(
             raise
     probe = Probe(target, origin, engine, now=now, first_queries=first_queries)
     started_at = probe.now()
+    # The diagnosis began with its first packet: `cf502 check` sends the first queries earlier.
     started = time.perf_counter()
+    if first_queries is not None and first_queries.sent_at is not None:
+        started = min(started, first_queries.sent_at)
     try:
         # Vet every address before anything connects to the origin; later connections use these
         # addresses, never the name, so a DNS rebind cannot slip a private address in.

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import _socket
 import os
+import time
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
@@ -215,10 +216,12 @@ class FirstQueries:
     """The queries sent early; each is taken at most once, by the resolution that would have sent
     the same query to the same server."""
 
-    __slots__ = ("_pending", "connections", "sent")
+    __slots__ = ("_pending", "connections", "sent", "sent_at")
 
-    def __init__(self, sent: Iterable[EarlyQuery] = ()) -> None:
+    def __init__(self, sent: Iterable[EarlyQuery] = (), sent_at: float | None = None) -> None:
         self.sent = tuple(sent)
+        # time.perf_counter() when the first went out: the diagnosis's start, for its duration.
+        self.sent_at = sent_at
         self._pending = list(self.sent)
         # CloudFront's connections, opened when the replies come (`cf502.firstconnect`).
         self.connections: FirstConnections | None = None
@@ -284,9 +287,10 @@ def send_first_queries(host: str, resolver: tuple[str, int] | None) -> FirstQuer
     else:
         server, edns = resolver, False  # make_resolver's Resolver(configure=False): no EDNS
     sent = []
+    sent_at = time.perf_counter()
     for rdtype in (_A, _AAAA):
         wire = encode_query(host, rdtype, int.from_bytes(os.urandom(2), "big"), edns=edns)
         query = None if wire is None else _send(server, wire)
         if query is not None:
             sent.append(query)
-    return FirstQueries(sent)
+    return FirstQueries(sent, sent_at if sent else None)

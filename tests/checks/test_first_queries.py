@@ -98,6 +98,21 @@ async def _with_and_without(
     return (with_first, seen_with), (without, _seen(world))
 
 
+async def test_the_reported_duration_starts_with_the_first_packet(dns_world: DnsWorld) -> None:
+    # Given early queries sent well before the engine was called (as a cold process's imports
+    # take time between the two): their send time is pushed back by a second
+    first = send_first_queries(HOST, _resolver_of(dns_world))
+    assert first.sent_at is not None
+    first.sent_at -= 1.0
+    # When the diagnosis runs
+    _, report = await _diagnose(dns_world, first)
+    # Then its duration counts from the first packet, not from the engine's call
+    assert report.duration_ms >= 1000
+    # And without early queries it counts from the call (a loopback diagnosis: well under that)
+    _, plain = await _diagnose(dns_world, None)
+    assert plain.duration_ms < 1000
+
+
 # ---------------------------------------------------------------------------------------------
 # The resolution takes the early replies, or asks as always
 
