@@ -20,7 +20,7 @@ __all__ = ["MAX_POINTERS", "MAX_RECORDS", "Answer", "read_answer"]
 
 MAX_RECORDS = 64  # answer records read; an honest answer to A or AAAA has a handful
 MAX_POINTERS = 16  # compression pointers followed in one name; more is a loop
-_MAX_CHAIN = 16  # CNAMEs followed, as the resolution's own reading of the chain
+_MAX_CHAIN = 16  # dnspython's MAX_CHAIN: 16 CNAMEs in a row are a chain too long
 _CNAME, _A, _AAAA, _IN = 5, 1, 28, 1
 _SIZES = {_A: 4, _AAAA: 16}
 _FAMILIES = {_A: _socket.AF_INET, _AAAA: _socket.AF_INET6}
@@ -48,9 +48,10 @@ class _Malformed(Exception):
     pass
 
 
-def _name(wire: bytes, offset: int) -> tuple[str, int]:
-    """The name at `offset` (lower case, no final dot) and the offset after it in the record."""
-    labels: list[str] = []
+def _name(wire: bytes, offset: int) -> tuple[bytes, int]:
+    """The name at `offset` (labels joined by dots, ASCII letters in lower case as DNS compares
+    them) and the offset after it in the record."""
+    labels: list[bytes] = []
     end = -1
     jumps = 0
     while True:
@@ -68,15 +69,15 @@ def _name(wire: bytes, offset: int) -> tuple[str, int]:
         if length & 0xC0:
             raise _Malformed  # the extended label types nobody uses
         if length == 0:
-            return ".".join(labels), (end if end >= 0 else offset + 1)
+            return b".".join(labels), (end if end >= 0 else offset + 1)
         label = wire[offset + 1 : offset + 1 + length]
-        if len(label) != length:
+        if len(label) != length or b"." in label:  # a dot inside a label: not worth reading
             raise _Malformed
-        labels.append(label.decode("latin-1").lower())
+        labels.append(label.lower())  # bytes.lower(): ASCII only, as DNS compares names
         offset += 1 + length
 
 
-def _question(wire: bytes) -> tuple[str, int, int, int]:
+def _question(wire: bytes) -> tuple[bytes, int, int, int]:
     """(name, type, class, offset after it) of a message's only question."""
     name, offset = _name(wire, 12)
     if offset + 4 > len(wire):
@@ -86,10 +87,25 @@ def _question(wire: bytes) -> tuple[str, int, int, int]:
     return name, rdtype, rdclass, offset + 4
 
 
+def _record(wire: bytes, offset: int) -> tuple[bytes, int, int, int, int]:
+    """(owner, type, class, rdata offset, offset after the record)."""
+    owner, offset = _name(wire, offset)
+    if offset + 10 > len(wire):
+        raise _Malformed
+    kind = int.from_bytes(wire[offset : offset + 2], "big")
+    klass = int.from_bytes(wire[offset + 2 : offset + 4], "big")
+    size = int.from_bytes(wire[offset + 8 : offset + 10], "big")
+    data = offset + 10
+    if data + size > len(wire):
+        raise _Malformed
+    return owner, kind, klass, data, data + size
+
+
 def read_answer(reply: bytes, query: bytes) -> Answer | None:
     """The answer in `reply` to `query` (both whole messages), or None unless the reply is a
-    clean NOERROR answer to exactly that question (id, question, not truncated) that can be
-    read within the bounds."""
+    clean NOERROR answer to exactly that question (id, question, not truncated, every record
+    whole, nothing after the last) that can be read within the bounds, read as dnspython's
+    resolver reads it (the name's own records first, else its CNAME, at most 15 of them)."""
     try:
         return _read(reply, query)
     except _Malformed:
@@ -104,38 +120,41 @@ def _read(reply: bytes, query: bytes) -> Answer | None:
         return None
     questions = int.from_bytes(reply[4:6], "big")
     answers = int.from_bytes(reply[6:8], "big")
-    if questions != 1 or answers > MAX_RECORDS:
+    others = int.from_bytes(reply[8:10], "big") + int.from_bytes(reply[10:12], "big")
+    if questions != 1 or answers + others > MAX_RECORDS:
         return None
     asked, rdtype, rdclass, _ = _question(query)
     name, got_type, got_class, offset = _question(reply)
     if (name, got_type, got_class) != (asked, rdtype, rdclass) or rdtype not in _SIZES:
         return None
-    cnames: dict[str, str] = {}
-    found: dict[str, list[str]] = {}
+    cnames: dict[bytes, bytes] = {}
+    found: dict[bytes, list[str]] = {}
     for _ in range(answers):
-        owner, offset = _name(reply, offset)
-        if offset + 10 > len(reply):
-            raise _Malformed
-        kind = int.from_bytes(reply[offset : offset + 2], "big")
-        klass = int.from_bytes(reply[offset + 2 : offset + 4], "big")
-        size = int.from_bytes(reply[offset + 8 : offset + 10], "big")
-        data = offset + 10
-        offset = data + size
-        if offset > len(reply):
-            raise _Malformed
-        if klass != _IN:
+        owner, kind, klass, data, offset = _record(reply, offset)
+        if klass != rdclass:
             continue
         if kind == _CNAME:
-            target, _ = _name(reply, data)
+            target, after = _name(reply, data)
+            if after != offset:
+                raise _Malformed
             cnames.setdefault(owner, target)
         elif kind == rdtype:
-            if size != _SIZES[rdtype]:
+            if offset - data != _SIZES[rdtype]:
                 raise _Malformed
-            text = _socket.inet_ntop(_FAMILIES[rdtype], reply[data:offset])
-            found.setdefault(owner, []).append(text)
-    chain: list[str] = []
+            found.setdefault(owner, []).append(
+                _socket.inet_ntop(_FAMILIES[rdtype], reply[data:offset])
+            )
+    for _ in range(others):  # the authority and additional sections: whole records, no more
+        offset = _record(reply, offset)[4]
+    if offset != len(reply):
+        return None  # trailing bytes: dnspython refuses such a reply
+    # As dnspython's resolve_chaining: the name's own records if it has them, else its CNAME.
+    chain: list[bytes] = []
     current = asked
-    while current in cnames and len(chain) < _MAX_CHAIN:
+    while current not in found and current in cnames:
+        if len(chain) == _MAX_CHAIN - 1:
+            return None  # dnspython calls the 16th CNAME a chain too long
         current = cnames[current]
         chain.append(current)
-    return Answer(tuple(found.get(current, ())), tuple(chain))
+    texts = tuple(n.decode("latin-1") for n in chain)
+    return Answer(tuple(found.get(current, ())), texts)

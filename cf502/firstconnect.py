@@ -10,9 +10,11 @@ to each on the origin's HTTPS port: the TCP handshake's round trip passes while 
 
 The replies are only peeked at: the resolution reads them with dnspython as if nothing had
 happened, and the engine takes an early connection only for an address it vetted itself
-(`Probe.preconnect`); the others are closed with the diagnosis. An early connection is therefore
-never one the engine would not have opened, and a reading here that differs costs a connection,
-never a verdict. Anything unexpected (a reply that is not clean, a CloudFront name, a refused
+(`Probe.preconnect`); the others are closed with the diagnosis. The reading here follows
+dnspython's (`cf502.firstanswer`) and refuses whatever it is unsure of, and every early
+connection passed the engine's own rule: where the two readings could still differ (a reply
+dnspython rejects for a malformed record of another type), it costs a connection to a vetted
+address, never a verdict. Anything unexpected (a reply that is not clean, a CloudFront name, a refused
 address, no reply before the deadline) means no early connection, and the engine connects.
 
 Standard library only at import (the rule is imported in the thread): this module is imported
@@ -151,7 +153,7 @@ class FirstConnections:
         self._lock = threading.Lock()
         self._asked = False  # the engine has its addresses: no connection starts after this
         self._connections: dict[tuple[str, int], EarlyConnection] = {}
-        self._wake_r, self._wake_w = os.pipe()  # `close` wakes the thread through it
+        self._wake_r = self._wake_w = -1  # a pipe through which `close` wakes the thread
         self._peekers: list[tuple[_socket.socket, bytes]] = []
         self._thread = threading.Thread(target=self._watch, name="cf502-first", daemon=True)
 
@@ -163,12 +165,14 @@ class FirstConnections:
             self.outcome = "not both queries"
             return self
         try:
+            self._wake_r, self._wake_w = os.pipe()
             for query in self.queries.sent:
                 self._peekers.append((query.duplicate(), query.wire))
         except OSError:  # out of descriptors: the engine connects on its own
             for sock, _ in self._peekers:
                 sock.close()
             self._peekers = []
+            self._close_pipe()
             self.outcome = "no descriptors"
             return self
         self.outcome = "waiting"
@@ -193,6 +197,10 @@ class FirstConnections:
             self._thread.join(1.0)  # it wakes at once: it never blocks on anything else
         for conn in connections:
             conn.close()
+        if not self._thread.is_alive():  # (else it may still select on them: left to the exit)
+            self._close_pipe()
+
+    def _close_pipe(self) -> None:
         for fd in (self._wake_r, self._wake_w):
             if fd >= 0:
                 os.close(fd)

@@ -89,21 +89,7 @@ d111111abcdef8 A {ORIGIN_ADDRESS}
 # --- helpers ------------------------------------------------------------------------------------
 
 
-class Origin(CountingOrigin):
-    """`CountingOrigin`, whose `settled` works on ::1 too: its own connection is known by its
-    whole socket address, as `accept` reports it (an IPv6 one has four parts)."""
-
-    def settled(self, within: float = 5.0) -> list[Accepted]:
-        with socket.create_connection((self.host, self.port), timeout=within) as sentinel:
-            mine = sentinel.getsockname()
-            deadline = time.monotonic() + within
-            with self._seen:
-                self._sentinels.add(mine)
-                while mine not in self._accepted:
-                    left = deadline - time.monotonic()
-                    assert left > 0, "the origin did not accept a connection in time"
-                    self._seen.wait(left)
-                return [a for p, a in self._accepted.items() if p not in self._sentinels]
+Origin = CountingOrigin
 
 
 def origin_on(host: str, port: int = 0) -> Origin:
@@ -633,12 +619,6 @@ def _cname_beside_the_address(query: dns.message.Message) -> dns.message.Message
     return reply
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="cf502/firstanswer.py `_read` follows the CNAME where dnspython takes the name's own "
-    "A record: the watch connects to an address the engine never resolves (closed unused), "
-    "against cf502/firstconnect.py's 'never one the engine would not have opened'",
-)
 async def test_a_reply_dnspython_reads_otherwise_opens_no_connection_the_engine_would_not(
     dns_world: DnsWorld, root_ca_file: str
 ) -> None:

@@ -102,7 +102,7 @@ class CountingOrigin(TlsServer):
                     conn, peer = self._sock.accept()
                     record = Accepted(conn.getsockname()[0], peer)
                     with self._seen:
-                        self._accepted[peer] = record
+                        self._accepted[peer[:2]] = record  # (host, port), as for IPv4
                         self._seen.notify_all()
                     worker = threading.Thread(
                         target=self._serve_one, args=(conn, record), daemon=True
