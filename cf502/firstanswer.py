@@ -101,6 +101,31 @@ def _record(wire: bytes, offset: int) -> tuple[bytes, int, int, int, int]:
     return owner, kind, klass, data, data + size
 
 
+def _answer_section(
+    reply: bytes, offset: int, count: int, rdtype: int, rdclass: int
+) -> tuple[dict[bytes, bytes], dict[bytes, list[str]], int]:
+    """The answer section's CNAMEs (owner -> first target) and addresses of `rdtype` by owner,
+    and the offset after it."""
+    cnames: dict[bytes, bytes] = {}
+    found: dict[bytes, list[str]] = {}
+    for _ in range(count):
+        owner, kind, klass, data, offset = _record(reply, offset)
+        if klass != rdclass:
+            continue
+        if kind == _CNAME:
+            target, after = _name(reply, data)
+            if after != offset:
+                raise _Malformed
+            cnames.setdefault(owner, target)
+        elif kind == rdtype:
+            if offset - data != _SIZES[rdtype]:
+                raise _Malformed
+            found.setdefault(owner, []).append(
+                _socket.inet_ntop(_FAMILIES[rdtype], reply[data:offset])
+            )
+    return cnames, found, offset
+
+
 def read_answer(reply: bytes, query: bytes) -> Answer | None:
     """The answer in `reply` to `query` (both whole messages), or None unless the reply is a
     clean NOERROR answer to exactly that question (id, question, not truncated, every record
@@ -127,23 +152,7 @@ def _read(reply: bytes, query: bytes) -> Answer | None:
     name, got_type, got_class, offset = _question(reply)
     if (name, got_type, got_class) != (asked, rdtype, rdclass) or rdtype not in _SIZES:
         return None
-    cnames: dict[bytes, bytes] = {}
-    found: dict[bytes, list[str]] = {}
-    for _ in range(answers):
-        owner, kind, klass, data, offset = _record(reply, offset)
-        if klass != rdclass:
-            continue
-        if kind == _CNAME:
-            target, after = _name(reply, data)
-            if after != offset:
-                raise _Malformed
-            cnames.setdefault(owner, target)
-        elif kind == rdtype:
-            if offset - data != _SIZES[rdtype]:
-                raise _Malformed
-            found.setdefault(owner, []).append(
-                _socket.inet_ntop(_FAMILIES[rdtype], reply[data:offset])
-            )
+    cnames, found, offset = _answer_section(reply, offset, answers, rdtype, rdclass)
     for _ in range(others):  # the authority and additional sections: whole records, no more
         offset = _record(reply, offset)[4]
     if offset != len(reply):

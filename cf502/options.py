@@ -8,6 +8,7 @@ options (`add_origin_options`) are accepted everywhere; the operator's options
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from dataclasses import replace
@@ -41,11 +42,33 @@ class UsageError(Cf502Error):
     """Raised instead of argparse's exit: bad options get one line, not a usage dump."""
 
 
+def _help_width() -> int:
+    """What argparse's help is wrapped to: $COLUMNS, else the terminal's width, else 80 (as
+    shutil.get_terminal_size finds it), less 2, as argparse takes it."""
+    columns = 0
+    try:
+        columns = int(os.environ.get("COLUMNS", "0"))
+    except ValueError:
+        pass
+    if columns <= 0:
+        try:
+            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns  # type: ignore[union-attr]
+        except (AttributeError, ValueError, OSError):
+            columns = 80
+    return max(columns, 11) - 2  # (argparse asks for at least 11 columns in all)
+
+
 class OptionParser(argparse.ArgumentParser):
     """An ArgumentParser that raises UsageError rather than printing and exiting, in cf502's words:
     an unknown option is named as such before any missing argument is asked for."""
 
     _words: Sequence[str] = ()
+
+    def _get_formatter(self) -> argparse.HelpFormatter:
+        # argparse builds a formatter for every option it adds (to check its metavar), and the
+        # default one imports shutil for the terminal's width: ~3 ms before the first packet.
+        # The width only matters for --help, so it is found here, without shutil.
+        return self.formatter_class(prog=self.prog, width=_help_width())  # type: ignore[call-arg]
 
     def parse_known_args(  # type: ignore[override]
         self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None

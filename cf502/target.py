@@ -12,8 +12,6 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-import idna
-
 from cf502.errors import InvalidTarget
 
 __all__ = ["Target", "check_port", "normalise_hostname", "parse_target"]
@@ -44,6 +42,8 @@ class Target:
     @property
     def display_host(self) -> str:
         """The host in Unicode (U-label) form for humans."""
+        import idna  # (see `normalise_hostname`)
+
         try:
             return str(idna.decode(self.host))
         except idna.IDNAError:
@@ -141,6 +141,8 @@ def normalise_hostname(name: str) -> str:
         _check_labels(host.lower(), raw)
         if "xn--" not in host.lower():
             return host.lower()
+    import idna  # only for international names: not before a plain name's first packet
+
     try:
         ascii_host = idna.encode(host, uts46=True).decode("ascii").lower()
     except (idna.IDNAError, UnicodeError) as exc:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import gc
 import importlib
-import logging
 import os
 import sys
 from collections.abc import Sequence
@@ -23,14 +22,13 @@ from dataclasses import dataclass
 from types import ModuleType
 
 from cf502 import __version__
+from cf502.cli.terminal import log_to_stderr
 from cf502.errors import Cf502Error, error_line
 from cf502.options import OptionParser, UsageError
 
 __all__ = ["COMMANDS", "build_parser", "entry", "main"]
 
 EXIT_USAGE, EXIT_INTERNAL = 2, 3  # 0 and 1 are the report's (`cf502.cli.check`)
-
-log = logging.getLogger("cf502")
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,7 +112,6 @@ def _one_line(message: str) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    logging.basicConfig(level=logging.WARNING, format="cf502: %(levelname)s: %(message)s")
     given = list(sys.argv[1:] if argv is None else argv)
     collecting = gc.isenabled()
     gc.disable()  # while the command's modules import (`cf502.cli.check.run` says why)
@@ -123,8 +120,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(given)
         if args.command is None:
             raise UsageError("Give a command, e.g. `cf502 check origin.example.com` (see --help).")
-        if args.command != "check" and collecting:
-            gc.enable()  # the long-running ones (worker, bot) and the rest: as usual
+        if args.command != "check":  # (check sets up its logging after its first packet)
+            log_to_stderr()
+            if collecting:
+                gc.enable()  # the long-running ones (worker, bot) and the rest: as usual
         return COMMANDS[args.command].run(args)
     except Cf502Error as exc:
         sys.stderr.write(error_line(str(exc)))
@@ -133,7 +132,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr.write("cf502: interrupted\n")
         return 130
     except Exception as exc:  # the last line of defence: no traceback reaches the user
-        log.debug("internal error", exc_info=True)
+        import logging  # (imported after a check's first packet, see `log_to_stderr`)
+
+        logging.getLogger("cf502").debug("internal error", exc_info=True)
         sys.stderr.write(
             f"cf502: internal error: {type(exc).__name__}: {_one_line(str(exc))[:300]}\n"
         )
@@ -149,7 +150,9 @@ def entry() -> None:
     costs ~30 ms of the engineer's wait for nothing: by now the event loop, its threads and its
     sockets are closed, so only the output is left to flush."""
     code = main()
-    logging.shutdown()
+    import logging  # loaded by the command by now
+
+    logging.shutdown()  # (its handlers flushed)
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()

@@ -9,7 +9,7 @@ import sys
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-from cf502.cli.terminal import report_width, use_color
+from cf502.cli.terminal import log_to_stderr, report_width, use_color
 from cf502.options import (
     UsageError,
     add_engine_options,
@@ -315,6 +315,7 @@ def run(args: argparse.Namespace) -> int:
     # Read and validate the command line first (a refused one sends nothing), and send the name's
     # first queries before asyncio and the engine are imported.
     diagnosis = None if _through_aws(args) else _diagnosis(args, send_first=True)
+    log_to_stderr()
     if diagnosis is not None and not args.redis_url:
         # Start-up is mostly imports, and the cyclic collector would walk every module's objects
         # again and again meanwhile (~15% of that CPU, on the way to the first handshake). It is

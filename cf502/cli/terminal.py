@@ -6,7 +6,7 @@ import argparse
 import os
 import sys
 
-__all__ = ["report_width", "use_color"]
+__all__ = ["log_to_stderr", "report_width", "use_color"]
 
 # Reports read best at most this wide, however wide the terminal.
 MAX_WIDTH = 100
@@ -29,3 +29,12 @@ def report_width() -> int:
 
     columns = shutil.get_terminal_size((80, 24)).columns
     return max(MIN_WIDTH, min(columns, MAX_WIDTH))
+
+
+def log_to_stderr() -> None:
+    """cf502's log lines (warnings and worse) on stderr as `cf502: WARNING: ...`. `cf502 check`
+    calls this after its first packet: logging costs ~4 ms to import, and asyncio imports it
+    then anyway."""
+    import logging
+
+    logging.basicConfig(level=logging.WARNING, format="cf502: %(levelname)s: %(message)s")
