@@ -287,6 +287,9 @@ def _connection(probe: Probe, address: str, *, keep: bool) -> asyncio.Task[_Conn
 def _observation(probe: Probe, address: str) -> asyncio.Task[TlsObservation]:
     async def observed() -> TlsObservation:
         conn = await asyncio.shield(_connection(probe, address, keep=False))
+        # One turn first: the origin request waiting on the same handshake goes out before the
+        # served chain is parsed for the certificate checks (CloudFront sends it at once).
+        await asyncio.sleep(0)
         return await _follow_ups(conn.obs, probe.deadlines)
 
     return probe.begin(("tls", address), observed)
