@@ -29,8 +29,9 @@ import os
 import select
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
+from cf502.ended import Ended
 from cf502.firstanswer import Answer, read_answer
 from cf502.firstquery import FirstQueries
 
@@ -87,7 +88,7 @@ class EarlyConnection:
 
     Attributes:
         address / port: where it went.
-        done: set when the attempt has ended (`error`, `elapsed_ms` and the socket are final).
+        ended: set when the attempt has ended (`error`, `elapsed_ms` and the socket are final).
         error: None (connected), an errno, or TIMED_OUT.
         elapsed_ms: time to connect or to fail.
     """
@@ -95,29 +96,20 @@ class EarlyConnection:
     def __init__(self, address: str, port: int) -> None:
         self.address = address
         self.port = port
-        self.done = threading.Event()
+        self.ended = Ended()
         self.error: int | None = None
         self.elapsed_ms = 0.0
         self._sock: _socket.socket | None = None
         self._lock = threading.Lock()
         self._taken = False
-        self._callbacks: list[Callable[[], None]] = []
 
     def take(self) -> _socket.socket | None:
         """The connected socket, now the caller's (None when the attempt failed or was taken).
-        Call it once `done` is set."""
+        Call it once `ended` is set."""
         with self._lock:
             sock, self._sock = self._sock, None
             self._taken = True
             return sock
-
-    def when_done(self, callback: Callable[[], None]) -> None:
-        """Call `callback` (from any thread) once the attempt has ended; at once if it has."""
-        with self._lock:
-            if not self.done.is_set():
-                self._callbacks.append(callback)
-                return
-        callback()
 
     def finish(self, error: int | None, elapsed_ms: float, sock: _socket.socket | None) -> None:
         """The attempt has ended (the watch's thread)."""
@@ -127,13 +119,7 @@ class EarlyConnection:
                 self._sock = sock
             elif sock is not None:
                 sock.close()
-            self.done.set()
-            callbacks, self._callbacks = self._callbacks, []
-        for callback in callbacks:
-            try:
-                callback()
-            except RuntimeError:  # its event loop has closed: nobody waits any more
-                pass
+        self.ended.set()
 
     def close(self) -> None:
         """Close the socket unless it was taken (the attempt may still be running: then its

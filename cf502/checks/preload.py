@@ -14,60 +14,16 @@ from __future__ import annotations
 
 import sys
 import threading
-from collections.abc import Callable
+
+from cf502.ended import Ended
 
 __all__ = ["Stage", "handshake", "registry", "start"]
 
 _REGISTRY = "cf502.checks.registry"
 
 
-class Stage:
-    """One stage of the preload: done once its imports have ended (well or not)."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._done = False
-        self._callbacks: list[Callable[[], None]] = []
-
-    @property
-    def done(self) -> bool:
-        return self._done
-
-    def finish(self) -> None:
-        with self._lock:
-            self._done = True
-            callbacks, self._callbacks = self._callbacks, []
-        for callback in callbacks:
-            try:
-                callback()
-            except RuntimeError:  # the waiter's event loop has closed: nobody waits any more
-                pass
-
-    def _when_done(self, callback: Callable[[], None]) -> None:
-        with self._lock:
-            if not self._done:
-                self._callbacks.append(callback)
-                return
-        callback()
-
-    async def wait(self) -> None:
-        """Until the stage is done, without blocking the event loop."""
-        if self._done:
-            return
-        import asyncio  # loaded by the caller's event loop: not before the first packet
-
-        loop = asyncio.get_running_loop()
-        ended: asyncio.Future[None] = loop.create_future()
-
-        def end() -> None:
-            if not ended.done():
-                ended.set_result(None)
-
-        def wake() -> None:  # from the preload's thread
-            loop.call_soon_threadsafe(end)
-
-        self._when_done(wake)
-        await ended
+# One stage of the preload: set once its imports have ended (well or not).
+Stage = Ended
 
 
 handshake = Stage()
@@ -82,10 +38,10 @@ def start() -> None:
     with _started:
         if _thread is not None:
             return
-        if _REGISTRY in sys.modules and not registry.done:  # loaded some other way
-            handshake.finish()
-            registry.finish()
-        if registry.done:
+        if _REGISTRY in sys.modules and not registry.is_set():  # loaded some other way
+            handshake.set()
+            registry.set()
+        if registry.is_set():
             return
         _thread = threading.Thread(target=_load, name="cf502-preload", daemon=True)
         _thread.start()
@@ -111,10 +67,10 @@ def _import() -> None:
     except Exception:  # noqa: S110 (the engine's own import raises it)
         pass
     finally:
-        handshake.finish()
+        handshake.set()
     try:
         import cf502.checks.registry  # noqa: F401
     except Exception:  # noqa: S110
         pass
     finally:
-        registry.finish()
+        registry.set()

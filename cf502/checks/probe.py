@@ -136,18 +136,7 @@ class Probe:
         return outcome, streams
 
     async def _adopt(self, made: EarlyConnection) -> Opened:
-        loop = asyncio.get_running_loop()
-        ended: asyncio.Future[None] = loop.create_future()
-
-        def end() -> None:
-            if not ended.done():
-                ended.set_result(None)
-
-        def wake() -> None:  # from the watch's thread
-            loop.call_soon_threadsafe(end)
-
-        made.when_done(wake)
-        await ended  # within the connection timeout: the attempt ends by then
+        await made.ended.wait()  # within the connection timeout: the attempt ends by then
         address, port, elapsed = made.address, made.port, made.elapsed_ms
         sock = made.take()
         if sock is None:

@@ -444,7 +444,7 @@ async def test_the_early_lane_connects_to_max_addresses_the_ones_the_engine_test
     assert len(tried) == MAX_ADDRESSES
     for address in tried:
         made = lane.connection(address, port)
-        assert made is not None and made.done.is_set() and made.error == errno.ECONNREFUSED
+        assert made is not None and made.ended.is_set() and made.error == errno.ECONNREFUSED
     # And they are the addresses the engine tests (the same reply, the same rule)
     report = await diagnose(
         parse_target("many.example.test"), origin, engine, first_queries=queries
@@ -659,7 +659,7 @@ async def test_a_refused_early_connection_fails_tcp_https_as_a_fresh_one_does(
     # When the early connection is refused
     assert await _watch_ended(lane) == "connected"
     made = lane.connection(ORIGIN_ADDRESS, port)
-    assert made is not None and made.done.is_set() and made.error == errno.ECONNREFUSED
+    assert made is not None and made.ended.is_set() and made.error == errno.ECONNREFUSED
     # Then the diagnosis adopting it fails tcp.https in the same words as without it
     early = await diagnose(parse_target(WWW), origin, engine, first_queries=queries)
     fresh = await diagnose(parse_target(WWW), origin, engine)
@@ -682,7 +682,7 @@ async def test_an_early_connection_that_got_no_answer_times_out_as_a_fresh_one_d
         # When the early connection gets no answer within the connection timeout (1 s)
         assert await _watch_ended(lane) == "connected"
         made = lane.connection(ORIGIN_ADDRESS, port)
-        assert made is not None and made.done.is_set() and made.error == TIMED_OUT
+        assert made is not None and made.ended.is_set() and made.error == TIMED_OUT
         assert made.elapsed_ms >= 1000
         # Then the diagnosis adopting it fails tcp.https in the same words as without it
         early = await diagnose(parse_target(WWW), origin, engine, first_queries=queries)

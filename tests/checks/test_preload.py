@@ -72,7 +72,7 @@ print(json.dumps(dict(
     started=started,
     handshake_loaded=handshake_loaded,
     registry_loaded={REGISTRY!r} in sys.modules,
-    done=[preload.handshake.done, preload.registry.done],
+    done=[preload.handshake.is_set(), preload.registry.is_set()],
     alive=first.is_alive(),
     interval=sys.getswitchinterval(),
     seen=seen,
@@ -93,7 +93,7 @@ asyncio.run(stages())
 print(json.dumps(dict(
     thread=preload._thread is not None,
     started=started,
-    done=[preload.handshake.done, preload.registry.done],
+    done=[preload.handshake.is_set(), preload.registry.is_set()],
     interval=sys.getswitchinterval(),
 )))
 """
@@ -158,18 +158,18 @@ async def test_wait_ends_when_another_thread_finishes_the_stage() -> None:
     stage = Stage()
     waiter = asyncio.ensure_future(stage.wait())
     finished, _ = await asyncio.wait({waiter}, timeout=0.05)
-    assert finished == set() and not stage.done
-    threading.Thread(target=stage.finish).start()
+    assert finished == set() and not stage.is_set()
+    threading.Thread(target=stage.set).start()
     await asyncio.wait_for(waiter, 5)
-    assert stage.done
+    assert stage.is_set()
 
 
 async def test_wait_on_a_done_stage_returns_at_once() -> None:
     stage = Stage()
-    stage.finish()
+    stage.set()
     await asyncio.wait_for(stage.wait(), 0.5)
-    stage.finish()  # again: nothing
-    assert stage.done
+    stage.set()  # again: nothing
+    assert stage.is_set()
 
 
 def test_finishing_after_a_waiters_loop_closed_does_not_raise() -> None:
@@ -183,5 +183,5 @@ def test_finishing_after_a_waiters_loop_closed_does_not_raise() -> None:
 
     asyncio.run(give_up())
     # When the stage finishes, Then nothing is raised to the loading thread
-    stage.finish()
-    assert stage.done
+    stage.set()
+    assert stage.is_set()
