@@ -23,6 +23,7 @@ from cf502.checks import preload
 from cf502.checks.base import Check, result
 from cf502.checks.dns.resolve import resolution, start_zone_survey
 from cf502.checks.probe import Probe
+from cf502.checks.selection import opens_connections, running_ids, selection
 from cf502.checks.site import SITE_CHECKS, Site, cname_site, origin_unknown
 from cf502.errors import InvalidSetting
 from cf502.model import CheckResult, CloudFrontSite, Report, Scope, Status
@@ -43,44 +44,15 @@ OnResult = Callable[[CheckResult], Awaitable[None] | None]
 _OK = (Status.PASS, Status.WARN)
 
 
-def _registry() -> tuple[tuple[Check, ...], Mapping[str, Check]]:
-    from cf502.checks.registry import ALL_CHECKS, BY_ID
-
-    return ALL_CHECKS, BY_ID
-
-
-async def _loaded(stage: preload.Stage) -> None:
-    await stage.wait()
-
-
 def _load_registry() -> tuple[asyncio.Future[None], asyncio.Future[None]]:
     """(CloudFront's handshake code loaded, the whole registry loaded): imported in a thread
     (`cf502.checks.preload`), so the handshakes can start on the connections opened meanwhile
     while the other checks still load."""
     preload.start()
     return (
-        asyncio.ensure_future(_loaded(preload.handshake)),
-        asyncio.ensure_future(_loaded(preload.registry)),
+        asyncio.ensure_future(preload.handshake.wait()),
+        asyncio.ensure_future(preload.registry.wait()),
     )
-
-
-def selection(only: Collection[str] | None, origin: OriginSettings) -> tuple[list[Check], set[str]]:
-    """The checks to run (the selected ones plus their prerequisites) and the ids to report."""
-    all_checks, by_id = _registry()
-    if not only:
-        return list(all_checks), {c.id for c in all_checks}
-    unknown = [c for c in only if c not in by_id]
-    if unknown:
-        raise InvalidSetting(f"unknown check id {unknown[0]!r}; known ids: {', '.join(by_id)}.")
-    wanted: set[str] = set()
-    stack = list(only)
-    while stack:
-        cid = stack.pop()
-        if cid in wanted:
-            continue
-        wanted.add(cid)
-        stack.extend(by_id[cid].prerequisites(origin))
-    return [c for c in all_checks if c.id in wanted], set(only)
 
 
 async def _notify(on_result: OnResult | None, res: CheckResult) -> None:
@@ -188,15 +160,16 @@ async def diagnose(
         if not early.detected:
             # What needs only the resolution starts now, while the checks' registry (the TLS
             # library ...) loads in a cold process: CloudFront's connections, and the survey
-            # of the zone's name servers.
-            handshakes = origin.protocol_policy.uses_https and _runs("tls.handshake", only, origin)
+            # of the zone's name servers. (`run_checks` sets the same ids again.)
+            probe.running = running_ids(only, origin)
+            handshakes = opens_connections(only, origin)
             if handshakes:
                 probe.preconnect(origin.https_port)
-            if _runs("dns.authoritative", only, origin):
+            if "dns.authoritative" in probe.running:
                 start_zone_survey(probe)
             if handshakes:
                 await handshake_code
-                _start_handshakes(probe, only, origin)
+                _start_observations(probe)
         await loading
         to_run, to_report = selection(only, origin)
         running = [c for c in to_run if not early.detected or c.id in SITE_CHECKS]
@@ -222,15 +195,10 @@ async def diagnose(
     )
 
 
-def _start_handshakes(probe: Probe, only: Collection[str] | None, origin: OriginSettings) -> None:
-    from cf502.checks.tls._observe import start_handshakes  # loaded by now (`_load_registry`)
+def _start_observations(probe: Probe) -> None:
+    from cf502.checks.tls._observe import start_observations  # loaded by now (`_load_registry`)
 
-    start_handshakes(probe, None if not only else {c.id for c in selection(only, origin)[0]})
-
-
-def _runs(check_id: str, only: Collection[str] | None, origin: OriginSettings) -> bool:
-    """Will `check_id` run (`only` is checked against a loaded registry)?"""
-    return not only or any(c.id == check_id for c in selection(only, origin)[0])
+    start_observations(probe)
 
 
 def _cloudfront_facts(probe: Probe) -> tuple[Site, CloudFrontSite]:

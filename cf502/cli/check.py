@@ -192,7 +192,7 @@ def _diagnosis(args: argparse.Namespace, *, send_first: bool) -> _Diagnosis:
     target, origin = diagnosis_of(args.target, args)
     engine = engine_from_args(args, EngineSettings())
     if args.only:  # unknown ids are refused here, before any packet or job (with --redis-url)
-        from cf502.engine import selection  # loads the engine: only for --only
+        from cf502.checks.selection import selection  # loads the registry: only for --only
 
         selection(args.only, origin)
     if not send_first or args.redis_url:
@@ -200,20 +200,11 @@ def _diagnosis(args: argparse.Namespace, *, send_first: bool) -> _Diagnosis:
     from cf502.firstquery import send_first_queries  # standard library only: ~1 ms
 
     queries = send_first_queries(target.host, engine.resolver_address)
-    if _handshakes(args.only, origin):
+    from cf502.checks.selection import opens_connections  # after the packet; light w/o --only
+
+    if opens_connections(args.only, origin):
         queries.connections = _first_connections(queries, target, origin, engine)
     return _Diagnosis(target, origin, engine, queries)
-
-
-def _handshakes(only: list[str] | None, origin: OriginSettings) -> bool:
-    """Will the diagnosis open CloudFront's connections (its TLS handshake runs)?"""
-    if not origin.protocol_policy.uses_https:
-        return False
-    if not only:
-        return True
-    from cf502.engine import selection  # loaded already by `--only`'s check
-
-    return any(c.id == "tls.handshake" for c in selection(only, origin)[0])
 
 
 def _first_connections(
@@ -238,8 +229,9 @@ def _first_connections(
 
 
 async def _collect_after_start() -> None:
-    """The cyclic collector back on once the checks have loaded (see `run`): what start-up
-    loaded lives until exit, so it is frozen, and the collector looks at the diagnosis's own."""
+    """The cyclic collector back on once the checks have loaded (`cf502.cli.main` turns it off
+    for the imports): what start-up loaded lives until exit, so it is frozen, and the collector
+    looks at the diagnosis's own objects."""
     from cf502.checks import preload
 
     await preload.registry.wait()
@@ -316,19 +308,14 @@ def run(args: argparse.Namespace) -> int:
     # first queries before asyncio and the engine are imported.
     diagnosis = None if _through_aws(args) else _diagnosis(args, send_first=True)
     log_to_stderr()
-    if diagnosis is not None and not args.redis_url:
-        # Start-up is mostly imports, and the cyclic collector would walk every module's objects
-        # again and again meanwhile (~15% of that CPU, on the way to the first handshake). It is
-        # back on, with what start-up loaded frozen out of its sight, once the checks have loaded
-        # (`_collect_after_start`).
-        gc.disable()
+    if diagnosis is None or args.redis_url:
+        gc.enable()  # no engine to load here: the collector as usual (`cf502.cli.main`)
     import asyncio
 
     try:
         report = asyncio.run(_run_check(args, diagnosis))
     finally:
         gc.unfreeze()  # as it was (for a caller in the same process, e.g. the tests)
-        gc.enable()
         if diagnosis is not None and diagnosis.first_queries is not None:
             diagnosis.first_queries.close()  # the ones nobody took, e.g. after an error
     if args.json:

@@ -19,7 +19,7 @@ it (`tls_connection`); the handshakes start as soon as the addresses are vetted
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from cryptography import x509
@@ -48,7 +48,6 @@ __all__ = [
     "MAX_LISTED_SUITES",
     "TlsObservation",
     "observe",
-    "start_handshakes",
     "start_observations",
     "tested",
     "tls_connection",
@@ -301,17 +300,6 @@ def start_observations(probe: Probe) -> None:
     judged (`tls_observations`)."""
     if probe.origin.protocol_policy.uses_https:
         for address in probe.addresses:
-            _observation(probe, address)
-
-
-def start_handshakes(probe: Probe, check_ids: Collection[str] | None) -> None:
-    """Start CloudFront's handshake to every vetted address now, before the checks' registry has
-    loaded (`check_ids`: the checks that will run, None for all): the connection of each is kept
-    for the origin request when a check sending it will run."""
-    keep = check_ids is None or any(c.startswith(_REQUESTERS) for c in check_ids)
-    if probe.origin.protocol_policy.uses_https:
-        for address in probe.addresses:
-            _connection(probe, address, keep=keep)
             _observation(probe, address)
 
 
