@@ -15,6 +15,7 @@ packet.
 from __future__ import annotations
 
 import _socket
+from typing import NamedTuple
 
 __all__ = ["MAX_POINTERS", "MAX_RECORDS", "Answer", "read_answer"]
 
@@ -26,7 +27,7 @@ _SIZES = {_A: 4, _AAAA: 16}
 _FAMILIES = {_A: _socket.AF_INET, _AAAA: _socket.AF_INET6}
 
 
-class Answer:
+class Answer(NamedTuple):
     """What a clean reply says.
 
     Attributes:
@@ -34,14 +35,8 @@ class Answer:
         chain: the CNAME targets followed from the name asked, in order (no final dot).
     """
 
-    __slots__ = ("addresses", "chain")
-
-    def __init__(self, addresses: tuple[str, ...], chain: tuple[str, ...]) -> None:
-        self.addresses = addresses
-        self.chain = chain
-
-    def __repr__(self) -> str:
-        return f"Answer({self.addresses!r}, chain={self.chain!r})"
+    addresses: tuple[str, ...]
+    chain: tuple[str, ...]
 
 
 class _Malformed(Exception):

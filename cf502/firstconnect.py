@@ -30,6 +30,7 @@ import select
 import threading
 import time
 from collections.abc import Sequence
+from typing import NamedTuple
 
 from cf502.ended import Ended
 from cf502.firstanswer import Answer, read_answer
@@ -41,7 +42,7 @@ TIMED_OUT = -1  # an EarlyConnection's error when the connection timeout passed
 _PEEK = 4096  # bytes of a reply peeked at: an A/AAAA answer for one name fits many times over
 
 
-class Plan:
+class Plan(NamedTuple):
     """What the command line says about the connections CloudFront would open.
 
     Attributes:
@@ -53,34 +54,13 @@ class Plan:
         reply_timeout: seconds to wait for the replies before giving up on early connections.
     """
 
-    __slots__ = (
-        "allow_private",
-        "connect_timeout",
-        "host",
-        "ip_address_type",
-        "port",
-        "reply_timeout",
-        "site_given",
-    )
-
-    def __init__(
-        self,
-        host: str,
-        port: int,
-        *,
-        allow_private: bool,
-        ip_address_type: str | None,
-        site_given: bool,
-        connect_timeout: float,
-        reply_timeout: float,
-    ) -> None:
-        self.host = host
-        self.port = port
-        self.allow_private = allow_private
-        self.ip_address_type = ip_address_type
-        self.site_given = site_given
-        self.connect_timeout = connect_timeout
-        self.reply_timeout = reply_timeout
+    host: str
+    port: int
+    allow_private: bool
+    ip_address_type: str | None
+    site_given: bool
+    connect_timeout: float
+    reply_timeout: float
 
 
 class EarlyConnection:

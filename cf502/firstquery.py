@@ -18,7 +18,7 @@ import _socket
 import os
 import time
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
     from cf502.firstconnect import FirstConnections
@@ -43,7 +43,7 @@ _A, _AAAA = 1, 28
 _LABEL_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_")
 
 
-class ResolvConf:
+class ResolvConf(NamedTuple):
     """What dnspython's `read_resolv_conf` takes from /etc/resolv.conf that shapes the first query.
 
     Attributes:
@@ -52,27 +52,9 @@ class ResolvConf:
         rotate: `options rotate` (dnspython then asks its nameservers in a random order).
     """
 
-    __slots__ = ("edns0", "nameservers", "rotate")
-
-    def __init__(self, nameservers: tuple[str, ...], edns0: bool, rotate: bool) -> None:
-        self.nameservers = nameservers
-        self.edns0 = edns0
-        self.rotate = rotate
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, ResolvConf):
-            return NotImplemented
-        return (self.nameservers, self.edns0, self.rotate) == (
-            other.nameservers,
-            other.edns0,
-            other.rotate,
-        )
-
-    def __hash__(self) -> int:
-        return hash((self.nameservers, self.edns0, self.rotate))
-
-    def __repr__(self) -> str:
-        return f"ResolvConf({self.nameservers!r}, edns0={self.edns0}, rotate={self.rotate})"
+    nameservers: tuple[str, ...]
+    edns0: bool
+    rotate: bool
 
 
 def parse_resolv_conf(text: str) -> ResolvConf:

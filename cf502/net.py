@@ -13,8 +13,8 @@ __all__ = [
     "ConnectOutcome",
     "close_quietly",
     "connect",
+    "failed",
     "os_error_words",
-    "refused",
     "tcp_connect",
     "timed_out",
 ]
@@ -74,7 +74,7 @@ async def tcp_connect(
     except TimeoutError:
         return timed_out(address, port, timeout, (time.perf_counter() - started) * 1000), None
     except OSError as exc:
-        return refused(address, port, exc, (time.perf_counter() - started) * 1000), None
+        return failed(address, port, exc, (time.perf_counter() - started) * 1000), None
     elapsed = (time.perf_counter() - started) * 1000
     return ConnectOutcome(address, port, "open", "", elapsed), (reader, writer)
 
@@ -84,7 +84,7 @@ def timed_out(address: str, port: int, timeout: float, elapsed_ms: float) -> Con
     return ConnectOutcome(address, port, "timeout", f"no answer in {timeout:g} s", elapsed_ms)
 
 
-def refused(address: str, port: int, exc: OSError, elapsed_ms: float) -> ConnectOutcome:
+def failed(address: str, port: int, exc: OSError, elapsed_ms: float) -> ConnectOutcome:
     """A connection attempt the network or the origin refused with `exc`."""
     return ConnectOutcome(address, port, _classify(exc), os_error_words(exc), elapsed_ms)
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from cf502.deadlines import Deadlines
 from cf502.firstconnect import TIMED_OUT, EarlyConnection
-from cf502.net import READ_LIMIT, ConnectOutcome, refused, tcp_connect, timed_out
+from cf502.net import READ_LIMIT, ConnectOutcome, failed, tcp_connect, timed_out
 from cf502.settings import EngineSettings, OriginSettings
 from cf502.target import Target
 
@@ -143,7 +143,7 @@ class Probe:
             if made.error is None or made.error == TIMED_OUT:
                 return timed_out(address, port, self.deadlines.connect, elapsed), None
             failure = OSError(made.error, os.strerror(made.error))
-            return refused(address, port, failure, elapsed), None
+            return failed(address, port, failure, elapsed), None
         # asyncio wants the socket module's socket, not the bare one made before it loaded.
         streams = await asyncio.open_connection(
             sock=socket.socket(fileno=sock.detach()), limit=READ_LIMIT
