@@ -10,7 +10,6 @@ headers but not in that list.
 
 from __future__ import annotations
 
-import html
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -440,6 +439,8 @@ def error_page_reason(body: bytes | str) -> str | None:
     if segment is None:
         # Pasted page text has no markup: the sentence that names a known cause, if any.
         return next((s for s, _ in _PAGE_SENTENCES if s.lower() in text.lower()), "")
+    import html  # (its entity table: only for an error page's reason)
+
     lines = [html.unescape(_TAG.sub("", line)).strip() for line in segment.splitlines()]
     reason = next((line for line in lines if line), "")
     return reason[:200]

@@ -205,3 +205,31 @@ def test_the_first_queries_load_only_the_standard_library() -> None:
         "cf502.firstquery",
     ]
     assert _top(loaded, ("asyncio", "dns", "socket")) == []
+
+
+def _features_after(code: str) -> dict[str, bool]:
+    """dnspython's answers to "idna?" and "doh?" after `code`, in a fresh interpreter."""
+    probe = (
+        f"{code}\nimport dns._features, json, sys\n"
+        "print(json.dumps({f: dns._features.have(f) for f in ('idna', 'doh')}))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=60,
+        check=True,
+    )  # fmt: skip
+    features: dict[str, bool] = json.loads(done.stdout.splitlines()[-1])
+    return features
+
+
+def test_the_checks_load_dnspython_without_package_metadata() -> None:
+    # Given a fresh interpreter, When it loads the `cf502 check` path and every check
+    loaded = _modules_after("import cf502.cli.check, cf502.engine, cf502.checks.registry")
+    # Then dnspython is there but importlib.metadata (and the email, zipfile, csv ... it brings)
+    # is not: dnspython's import-time features were decided without it
+    assert "dns.asyncresolver" in loaded
+    assert "importlib.metadata" not in loaded
+    assert "zipfile" not in loaded and "csv" not in loaded
+    # And they are what dnspython decides from the metadata by itself
+    ours = _features_after("import cf502.checks.dns._lookup")
+    assert ours == _features_after("import importlib.metadata")
+    assert ours["idna"] is True  # idna is installed (httpx's dependency): IDNA 2008

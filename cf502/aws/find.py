@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
-from cf502.aws.config import Behavior, Distribution
+if TYPE_CHECKING:  # (`cf502 check` asks `is_distribution_id` before its first packet)
+    from cf502.aws.config import Behavior, Distribution
 
 __all__ = [
     "behavior_for",

@@ -27,7 +27,6 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
-import certifi
 import dns.exception
 import dns.resolver
 
@@ -184,6 +183,8 @@ def viewer_ssl_context(ca_file: str | None) -> ssl.SSLContext:
 
     Raises ValueError, in words, for a CA file that cannot be read or holds no certificate.
     """
+    import certifi  # (its importlib.resources: only where an edge's certificate is verified)
+
     ctx = ssl.create_default_context(cafile=certifi.where())
     if ca_file:
         try:
