@@ -3,7 +3,8 @@
 `cf502 check` opens CloudFront's TCP connections as soon as the first replies arrive, before
 dnspython has loaded (`cf502.firstconnect`). This reads just enough of a reply for that: a clean
 answer (NOERROR, not truncated, the question asked) and the A or AAAA records at the end of its
-CNAME chain. Anything else is None, and nothing is connected early. The resolution still reads the
+CNAME chain, and for an empty answer the zone its SOA names (where the zone survey starts). Anything
+else is None, and nothing is connected early. The resolution still reads the
 same reply with dnspython, and only the connections to the addresses it vets are used, so a
 reading here that differs costs a connection, never a verdict.
 
@@ -22,7 +23,7 @@ __all__ = ["MAX_POINTERS", "MAX_RECORDS", "Answer", "read_answer"]
 MAX_RECORDS = 64  # answer records read; an honest answer to A or AAAA has a handful
 MAX_POINTERS = 16  # compression pointers followed in one name; more is a loop
 _MAX_CHAIN = 16  # dnspython's MAX_CHAIN: 16 CNAMEs in a row are a chain too long
-_CNAME, _A, _AAAA, _IN = 5, 1, 28, 1
+_CNAME, _SOA, _A, _AAAA, _IN = 5, 6, 1, 28, 1
 _SIZES = {_A: 4, _AAAA: 16}
 _FAMILIES = {_A: _socket.AF_INET, _AAAA: _socket.AF_INET6}
 
@@ -33,19 +34,23 @@ class Answer(NamedTuple):
     Attributes:
         addresses: the addresses of the asked type at the end of the CNAME chain (text form).
         chain: the CNAME targets followed from the name asked, in order (no final dot).
+        zone: for an answer without records (NODATA), the owner of the first SOA in its
+            authority section that is the name asked or an ancestor, as sent (its case kept;
+            no final dot; None for the root): the zone `checks.dns._wire.zone_of_nodata` reads.
     """
 
     addresses: tuple[str, ...]
     chain: tuple[str, ...]
+    zone: str | None = None
 
 
 class _Malformed(Exception):
     pass
 
 
-def _name(wire: bytes, offset: int) -> tuple[bytes, int]:
+def _name(wire: bytes, offset: int, *, fold: bool = True) -> tuple[bytes, int]:
     """The name at `offset` (labels joined by dots, ASCII letters in lower case as DNS compares
-    them) and the offset after it in the record."""
+    them, unless not `fold`) and the offset after it in the record."""
     labels: list[bytes] = []
     end = -1
     jumps = 0
@@ -68,7 +73,7 @@ def _name(wire: bytes, offset: int) -> tuple[bytes, int]:
         label = wire[offset + 1 : offset + 1 + length]
         if len(label) != length or b"." in label:  # a dot inside a label: not worth reading
             raise _Malformed
-        labels.append(label.lower())  # bytes.lower(): ASCII only, as DNS compares names
+        labels.append(label.lower() if fold else label)  # bytes.lower(): ASCII only, as DNS
         offset += 1 + length
 
 
@@ -148,8 +153,14 @@ def _read(reply: bytes, query: bytes) -> Answer | None:
     if (name, got_type, got_class) != (asked, rdtype, rdclass) or rdtype not in _SIZES:
         return None
     cnames, found, offset = _answer_section(reply, offset, answers, rdtype, rdclass)
-    for _ in range(others):  # the authority and additional sections: whole records, no more
-        offset = _record(reply, offset)[4]
+    zone: bytes | None = None
+    authority = int.from_bytes(reply[8:10], "big")
+    for index in range(others):  # the authority and additional sections: whole records
+        start = offset
+        owner, kind, _, _, offset = _record(reply, offset)
+        if index < authority and not answers and zone is None and kind == _SOA:
+            if not owner or asked == owner or asked.endswith(b"." + owner):  # it or an ancestor
+                zone = _name(reply, start, fold=False)[0]
     if offset != len(reply):
         return None  # trailing bytes: dnspython refuses such a reply
     # As dnspython's resolve_chaining: the name's own records if it has them, else its CNAME.
@@ -161,4 +172,5 @@ def _read(reply: bytes, query: bytes) -> Answer | None:
         current = cnames[current]
         chain.append(current)
     texts = tuple(n.decode("latin-1") for n in chain)
-    return Answer(tuple(found.get(current, ())), texts)
+    zone_text = zone.decode("latin-1") if zone else None  # (b"": the root, no zone)
+    return Answer(tuple(found.get(current, ())), texts, zone_text)

@@ -7,6 +7,8 @@ blocked on its sockets gets it back within a switch interval), reads the address
 (`cf502.firstanswer`), applies the one rule for what a diagnosis connects to
 (`cf502.safety.connect_to`: vetted, of the origin's IP type, bounded) and starts a TCP connection
 to each on the origin's HTTPS port: the TCP handshake's round trip passes while the engine loads.
+When a reply names the origin's zone (the SOA of an empty answer), the zone's NS query goes out
+too, from `FirstQueries.ask`: the zone survey (dns.authoritative) takes its reply.
 
 The replies are only peeked at: the resolution reads them with dnspython as if nothing had
 happened, and the engine takes an early connection only for an address it vetted itself
@@ -16,6 +18,11 @@ connection passed the engine's own rule: where the two readings could still diff
 dnspython rejects for a malformed record of another type), it costs a connection to a vetted
 address, never a verdict. Anything unexpected (a reply that is not clean, a CloudFront name, a refused
 address, no reply before the deadline) means no early connection, and the engine connects.
+
+Once CloudFront's TLS code has loaded (before asyncio does), `speak` has each early connection
+say its first words, the ClientHello, as soon as it is open (`FirstWords`): the server's answer
+is on its way while the rest loads, and the engine's handshake goes on from there. Nothing is read
+here: every byte from the origin is still read by the engine, under its deadlines and caps.
 
 Standard library only at import (the rule is imported in the thread): this module is imported
 before the first packet.
@@ -29,17 +36,18 @@ import os
 import select
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Hashable, Sequence
 from typing import NamedTuple
 
 from cf502.ended import Ended
 from cf502.firstanswer import Answer, read_answer
 from cf502.firstquery import FirstQueries
 
-__all__ = ["TIMED_OUT", "EarlyConnection", "FirstConnections", "Plan"]
+__all__ = ["TIMED_OUT", "EarlyConnection", "FirstConnections", "FirstWords", "Plan", "Speaker"]
 
 TIMED_OUT = -1  # an EarlyConnection's error when the connection timeout passed
 _PEEK = 4096  # bytes of a reply peeked at: an A/AAAA answer for one name fits many times over
+_NS = 2
 
 
 class Plan(NamedTuple):
@@ -52,6 +60,8 @@ class Plan(NamedTuple):
         site_given: `--origin`: the name is the origin even when it is a CloudFront name.
         connect_timeout: seconds one TCP connection may take (CloudFront's connection timeout).
         reply_timeout: seconds to wait for the replies before giving up on early connections.
+        survey: the zone's name servers are surveyed (dns.authoritative): when a reply names
+            the zone, its NS query goes out at once, for the survey to take.
     """
 
     host: str
@@ -61,6 +71,25 @@ class Plan(NamedTuple):
     site_given: bool
     connect_timeout: float
     reply_timeout: float
+    survey: bool = False
+
+
+class FirstWords(NamedTuple):
+    """What an early connection said first, for the one who takes it over.
+
+    Attributes:
+        state: the speaker's, to go on from (e.g. a TLS client awaiting the server's answer).
+        key: what the words were made for: the taker goes on only from words it would have said.
+        unsent: the words the socket did not take at once (the taker sends them first).
+    """
+
+    state: object
+    key: Hashable
+    unsent: bytes
+
+
+# Makes an open connection's first words (called once per connection, from either thread).
+Speaker = Callable[[], FirstWords]
 
 
 class EarlyConnection:
@@ -71,6 +100,7 @@ class EarlyConnection:
         ended: set when the attempt has ended (`error`, `elapsed_ms` and the socket are final).
         error: None (connected), an errno, or TIMED_OUT.
         elapsed_ms: time to connect or to fail.
+        words: what was said on it before it was taken (`speak`), if anything.
     """
 
     def __init__(self, address: str, port: int) -> None:
@@ -79,13 +109,31 @@ class EarlyConnection:
         self.ended = Ended()
         self.error: int | None = None
         self.elapsed_ms = 0.0
+        self.words: FirstWords | None = None
         self._sock: _socket.socket | None = None
         self._lock = threading.Lock()
         self._taken = False
+        self._spoken = False
+
+    def speak(self, speaker: Speaker) -> None:
+        """Say the speaker's words on the open connection, once, unless it was taken. Under the
+        lock: a taker never finds words half said. A speaker that fails says nothing."""
+        with self._lock:
+            if self._sock is None or self._spoken:
+                return
+            self._spoken = True
+            try:
+                words = speaker()
+                sent = self._sock.send(words.unsent) if words.unsent else 0
+            except BlockingIOError:
+                sent = 0  # the taker sends it (not seen: a new connection's buffer is empty)
+            except Exception:  # an optimisation: the taker starts afresh
+                return
+            self.words = words._replace(unsent=words.unsent[sent:])
 
     def take(self) -> _socket.socket | None:
-        """The connected socket, now the caller's (None when the attempt failed or was taken).
-        Call it once `ended` is set."""
+        """The connected socket, now the caller's (None when the attempt failed or was taken),
+        with `words` final. Call it once `ended` is set."""
         with self._lock:
             sock, self._sock = self._sock, None
             self._taken = True
@@ -121,6 +169,7 @@ class FirstConnections:
         self._connections: dict[tuple[str, int], EarlyConnection] = {}
         self._wake_r = self._wake_w = -1  # a pipe through which `close` wakes the thread
         self._peekers: list[tuple[_socket.socket, bytes]] = []
+        self._speaker: Speaker | None = None
         self._thread = threading.Thread(target=self._watch, name="cf502-first", daemon=True)
 
     def start(self) -> FirstConnections:
@@ -144,6 +193,15 @@ class FirstConnections:
         self.outcome = "waiting"
         self._thread.start()
         return self
+
+    def speak(self, speaker: Speaker) -> None:
+        """Have every early connection say `speaker`'s words as soon as it is open: the ones open
+        now from here, the others from the watch as they open."""
+        with self._lock:
+            self._speaker = speaker
+            connections = list(self._connections.values())
+        for conn in connections:
+            conn.speak(speaker)  # (a no-op for one still connecting: the watch speaks then)
 
     def connection(self, address: str, port: int) -> EarlyConnection | None:
         """The early connection to (address, port), if the watch opened one. Once asked, the
@@ -193,6 +251,9 @@ class FirstConnections:
         answers = self._answers()
         if answers is None:
             return "no clean replies"
+        zone = next((a.zone for a in answers if a.zone), None)  # A's first, as the engine's
+        if self.plan.survey and zone is not None:
+            self.queries.ask(zone, _NS)  # the survey's first question, a round trip early
         addresses = [a for answer in answers for a in answer.addresses]
         chain = next((a.chain for a in answers if a.chain), ())
         if not addresses:
@@ -272,9 +333,17 @@ class FirstConnections:
                     conn.finish(code, _ms_since(started), None)
                 else:
                     conn.finish(None, _ms_since(started), sock)
+                    self._speak_on(conn)
         for conn, sock in waiting.values():  # timed out, or the diagnosis ended
             sock.close()
             conn.finish(TIMED_OUT, _ms_since(started), None)
+
+    def _speak_on(self, conn: EarlyConnection) -> None:
+        # After `finish`: a speaker set from now on finds the connection open and speaks itself.
+        with self._lock:
+            speaker = self._speaker
+        if speaker is not None:
+            conn.speak(speaker)
 
 
 def _ms_since(started: float) -> float:

@@ -15,6 +15,7 @@ Standard library only, and little of it: this module is imported before the firs
 from __future__ import annotations
 
 import _socket
+import _thread
 import os
 import time
 from collections.abc import Iterable
@@ -196,36 +197,61 @@ class EarlyQuery:
 
 class FirstQueries:
     """The queries sent early; each is taken at most once, by the resolution that would have sent
-    the same query to the same server."""
+    the same query to the same server. Thread-safe: the early lane asks more (`ask`)."""
 
-    __slots__ = ("_pending", "connections", "sent", "sent_at")
+    __slots__ = ("_closed", "_edns", "_lock", "_pending", "connections", "sent", "sent_at")
 
-    def __init__(self, sent: Iterable[EarlyQuery] = (), sent_at: float | None = None) -> None:
+    def __init__(
+        self, sent: Iterable[EarlyQuery] = (), sent_at: float | None = None, *, edns: bool = False
+    ) -> None:
         self.sent = tuple(sent)
         # time.perf_counter() when the first went out: the diagnosis's start, for its duration.
         self.sent_at = sent_at
         self._pending = list(self.sent)
+        self._edns = edns
+        self._lock = _thread.allocate_lock()
+        self._closed = False
         # CloudFront's connections, opened when the replies come (`cf502.firstconnect`).
         self.connections: FirstConnections | None = None
+
+    def ask(self, host: str, rdtype: int) -> bool:
+        """Send one more query, as dnspython's resolver would send it, to the server the first
+        ones went to (e.g. the zone's NS query, which the zone survey then takes); False when
+        it could not be sent, or after `close`."""
+        if not self.sent:
+            return False
+        server = self.sent[0].server
+        wire = encode_query(host, rdtype, int.from_bytes(os.urandom(2), "big"), edns=self._edns)
+        query = None if wire is None else _send(server, wire)
+        if query is None:
+            return False
+        with self._lock:
+            if not self._closed:
+                self._pending.append(query)
+                return True
+        query.close()
+        return False
 
     @property
     def pending(self) -> tuple[EarlyQuery, ...]:
         """The queries nobody has taken yet."""
-        return tuple(self._pending)
+        with self._lock:
+            return tuple(self._pending)
 
     def expects(self, server: tuple[str, int]) -> bool:
         """Is a query to `server` waiting to be taken?"""
         key = _key(server)
-        return key is not None and any(q.key == key for q in self._pending)
+        return key is not None and any(q.key == key for q in self.pending)
 
     def take(self, server: tuple[str, int], wire: bytes) -> EarlyQuery | None:
         """The early query identical to `wire` but for its id (bytes 0-1) sent to `server`, now
         the caller's to read and close; None when there is none."""
         key = _key(server)
-        for query in self._pending:
-            if query.key == key and len(query.wire) == len(wire) and query.wire[2:] == wire[2:]:
-                self._pending.remove(query)
-                return query
+        with self._lock:
+            for query in self._pending:
+                if query.key == key and len(query.wire) == len(wire) and query.wire[2:] == wire[2:]:
+                    self._pending.remove(query)
+                    return query
         return None
 
     def close(self) -> None:
@@ -233,7 +259,9 @@ class FirstQueries:
         (again: nothing)."""
         if self.connections is not None:
             self.connections.close()
-        pending, self._pending = self._pending, []
+        with self._lock:
+            self._closed = True
+            pending, self._pending = self._pending, []
         for query in pending:
             query.close()
 
@@ -275,4 +303,4 @@ def send_first_queries(host: str, resolver: tuple[str, int] | None) -> FirstQuer
         query = None if wire is None else _send(server, wire)
         if query is not None:
             sent.append(query)
-    return FirstQueries(sent, sent_at if sent else None)
+    return FirstQueries(sent, sent_at if sent else None, edns=edns)

@@ -28,7 +28,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cf502.checks.dns._wire import cname_chain
+from cf502.checks.dns._wire import cname_chain, zone_of_nodata
 from cf502.firstanswer import MAX_POINTERS, MAX_RECORDS, Answer, read_answer
 
 HOST = "www.example.test"
@@ -127,6 +127,30 @@ def test_nodata_is_an_answer_without_addresses() -> None:
     )
     # Then it is an answer, with nothing to connect to
     assert _got(_read(query, response)) == ((), ())
+
+
+def test_nodata_names_its_zone_as_sent_and_an_answer_none() -> None:
+    # Given NODATA whose SOA is the zone's, for a question asked in capitals (the SOA's owner is
+    # then sent as a pointer into the question: dnspython reads the zone in capitals too)
+    query, response = _exchange("AAAA", qname=HOST.upper())
+    soa = "ns1.example.test. h.example.test. 1 2 3 4 5"
+    response.authority.append(_rrset("example.test.", "SOA", soa))
+    # Then the zone is read as sent, as dnspython reads it (the survey asks NS of that name)
+    answer = _read(query, response)
+    assert answer is not None and answer.zone == "EXAMPLE.TEST"
+    wire = response.to_wire(want_shuffle=False)
+    assert answer.zone == zone_of_nodata(dns.message.from_wire(wire), HOST)
+    # But an SOA that is not the name's ancestor, or the root's, names no zone
+    for owner in ("other.test.", "sub.www.example.test.", "."):
+        query, response = _exchange("AAAA")
+        response.authority.append(_rrset(owner, "SOA", soa))
+        answer = _read(query, response)
+        assert answer is not None and answer.zone is None, owner
+    # Nor does an answer with records (its SOA would be another zone's)
+    query, response = _exchange("A", *_chain(HOST, "gone.example.test"))
+    response.authority.append(_rrset("example.test.", "SOA", soa))
+    answer = _read(query, response)
+    assert answer is not None and answer.zone is None
 
 
 def test_a_chain_to_a_name_without_addresses_is_nodata() -> None:
@@ -424,12 +448,22 @@ def _responses(draw: st.DrawFn) -> tuple[bytes, bytes]:
             rrsets.append(_rrset(name + ".", "CNAME", draw(st.sampled_from(names)) + "."))
         else:
             rrsets.append(_rrset(name + ".", kind, draw(_addresses(kind))))
-    response.answer.extend(draw(st.permutations(rrsets)))
-    if draw(st.booleans()):
+    if draw(st.booleans()):  # else NODATA: the zone is read from the authority section
+        response.answer.extend(draw(st.permutations(rrsets)))
+    for owner in draw(st.lists(st.sampled_from(_SOA_OWNERS), max_size=3)):
+        shown = draw(_cased(owner)) if owner != "." else owner
         response.authority.append(
-            _rrset("example.test.", "SOA", "ns1.example.test. h.example.test. 1 2 3 4 5")
+            _rrset(shown, "SOA", "ns1.example.test. h.example.test. 1 2 3 4 5")
         )
     return response.to_wire(want_shuffle=False), query.to_wire()
+
+
+# The SOA owners a NODATA reply may carry: HOST's ancestors (the root too), HOST itself, and names
+# that are not its ancestors (a child, a sibling zone).
+_SOA_OWNERS = (
+    "example.test.", "test.", ".", HOST + ".", "sub." + HOST + ".", "other.test.",
+    "ample.test.",
+)  # fmt: skip
 
 
 def _dnspython_reads(wire: bytes) -> tuple[tuple[ipaddress._BaseAddress, ...], tuple[str, ...]]:
@@ -450,8 +484,12 @@ def _dnspython_reads(wire: bytes) -> tuple[tuple[ipaddress._BaseAddress, ...], t
 @given(_responses())
 def test_a_well_formed_reply_reads_as_dnspython_reads_it(exchange: tuple[bytes, bytes]) -> None:
     reply, query = exchange
-    addresses, chain = _got(read_answer(reply, query))
+    answer = read_answer(reply, query)
+    addresses, chain = _got(answer)
     assert (tuple(ipaddress.ip_address(a) for a in addresses), chain) == _dnspython_reads(reply)
+    # And the zone it names is the engine's (where the zone survey starts), its case as sent
+    assert answer is not None
+    assert answer.zone == zone_of_nodata(dns.message.from_wire(reply), HOST)
 
 
 @st.composite

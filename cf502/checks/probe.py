@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from cf502.deadlines import Deadlines
-from cf502.firstconnect import TIMED_OUT, EarlyConnection
+from cf502.firstconnect import TIMED_OUT, EarlyConnection, FirstWords
 from cf502.net import READ_LIMIT, ConnectOutcome, failed, tcp_connect, timed_out
 from cf502.settings import EngineSettings, OriginSettings
 from cf502.target import Target
@@ -70,6 +70,7 @@ class Probe:
         self._memo: dict[Hashable, asyncio.Task[Any]] = {}
         self._closers: list[Callable[[], None]] = []
         self._taken: set[tuple[str, int]] = set()
+        self._words: dict[tuple[str, int], FirstWords] = {}
 
     @property
     def host(self) -> str:
@@ -139,6 +140,8 @@ class Probe:
         await made.ended.wait()  # within the connection timeout: the attempt ends by then
         address, port, elapsed = made.address, made.port, made.elapsed_ms
         sock = made.take()
+        if made.words is not None:
+            self._words[(address, port)] = made.words
         if sock is None:
             if made.error is None or made.error == TIMED_OUT:
                 return timed_out(address, port, self.deadlines.connect, elapsed), None
@@ -162,6 +165,11 @@ class Probe:
             return None
         self._taken.add((address, port))
         return task
+
+    def first_words(self, address: str, port: int) -> FirstWords | None:
+        """What the connection to (address, port) said before the engine took it (`cf502 check`
+        has it say CloudFront's ClientHello), for its one user; once it has opened."""
+        return self._words.pop((address, port), None)
 
     def on_close(self, close: Callable[[], None]) -> None:
         """Call `close` when the diagnosis ends (e.g. a connection kept for a check that did not

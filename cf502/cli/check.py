@@ -203,14 +203,36 @@ def _diagnosis(args: argparse.Namespace, *, send_first: bool) -> _Diagnosis:
     from cf502.checks.selection import opens_connections  # after the packet; light w/o --only
 
     if opens_connections(args.only, origin):
-        queries.connections = _first_connections(queries, target, origin, engine)
+        queries.connections = _first_connections(queries, target, origin, engine, args.only)
+        _first_hello(queries.connections, target, engine.bound(origin))
     return _Diagnosis(target, origin, engine, queries)
 
 
+def _first_hello(connections: FirstConnections, target: Target, origin: OriginSettings) -> None:
+    """CloudFront's ClientHello on the early connections as they open: its TLS code loads now
+    (~40 ms, while the replies and the TCP handshake travel), before asyncio, dnspython and the
+    engine, which then load while the origin answers. With the engine's offer and server name
+    (`Probe.sni`); an offer this machine cannot make is left to the engine to report."""
+    from cf502.checks.tls._client import FirstHello
+    from cf502.checks.tls._offer import OfferUnavailable
+
+    try:
+        hello = FirstHello(origin.ssl_protocols, origin.host_header or target.host)
+    except OfferUnavailable:
+        return
+    connections.speak(hello)
+
+
 def _first_connections(
-    queries: FirstQueries, target: Target, origin: OriginSettings, engine: EngineSettings
+    queries: FirstQueries,
+    target: Target,
+    origin: OriginSettings,
+    engine: EngineSettings,
+    only: list[str] | None = None,
 ) -> FirstConnections:
-    """CloudFront's connections, opened from a thread as soon as the replies come."""
+    """CloudFront's connections, opened from a thread as soon as the replies come (and the
+    zone's NS query, when dns.authoritative runs)."""
+    from cf502.checks.selection import running_ids
     from cf502.deadlines import Deadlines
     from cf502.firstconnect import FirstConnections, Plan
 
@@ -224,6 +246,7 @@ def _first_connections(
         site_given=bool(bound.cloudfront_domain),
         connect_timeout=deadlines.connect,
         reply_timeout=deadlines.dns,
+        survey="dns.authoritative" in running_ids(only, origin),
     )
     return FirstConnections(queries, plan).start()
 

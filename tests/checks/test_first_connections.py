@@ -22,8 +22,8 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
@@ -34,10 +34,12 @@ import dns.rrset
 import dns.zone
 import pytest
 
-from cf502.cli.check import _first_connections
+from cf502.checks.tls._client import FirstHello
+from cf502.cli import build_parser
+from cf502.cli.check import _diagnosis, _first_connections
 from cf502.engine import diagnose
 from cf502.errors import TargetNotAllowed
-from cf502.firstconnect import TIMED_OUT, FirstConnections, Plan
+from cf502.firstconnect import TIMED_OUT, FirstConnections, FirstWords, Plan
 from cf502.firstquery import FirstQueries, send_first_queries
 from cf502.model import CheckResult, Report, Status
 from cf502.safety import MAX_ADDRESSES, connect_to
@@ -693,6 +695,184 @@ async def test_an_early_connection_that_got_no_answer_times_out_as_a_fresh_one_d
     assert _port_check(early) == _port_check(fresh)
 
 
+# --- the first words: CloudFront's ClientHello said early, and the zone's NS query -------------
+
+
+@asynccontextmanager
+async def _early_open(
+    world: DnsWorld, ca_file: str
+) -> AsyncIterator[tuple[Origin, OriginSettings, EngineSettings, FirstQueries, FirstConnections]]:
+    """A healthy origin on ORIGIN_ADDRESS, and the early lane to WWW as `cf502 check` builds it,
+    its connection open: (origin server, origin settings, engine settings, queries, lane)."""
+    with origin_on(ORIGIN_ADDRESS) as server:
+        origin, engine = _settings(server.port), world.engine(ca_file=ca_file)
+        queries, lane = _as_the_cli(WWW, origin, engine)
+        assert await _watch_ended(lane) == "connected"
+        yield server, origin, engine, queries, lane
+
+
+async def _heard_early(server: Origin) -> None:
+    """The origin has one connection, on which the client has spoken (before any engine ran)."""
+    accepted = await settled(server)
+    assert len(accepted) == 1
+    assert await asyncio.to_thread(accepted[0].heard.wait, LEFT_WITHIN)
+
+
+async def _one_handshake(server: Origin) -> list[Accepted]:
+    """The origin's connections, which must be one, with one TLS handshake."""
+    accepted = await settled(server)
+    assert len(accepted) == 1 and server.handshakes == 1
+    return accepted
+
+
+async def _diagnosed_passing(
+    server: Origin, queries: FirstQueries, origin: OriginSettings, engine: EngineSettings
+) -> Report:
+    """The diagnosis of WWW with `queries`, which must pass CloudFront's handshake and request."""
+    report = await diagnose(parse_target(WWW), origin, engine, first_queries=queries)
+    for check_id in ("tcp.https", "tls.handshake", "http.response"):
+        assert passed(report, check_id), report.check(check_id)
+    return report
+
+
+async def test_the_engine_goes_on_from_the_clienthello_said_on_an_open_connection(
+    dns_world: DnsWorld, root_ca_file: str
+) -> None:
+    async with _early_open(dns_world, root_ca_file) as (server, origin, engine, queries, lane):
+        # Given the early connection open
+        # When CloudFront's ClientHello is said on it (as `cf502 check` does once its TLS code
+        # has loaded)
+        lane.speak(FirstHello(origin.ssl_protocols, WWW))
+        # Then the origin hears it before any engine has run, all of it sent
+        await _heard_early(server)
+        early = lane.connection(ORIGIN_ADDRESS, server.port)
+        assert early is not None and early.words is not None and early.words.unsent == b""
+        # And the engine's handshake goes on from it: one connection, one handshake, the request
+        await _diagnosed_passing(server, queries, origin, engine)
+        accepted = await _one_handshake(server)
+        assert accepted[0].request.startswith(b"GET / HTTP/1.1\r\nHost: www.example.test\r\n")
+        await wait_until_all_left(accepted)
+
+
+async def test_a_clienthello_said_before_the_connection_opened_is_said_as_it_opens(
+    dns_world: DnsWorld, root_ca_file: str
+) -> None:
+    with origin_on(ORIGIN_ADDRESS) as server, Resolver(dns_world, hold=True) as resolver:
+        origin, engine = _settings(server.port), resolver.engine(ca_file=root_ca_file)
+        # Given the replies held, so no early connection is open yet
+        queries, lane = _as_the_cli(WWW, origin, engine)
+        resolver.wait_for(2)
+        # When the ClientHello is said now, and only then the replies come
+        lane.speak(FirstHello(origin.ssl_protocols, WWW))
+        assert lane.outcome == "waiting"
+        resolver.release()
+        assert await _watch_ended(lane) == "connected"
+        # Then the watch said it as the connection opened, and the engine went on from it
+        await _heard_early(server)
+        await _diagnosed_passing(server, queries, origin, engine)
+        await wait_until_all_left(await _one_handshake(server))
+
+
+async def test_a_clienthello_for_another_name_is_left_and_the_handshake_connects_afresh(
+    dns_world: DnsWorld, root_ca_file: str
+) -> None:
+    async with _early_open(dns_world, root_ca_file) as (server, origin, engine, queries, lane):
+        # Given the early connection has said a ClientHello the engine would not say (another
+        # server name than CloudFront's)
+        lane.speak(FirstHello(origin.ssl_protocols, "other.example.test"))
+        # When the engine diagnoses
+        await _diagnosed_passing(server, queries, origin, engine)
+        # Then its handshake was on a connection of its own, and the early one was dropped
+        accepted = await settled(server)
+        assert len(accepted) == 2, accepted
+        assert accepted[0].request == b"" and accepted[1].request.startswith(b"GET / ")
+        await wait_until_all_left(accepted)
+
+
+async def test_a_speaker_that_fails_says_nothing_and_the_engine_starts_the_handshake(
+    dns_world: DnsWorld, root_ca_file: str
+) -> None:
+    def broken() -> FirstWords:
+        raise RuntimeError("no words")
+
+    async with _early_open(dns_world, root_ca_file) as (server, origin, engine, queries, lane):
+        # Given a speaker that fails
+        lane.speak(broken)
+        early = lane.connection(ORIGIN_ADDRESS, server.port)
+        assert early is not None and early.words is None
+        # Then the engine speaks first on the same connection, as without early words
+        await _diagnosed_passing(server, queries, origin, engine)
+        await wait_until_all_left(await _one_handshake(server))
+
+
+async def test_the_command_line_says_cloudfronts_clienthello_the_engine_would_say(
+    dns_world: DnsWorld, root_ca_file: str
+) -> None:
+    with origin_on(ORIGIN_ADDRESS) as server:
+        # Given `cf502 check`'s command line, with a forwarded Host (the server name it sends)
+        argv = [
+            "check", WWW, "--allow-private", "--resolver", f"127.0.0.1:{dns_world.port}",
+            "--dns-port", str(dns_world.port), "--ca-file", root_ca_file,
+            "--https-port", str(server.port), "--host-header", DUO,
+        ]  # fmt: skip
+        args = build_parser("check").parse_args(argv)
+        # When it reads it and sends its first packets
+        diagnosis = _diagnosis(args, send_first=True)
+        queries = diagnosis.first_queries
+        assert queries is not None and queries.connections is not None
+        lane = queries.connections
+        assert await _watch_ended(lane) == "connected"
+        # Then its early connection said a ClientHello, all of it
+        early = lane.connection(ORIGIN_ADDRESS, server.port)
+        assert early is not None and early.words is not None and early.words.unsent == b""
+        await _heard_early(server)
+        # And it is the one the engine makes: its handshake goes on from it (one connection)
+        report = await diagnose(
+            diagnosis.target, diagnosis.origin, diagnosis.engine, first_queries=queries
+        )
+        assert passed(report, "tls.handshake"), report.check("tls.handshake")
+        accepted = await _one_handshake(server)
+        assert accepted[0].request.startswith(b"GET / HTTP/1.1\r\nHost: duo.example.test\r\n")
+        await wait_until_all_left(accepted)
+
+
+def _ns_asked(world: DnsWorld) -> list[str]:
+    return [s.qname for s in world.resolver.queries() if s.rdtype == "NS"]
+
+
+async def test_the_zones_ns_query_goes_out_with_the_replies_and_the_survey_takes_it(
+    dns_world: DnsWorld, root_ca_file: str
+) -> None:
+    async with _early_open(dns_world, root_ca_file) as (server, origin, engine, queries, _):
+        # Given the early lane, when the replies have come (the AAAA one is NODATA: its SOA
+        # names the zone)
+        # Then the zone's NS query has gone out already, before any engine
+        assert _ns_asked(dns_world) == ["example.test"]
+        # When the engine diagnoses
+        report = await _diagnosed_passing(server, queries, origin, engine)
+        # Then the zone survey took that reply: the resolver was asked NS once, and the
+        # survey passed
+        assert passed(report, "dns.authoritative"), report.check("dns.authoritative")
+        assert _ns_asked(dns_world) == ["example.test"]
+        assert queries.pending == ()
+        await wait_until_all_left(await settled(server))
+
+
+def test_without_the_zone_survey_no_ns_query_goes_out_early(
+    dns_world: DnsWorld, root_ca_file: str
+) -> None:
+    with origin_on(ORIGIN_ADDRESS) as server:
+        origin, engine = _settings(server.port), dns_world.engine(ca_file=root_ca_file)
+        # Given `--only tls.handshake` (no dns.authoritative)
+        queries = send_first_queries(WWW, engine.resolver_address)
+        lane = _first_connections(queries, parse_target(WWW), origin, engine, ["tls.handshake"])
+        queries.connections = lane
+        # When the replies have come, Then the lane connected but asked nothing more
+        assert _watched(lane) == "connected"
+        assert _ns_asked(dns_world) == []
+        queries.close()
+
+
 # --- the command line ---------------------------------------------------------------------------
 
 # `cf502 check`, noting on stderr each TCP connect (the thread that made it, where to) and each
@@ -743,10 +923,15 @@ def test_the_command_connects_once_from_the_early_lane(
         assert noted.count("THREAD cf502-first") == 1, noted
         to_origin = [c for c in noted if c.endswith(f" {ORIGIN_ADDRESS} {server.port}")]
         assert to_origin == [f"CONNECT cf502-first {ORIGIN_ADDRESS} {server.port}"], noted
-        # And the origin saw that one connection, which carried the request
+        # And the origin saw that one connection and one handshake, which carried the request
         accepted = server.settled()
         assert len(accepted) == 1 and accepted[0].request.startswith(b"GET / HTTP/1.1\r\n")
+        assert server.handshakes == 1
         assert accepted[0].left.wait(LEFT_WITHIN)
+        # And the resolver was asked the zone's NS once (early, the survey took its reply)
+        assert [s.qname for s in dns_world.resolver.queries() if s.rdtype == "NS"] == [
+            "example.test"
+        ]
 
 
 def test_the_command_without_the_handshake_opens_no_early_connection(

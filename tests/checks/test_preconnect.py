@@ -16,6 +16,7 @@ import gc
 import logging
 import selectors
 import socket
+import ssl
 import threading
 import time
 import warnings
@@ -59,6 +60,7 @@ class Accepted:
     local: str  # the address it was accepted on
     peer: tuple[str, int]  # the client's address and port
     spoke: bool = False  # the client sent at least one byte
+    heard: threading.Event = field(default_factory=threading.Event)  # set with `spoke`
     request: bytes = b""  # the first plaintext the client sent after the TLS handshake
     left: threading.Event = field(default_factory=threading.Event)  # the client closed/reset it
 
@@ -135,6 +137,7 @@ class CountingOrigin(TlsServer):
                 conn.shutdown(socket.SHUT_WR)
             elif conn.recv(1, socket.MSG_PEEK):
                 record.spoke = True
+                record.heard.set()
                 sock = self.ctx.wrap_socket(conn, server_side=True)  # takes over conn's socket
                 with self._lock:
                     self.handshakes += 1
@@ -144,8 +147,8 @@ class CountingOrigin(TlsServer):
                 sock.shutdown(socket.SHUT_WR)  # FIN, without close_notify; reads are plain again
             self._until_client_leaves(sock, record)
         except OSError as exc:  # ssl.SSLError included
-            if isinstance(exc, ConnectionError) or exc.errno == errno.ENOTCONN:
-                record.left.set()  # reset by the client: gone
+            if isinstance(exc, ConnectionError | ssl.SSLEOFError) or exc.errno == errno.ENOTCONN:
+                record.left.set()  # reset or closed by the client (mid-handshake too): gone
             else:
                 self.errors.append(f"{type(exc).__name__}: {exc}")
         finally:
@@ -159,6 +162,7 @@ class CountingOrigin(TlsServer):
                 record.left.set()
                 return
             record.spoke = True
+            record.heard.set()
 
 
 def chain_for(*names: str) -> list[x509.Certificate]:

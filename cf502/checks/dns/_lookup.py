@@ -395,6 +395,8 @@ async def survey_zone(probe: Probe, types: Sequence[str], zone: str | None = Non
         return replace(
             base, error="no resolver is configured on this host: set one with --resolver"
         )
+    if probe.first_queries is not None:
+        adopt(res, probe.first_queries)  # the zone's NS query, when `cf502 check` sent it early
     label = resolver_label(probe, res)
     try:
         zone, ns_names, ns_total = await _zone_and_ns(res, probe.host, timeout, zone)

@@ -18,12 +18,13 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from OpenSSL import SSL, crypto
 
 from cf502.checks.probe import Opened
+from cf502.checks.tls._client import client, outgoing
 from cf502.checks.tls._wire import (
     CLOUDFRONT_GROUP_CODES,
     CLOUDFRONT_SIGALG_CODES,
@@ -33,6 +34,7 @@ from cf502.checks.tls._wire import (
     cipher_name,
     version_name,
 )
+from cf502.firstconnect import FirstWords
 from cf502.net import ConnectOutcome, close_quietly, os_error_words, tcp_connect
 
 __all__ = [
@@ -154,19 +156,6 @@ def _stalled(flight: ServerFlight, timeout: float) -> str:
     return f"it stalled after sending {flight.received:,} bytes; nothing more within {timeout:g} s"
 
 
-def _outgoing(conn: SSL.Connection) -> bytes:
-    out = bytearray()
-    while True:
-        try:
-            chunk = conn.bio_read(_READ)
-        except SSL.WantReadError:
-            break
-        if not chunk:
-            break
-        out += chunk
-    return bytes(out)
-
-
 async def _send(writer: asyncio.StreamWriter, data: bytes) -> None:
     if data:
         writer.write(data)
@@ -192,12 +181,12 @@ async def _drive(
         except SSL.WantReadError:
             pass
         except SSL.Error as exc:
-            await _send(writer, _outgoing(conn))  # our alert, as a real client sends it
+            await _send(writer, outgoing(conn))  # our alert, as a real client sends it
             return "tls-error", _openssl_words(exc)
         else:
-            await _send(writer, _outgoing(conn))
+            await _send(writer, outgoing(conn))
             return None
-        await _send(writer, _outgoing(conn))
+        await _send(writer, outgoing(conn))
         data = await reader.read(_READ)
         if not data:
             if flight.received == 0:
@@ -212,6 +201,14 @@ async def _drive(
         if flight.not_tls:
             return "not-tls", ""
         conn.bio_write(data)
+
+
+def _going_on(words: FirstWords, ctx: SSL.Context, sni: str) -> tuple[SSL.Connection, bytes] | None:
+    """The client that said `words` and what it has left to send, when they are this
+    handshake's ClientHello (`_client.FirstHello`: the same context, the same name)."""
+    if words.key != (ctx, sni) or not isinstance(words.state, SSL.Connection):
+        return None
+    return words.state, words.unsent
 
 
 # TLS records decrypted per `Session.receive` call before the event loop gets a turn: a record
@@ -257,7 +254,7 @@ class Session:
             self._conn.sendall(data)
         except SSL.Error as exc:
             raise SessionError(_openssl_words(exc)) from None
-        await _send(self._writer, _outgoing(self._conn))
+        await _send(self._writer, outgoing(self._conn))
 
     async def receive(self, limit: int) -> bytes:
         """The next plaintext bytes (at most `limit`), b"" once the peer has closed.
@@ -273,13 +270,13 @@ class Session:
                 chunk = self._conn.recv(min(limit - len(out), _READ))
             except SSL.WantReadError:
                 chunk = b""
-                await _send(self._writer, _outgoing(self._conn))  # e.g. a renegotiation's hello
+                await _send(self._writer, outgoing(self._conn))  # e.g. a renegotiation's hello
             except SSL.ZeroReturnError:  # close_notify
                 break
             except SSL.Error as exc:
                 if self._closed:  # the peer closed the TCP connection without close_notify
                     break
-                await _send(self._writer, _outgoing(self._conn))  # our alert, as a client sends it
+                await _send(self._writer, outgoing(self._conn))  # our alert, as a client sends it
                 raise SessionError(_openssl_words(exc)) from None
             if chunk:
                 out += chunk
@@ -312,9 +309,11 @@ async def handshake(
     connect_timeout: float,
     timeout: float,
     opened: Awaitable[Opened] | None = None,
+    said: Callable[[], FirstWords | None] | None = None,
 ) -> Attempt:
     """A full TLS handshake with `ctx` to `address` (an IP), SNI `sni`, within the deadlines
-    (on `opened`, a connection already on its way, when given)."""
+    (on `opened`, a connection already on its way, when given; going on from what `said` says
+    it said first, when that is this handshake's ClientHello)."""
     attempt, _ = await _handshake(
         address,
         port,
@@ -324,6 +323,7 @@ async def handshake(
         timeout=timeout,
         keep=False,
         opened=opened,
+        said=said,
     )
     return attempt
 
@@ -337,6 +337,7 @@ async def session(
     connect_timeout: float,
     timeout: float,
     opened: Awaitable[Opened] | None = None,
+    said: Callable[[], FirstWords | None] | None = None,
 ) -> tuple[Attempt, Session | None]:
     """`handshake`, and the connection kept open when it succeeded (the caller aborts it)."""
     return await _handshake(
@@ -348,6 +349,7 @@ async def session(
         timeout=timeout,
         keep=True,
         opened=opened,
+        said=said,
     )
 
 
@@ -361,8 +363,10 @@ async def _handshake(
     timeout: float,
     keep: bool,
     opened: Awaitable[Opened] | None = None,
+    said: Callable[[], FirstWords | None] | None = None,
 ) -> tuple[Attempt, Session | None]:
     started = time.perf_counter()
+    hello: tuple[SSL.Connection, bytes] | None = None  # a ClientHello already said on `opened`
     if opened is None:
         outcome, streams = await tcp_connect(address, port, connect_timeout)
     else:
@@ -371,16 +375,22 @@ async def _handshake(
         outcome, streams = await asyncio.shield(opened)
         # Timed as if the connection had just opened: not the wait for this code to load.
         started = time.perf_counter() - outcome.elapsed_ms / 1000
+        words = said() if said is not None and streams is not None else None
+        if words is not None and streams is not None:
+            hello = _going_on(words, ctx, sni)
+            if hello is None:  # it said another offer: this handshake needs its own connection
+                streams[1].transport.abort()
+                started = time.perf_counter()
+                outcome, streams = await tcp_connect(address, port, connect_timeout)
     if streams is None:
         detail = f"TCP {outcome.status}: {outcome.detail}"
         return Attempt(address, port, False, "connect", detail, tcp=outcome), None
     reader, writer = streams
     flight = ServerFlight()
-    conn = SSL.Connection(ctx, None)
-    conn.set_tlsext_host_name(sni.encode("ascii"))
-    conn.set_connect_state()
+    conn, unsent = hello if hello is not None else (client(ctx, sni), b"")
     try:
         async with asyncio.timeout(timeout):
+            await _send(writer, unsent)  # (what the early socket did not take at once)
             failure = await _drive(conn, reader, writer, flight)
     except TimeoutError:
         failure = "timeout", _stalled(flight, timeout)
