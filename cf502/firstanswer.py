@@ -18,12 +18,12 @@ from __future__ import annotations
 import _socket
 from typing import NamedTuple
 
-__all__ = ["MAX_POINTERS", "MAX_RECORDS", "Answer", "read_answer"]
+__all__ = ["MAX_POINTERS", "MAX_RECORDS", "Answer", "read_answer", "read_names"]
 
 MAX_RECORDS = 64  # answer records read; an honest answer to A or AAAA has a handful
 MAX_POINTERS = 16  # compression pointers followed in one name; more is a loop
 _MAX_CHAIN = 16  # dnspython's MAX_CHAIN: 16 CNAMEs in a row are a chain too long
-_CNAME, _SOA, _A, _AAAA, _IN = 5, 6, 1, 28, 1
+_CNAME, _SOA, _NS, _A, _AAAA, _IN = 5, 6, 2, 1, 28, 1
 _SIZES = {_A: 4, _AAAA: 16}
 _FAMILIES = {_A: _socket.AF_INET, _AAAA: _socket.AF_INET6}
 
@@ -137,7 +137,9 @@ def read_answer(reply: bytes, query: bytes) -> Answer | None:
         return None
 
 
-def _read(reply: bytes, query: bytes) -> Answer | None:
+def _clean(reply: bytes, query: bytes) -> tuple[bytes, int, int, int, int, int] | None:
+    """(name asked, type, class, answer count, other records, offset after the question) of a
+    clean NOERROR reply to exactly `query`'s question, else None."""
     if len(reply) < 12 or len(query) < 12 or reply[:2] != query[:2]:
         return None
     flags, rcode = reply[2], reply[3] & 0x0F
@@ -150,7 +152,53 @@ def _read(reply: bytes, query: bytes) -> Answer | None:
         return None
     asked, rdtype, rdclass, _ = _question(query)
     name, got_type, got_class, offset = _question(reply)
-    if (name, got_type, got_class) != (asked, rdtype, rdclass) or rdtype not in _SIZES:
+    if (name, got_type, got_class) != (asked, rdtype, rdclass):
+        return None
+    return asked, rdtype, rdclass, answers, others, offset
+
+
+def read_names(reply: bytes, query: bytes) -> tuple[str, ...] | None:
+    """The targets of the NS records of the name asked in `reply` to `query` (an NS query),
+    lower case, no final dot, in the order sent (duplicates kept), or None unless the reply is
+    clean (as `read_answer` says) and names the NS records of the name itself (no CNAME)."""
+    try:
+        return _read_names(reply, query)
+    except _Malformed:
+        return None
+
+
+def _read_names(reply: bytes, query: bytes) -> tuple[str, ...] | None:
+    clean = _clean(reply, query)
+    if clean is None:
+        return None
+    asked, rdtype, rdclass, answers, others, offset = clean
+    if rdtype != _NS:
+        return None
+    names: list[bytes] = []
+    for _ in range(answers):
+        owner, kind, klass, data, offset = _record(reply, offset)
+        if klass != rdclass or owner != asked:
+            continue
+        if kind == _CNAME:
+            return None  # dnspython would follow it: not read here
+        if kind == _NS:
+            target, after = _name(reply, data)
+            if after != offset:
+                raise _Malformed
+            names.append(target)
+    for _ in range(others):  # whole records, nothing after the last
+        offset = _record(reply, offset)[4]
+    if offset != len(reply):
+        return None
+    return tuple(n.decode("latin-1") for n in names)
+
+
+def _read(reply: bytes, query: bytes) -> Answer | None:
+    clean = _clean(reply, query)
+    if clean is None:
+        return None
+    asked, rdtype, rdclass, answers, others, offset = clean
+    if rdtype not in _SIZES:
         return None
     cnames, found, offset = _answer_section(reply, offset, answers, rdtype, rdclass)
     zone: bytes | None = None

@@ -8,7 +8,9 @@ blocked on its sockets gets it back within a switch interval), reads the address
 (`cf502.safety.connect_to`: vetted, of the origin's IP type, bounded) and starts a TCP connection
 to each on the origin's HTTPS port: the TCP handshake's round trip passes while the engine loads.
 When a reply names the origin's zone (the SOA of an empty answer), the zone's NS query goes out
-too, from `FirstQueries.ask`: the zone survey (dns.authoritative) takes its reply.
+too, from `FirstQueries.ask`, and when its reply comes, the A and AAAA queries of the name servers
+it lists (the survey's first two round trips): the zone survey (dns.authoritative) takes their
+replies as the resolution takes the first ones. Only the operator's resolver is asked here.
 
 The replies are only peeked at: the resolution reads them with dnspython as if nothing had
 happened, and the engine takes an early connection only for an address it vetted itself
@@ -40,14 +42,24 @@ from collections.abc import Callable, Hashable, Sequence
 from typing import NamedTuple
 
 from cf502.ended import Ended
-from cf502.firstanswer import Answer, read_answer
-from cf502.firstquery import FirstQueries
+from cf502.firstanswer import Answer, read_answer, read_names
+from cf502.firstquery import EarlyQuery, FirstQueries
 
-__all__ = ["TIMED_OUT", "EarlyConnection", "FirstConnections", "FirstWords", "Plan", "Speaker"]
+__all__ = [
+    "SURVEYED_NS",
+    "TIMED_OUT",
+    "EarlyConnection",
+    "FirstConnections",
+    "FirstWords",
+    "Plan",
+    "Speaker",
+]
 
 TIMED_OUT = -1  # an EarlyConnection's error when the connection timeout passed
 _PEEK = 4096  # bytes of a reply peeked at: an A/AAAA answer for one name fits many times over
-_NS = 2
+_PEEK_NS = 65535  # an NS answer: any that fits a datagram (its records are read within bounds)
+_A, _NS, _AAAA = 1, 2, 28
+SURVEYED_NS = 13  # the zone survey's cap on NS names (`checks.dns._lookup.MAX_NS_NAMES` is it)
 
 
 class Plan(NamedTuple):
@@ -170,6 +182,9 @@ class FirstConnections:
         self._wake_r = self._wake_w = -1  # a pipe through which `close` wakes the thread
         self._peekers: list[tuple[_socket.socket, bytes]] = []
         self._speaker: Speaker | None = None
+        # The zone's NS query, peeked at for its name servers: (copy of its socket, its wire,
+        # time.monotonic() by which its reply must come).
+        self._ns: tuple[_socket.socket, bytes, float] | None = None
         self._thread = threading.Thread(target=self._watch, name="cf502-first", daemon=True)
 
     def start(self) -> FirstConnections:
@@ -240,6 +255,8 @@ class FirstConnections:
         finally:
             for sock, _ in self._peekers:
                 sock.close()
+            if self._ns is not None:
+                self._ns[0].close()
 
     def _run(self) -> str:
         # The engine's own rules, imported here while the replies travel (not before the first
@@ -253,7 +270,7 @@ class FirstConnections:
             return "no clean replies"
         zone = next((a.zone for a in answers if a.zone), None)  # A's first, as the engine's
         if self.plan.survey and zone is not None:
-            self.queries.ask(zone, _NS)  # the survey's first question, a round trip early
+            self._ask_ns(zone)  # the survey's first question, a round trip early
         addresses = [a for answer in answers for a in answer.addresses]
         chain = next((a.chain for a in answers if a.chain), ())
         if not addresses:
@@ -300,7 +317,7 @@ class FirstConnections:
 
     def _connect(self, pending: Sequence[EarlyConnection]) -> None:
         """Connect to every address at once; each attempt ends at the connection timeout, or
-        when the diagnosis ends."""
+        when the diagnosis ends. Meanwhile the zone's NS reply, when asked, is read as it comes."""
         started = time.monotonic()
         waiting: dict[int, tuple[EarlyConnection, _socket.socket]] = {}
         for conn in pending:
@@ -318,13 +335,23 @@ class FirstConnections:
                 sock.close()
                 conn.finish(code, _ms_since(started), None)
         deadline = started + self.plan.connect_timeout
-        while waiting:
-            left = deadline - time.monotonic()
-            if left <= 0:
+        ns = self._ns
+        while waiting or ns is not None:
+            now = time.monotonic()
+            if ns is not None and now >= ns[2]:
+                ns = None  # no reply in time: the survey asks on its own
+                continue
+            if waiting and now >= deadline:
                 break
-            woken, ready, _ = select.select([self._wake_r], list(waiting), [], left)
-            if woken:
+            ends = [deadline] if waiting else []
+            ends += [ns[2]] if ns is not None else []
+            reads = [self._wake_r, *([ns[0].fileno()] if ns is not None else [])]
+            woken, ready, _ = select.select(reads, list(waiting), [], min(ends) - now)
+            if self._wake_r in woken:
                 break
+            if ns is not None and ns[0].fileno() in woken:
+                self._ask_ns_addresses(ns[0], ns[1])
+                ns = None
             for fd in ready:
                 conn, sock = waiting.pop(fd)
                 code = sock.getsockopt(_socket.SOL_SOCKET, _socket.SO_ERROR)
@@ -337,6 +364,28 @@ class FirstConnections:
         for conn, sock in waiting.values():  # timed out, or the diagnosis ended
             sock.close()
             conn.finish(TIMED_OUT, _ms_since(started), None)
+
+    def _ask_ns(self, zone: str) -> None:
+        query: EarlyQuery | None = self.queries.ask(zone, _NS)
+        if query is None:
+            return
+        try:
+            copy = query.duplicate()  # (the survey may take the query: the copy stays valid)
+        except (OSError, ValueError):
+            return
+        self._ns = (copy, query.wire, time.monotonic() + self.plan.reply_timeout)
+
+    def _ask_ns_addresses(self, sock: _socket.socket, wire: bytes) -> None:
+        """The survey's second question, from the NS reply: each name server's A and AAAA, for
+        the names the survey asks (sorted, at most SURVEYED_NS)."""
+        try:
+            reply = sock.recv(_PEEK_NS, _socket.MSG_PEEK)
+        except OSError:
+            return
+        names = read_names(reply, wire)
+        for name in sorted(set(names or ()))[:SURVEYED_NS]:
+            for rdtype in (_A, _AAAA):
+                self.queries.ask(name, rdtype)
 
     def _speak_on(self, conn: EarlyConnection) -> None:
         # After `finish`: a speaker set from now on finds the connection open and speaks itself.

@@ -214,23 +214,23 @@ class FirstQueries:
         # CloudFront's connections, opened when the replies come (`cf502.firstconnect`).
         self.connections: FirstConnections | None = None
 
-    def ask(self, host: str, rdtype: int) -> bool:
+    def ask(self, host: str, rdtype: int) -> EarlyQuery | None:
         """Send one more query, as dnspython's resolver would send it, to the server the first
-        ones went to (e.g. the zone's NS query, which the zone survey then takes); False when
+        ones went to (e.g. the zone's NS query, which the zone survey then takes); None when
         it could not be sent, or after `close`."""
         if not self.sent:
-            return False
+            return None
         server = self.sent[0].server
         wire = encode_query(host, rdtype, int.from_bytes(os.urandom(2), "big"), edns=self._edns)
         query = None if wire is None else _send(server, wire)
         if query is None:
-            return False
+            return None
         with self._lock:
             if not self._closed:
                 self._pending.append(query)
-                return True
+                return query
         query.close()
-        return False
+        return None
 
     @property
     def pending(self) -> tuple[EarlyQuery, ...]:

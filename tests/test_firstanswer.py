@@ -29,7 +29,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cf502.checks.dns._wire import cname_chain, zone_of_nodata
-from cf502.firstanswer import MAX_POINTERS, MAX_RECORDS, Answer, read_answer
+from cf502.firstanswer import MAX_POINTERS, MAX_RECORDS, Answer, read_answer, read_names
 
 HOST = "www.example.test"
 QUICK = 0.25  # seconds any one hostile message may cost (it takes microseconds)
@@ -151,6 +151,45 @@ def test_nodata_names_its_zone_as_sent_and_an_answer_none() -> None:
     response.authority.append(_rrset("example.test.", "SOA", soa))
     answer = _read(query, response)
     assert answer is not None and answer.zone is None
+
+
+def test_an_ns_answer_gives_the_zones_name_servers_as_dnspython_lists_them() -> None:
+    # Given the NS answer for the zone, with a duplicate, capitals, records of other names and
+    # types, and glue in the additional section
+    query, response = _exchange(
+        "NS",
+        _rrset("example.test.", "NS", "NS2.example.test.", "ns1.example.test."),
+        _rrset("other.test.", "NS", "ns9.other.test."),
+        _rrset("example.test.", "TXT", '"noise"'),
+        qname="example.test",
+    )
+    response.additional.append(_rrset("ns1.example.test.", "A", "192.0.2.53"))
+    names = read_names(response.to_wire(want_shuffle=False), query.to_wire())
+    # Then the names are the zone's own, in lower case, as the survey takes them from dnspython
+    assert names is not None and sorted(set(names)) == ["ns1.example.test", "ns2.example.test"]
+    message = dns.message.from_wire(response.to_wire())
+    assert isinstance(message, dns.message.QueryMessage)
+    answer = message.resolve_chaining().answer
+    assert answer is not None
+    assert sorted({rd.target.to_text(omit_final_dot=True).lower() for rd in answer}) == sorted(
+        set(names)
+    )
+
+
+def test_an_ns_answer_that_is_not_plain_names_no_server() -> None:
+    # A CNAME at the zone's name (dnspython would follow it), an error, an A query: None
+    query, response = _exchange(
+        "NS", _rrset("example.test.", "CNAME", "elsewhere.test."), qname="example.test"
+    )
+    assert read_names(response.to_wire(), query.to_wire()) is None
+    query, response = _exchange("NS", qname="example.test")
+    response.set_rcode(dns.rcode.SERVFAIL)
+    assert read_names(response.to_wire(), query.to_wire()) is None
+    query, response = _exchange("A", _rrset(HOST + ".", "A", "192.0.2.1"))
+    assert read_names(response.to_wire(), query.to_wire()) is None
+    # And NODATA lists none
+    query, response = _exchange("NS", qname="example.test")
+    assert read_names(response.to_wire(), query.to_wire()) == ()
 
 
 def test_a_chain_to_a_name_without_addresses_is_nodata() -> None:

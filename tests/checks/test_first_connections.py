@@ -29,11 +29,13 @@ from types import TracebackType
 from typing import Any, Self
 
 import dns.message
+import dns.query
 import dns.rdatatype
 import dns.rrset
 import dns.zone
 import pytest
 
+from cf502.checks.dns._lookup import MAX_NS_NAMES
 from cf502.checks.tls._client import FirstHello
 from cf502.cli import build_parser
 from cf502.cli.check import _diagnosis, _first_connections
@@ -58,9 +60,11 @@ from tests.checks.test_preconnect import (
     wait_until_all_left,
 )
 from tests.servers.dns import (
+    NS_ADDRESSES,
     ORIGIN_ADDRESS,
     Behaviour,
     DnsWorld,
+    Seen,
     Zones,
     dns_world_fixture,
     example_zones,
@@ -840,22 +844,61 @@ def _ns_asked(world: DnsWorld) -> list[str]:
     return [s.qname for s in world.resolver.queries() if s.rdtype == "NS"]
 
 
+_EACH_SERVER_ONCE = sorted((f"{ns}.example.test", t) for ns in NS_ADDRESSES for t in ("A", "AAAA"))
+
+
+def _servers_asked(world: DnsWorld) -> list[tuple[str, str]]:
+    """The resolver's queries for the name servers' addresses, once all six have come."""
+
+    def of(seen: list[Seen]) -> list[tuple[str, str]]:
+        return sorted((s.qname, s.rdtype) for s in seen if s.qname.startswith("ns"))
+
+    return of(world.resolver.queries_once(lambda seen: len(of(seen)) >= 6, WATCH_ENDS))
+
+
 async def test_the_zones_ns_query_goes_out_with_the_replies_and_the_survey_takes_it(
     dns_world: DnsWorld, root_ca_file: str
 ) -> None:
     async with _early_open(dns_world, root_ca_file) as (server, origin, engine, queries, _):
         # Given the early lane, when the replies have come (the AAAA one is NODATA: its SOA
         # names the zone)
-        # Then the zone's NS query has gone out already, before any engine
+        # Then the zone's NS query has gone out already, before any engine, and once its reply
+        # came, its name servers' A and AAAA queries
         assert _ns_asked(dns_world) == ["example.test"]
+        assert _servers_asked(dns_world) == _EACH_SERVER_ONCE
         # When the engine diagnoses
         report = await _diagnosed_passing(server, queries, origin, engine)
-        # Then the zone survey took that reply: the resolver was asked NS once, and the
-        # survey passed
+        # Then the zone survey took those replies: the resolver was asked each once, and the
+        # survey passed, having asked each name server
         assert passed(report, "dns.authoritative"), report.check("dns.authoritative")
         assert _ns_asked(dns_world) == ["example.test"]
+        assert _servers_asked(dns_world) == _EACH_SERVER_ONCE
         assert queries.pending == ()
         await wait_until_all_left(await settled(server))
+
+
+def test_the_early_questions_stop_at_the_surveys_cap_of_name_servers(
+    dns_world: DnsWorld, root_ca_file: str
+) -> None:
+    # Given a zone listing 20 name servers (a hostile zone may list thousands)
+    many = {f"ns{i:02}": "127.0.0.2" for i in range(20)}
+    dns_world.set_zones(example_zones(ns=many))
+    with origin_on(ORIGIN_ADDRESS) as server:
+        origin, engine = _settings(server.port), dns_world.engine(ca_file=root_ca_file)
+        queries, lane = _as_the_cli(WWW, origin, engine)
+        # When the replies have come
+        assert _watched(lane) == "connected"
+        # Then the servers asked about are the survey's: the first MAX_NS_NAMES, sorted
+        first = sorted(f"{n}.example.test" for n in many)[:MAX_NS_NAMES]
+        expected = sorted((n, t) for n in first for t in ("A", "AAAA"))
+        # (a query of our own, sent after the watch's and answered after them: all are in)
+        sentinel = dns.message.make_query("sentinel.example.test", "A")
+        dns.query.udp(sentinel, "127.0.0.1", timeout=5, port=dns_world.port)
+        seen = dns_world.resolver.queries_once(
+            lambda seen: any(s.qname == "sentinel.example.test" for s in seen)
+        )
+        assert sorted((s.qname, s.rdtype) for s in seen if s.qname.startswith("ns")) == expected
+        queries.close()
 
 
 def test_without_the_zone_survey_no_ns_query_goes_out_early(

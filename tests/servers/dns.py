@@ -21,7 +21,7 @@ import socket
 import struct
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, cast
@@ -239,6 +239,19 @@ class DnsServer:
 
     def queries(self) -> list[Seen]:
         with self._cond:
+            return list(self.seen)
+
+    def queries_once(
+        self, enough: Callable[[list[Seen]], bool], timeout: float = 5.0
+    ) -> list[Seen]:
+        """The queries seen, once `enough` says so of them (or as they are after `timeout`)."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while not enough(self.seen):
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                self._cond.wait(left)
             return list(self.seen)
 
     def handle(self, query: dns.message.Message, transport: str) -> dns.message.Message | None:

@@ -31,6 +31,7 @@ from cf502.checks.dns._wire import (
     zone_of_nodata,
 )
 from cf502.checks.probe import Probe
+from cf502.firstconnect import SURVEYED_NS
 from cf502.net import os_error_words
 from cf502.safety import blocked_reason
 
@@ -44,8 +45,9 @@ __all__ = [
     "survey_zone",
 ]
 
-# Bounded work whatever a hostile zone lists: 13 is the most NS names a referral usually carries.
-MAX_NS_NAMES = 13
+# Bounded work whatever a hostile zone lists: 13 is the most NS names a referral usually carries
+# (one cap for the survey and for `cf502 check`'s early questions).
+MAX_NS_NAMES = SURVEYED_NS
 MAX_NS_ADDRESSES = 26
 
 
