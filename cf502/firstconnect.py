@@ -22,9 +22,12 @@ address, never a verdict. Anything unexpected (a reply that is not clean, a Clou
 address, no reply before the deadline) means no early connection, and the engine connects.
 
 Once CloudFront's TLS code has loaded (before asyncio does), `speak` has each early connection
-say its first words, the ClientHello, as soon as it is open (`FirstWords`): the server's answer
-is on its way while the rest loads, and the engine's handshake goes on from there. Nothing is read
-here: every byte from the origin is still read by the engine, under its deadlines and caps.
+say its first words, the ClientHello, as soon as it is open (`FirstWords`), and the watch then
+listens: what the server answers is handed to the words' `Listener` (the handshake, sans I/O) as it
+comes, and what that says back is sent, until the engine takes the connection (the lock makes the
+hand-over whole), the handshake is over, or the listening deadline passes. Only bytes the kernel
+already holds are read (an end of stream or a reset is left for the engine to read and name), at
+most MAX_HEARS reads per connection; the listener applies the engine's own caps.
 
 Standard library only at import (the rule is imported in the thread): this module is imported
 before the first packet.
@@ -36,21 +39,24 @@ import _socket
 import errno
 import os
 import select
+import sys
 import threading
 import time
 from collections.abc import Callable, Hashable, Sequence
-from typing import NamedTuple
+from typing import NamedTuple, Protocol, runtime_checkable
 
 from cf502.ended import Ended
 from cf502.firstanswer import Answer, read_answer, read_names
 from cf502.firstquery import EarlyQuery, FirstQueries
 
 __all__ = [
+    "MAX_HEARS",
     "SURVEYED_NS",
     "TIMED_OUT",
     "EarlyConnection",
     "FirstConnections",
     "FirstWords",
+    "Listener",
     "Plan",
     "Speaker",
 ]
@@ -59,6 +65,8 @@ TIMED_OUT = -1  # an EarlyConnection's error when the connection timeout passed
 _PEEK = 4096  # bytes of a reply peeked at: an A/AAAA answer for one name fits many times over
 _PEEK_NS = 65535  # an NS answer: any that fits a datagram (its records are read within bounds)
 _A, _NS, _AAAA = 1, 2, 28
+MAX_HEARS = 64  # server reads per early connection (an honest handshake takes a few)
+_READ = 16 * 1024
 SURVEYED_NS = 13  # the zone survey's cap on NS names (`checks.dns._lookup.MAX_NS_NAMES` is it)
 
 
@@ -74,6 +82,8 @@ class Plan(NamedTuple):
         reply_timeout: seconds to wait for the replies before giving up on early connections.
         survey: the zone's name servers are surveyed (dns.authoritative): when a reply names
             the zone, its NS query goes out at once, for the survey to take.
+        listen_timeout: seconds the watch listens to the server's answer to the first words
+            (the handshake's deadline); 0: not at all.
     """
 
     host: str
@@ -84,6 +94,7 @@ class Plan(NamedTuple):
     connect_timeout: float
     reply_timeout: float
     survey: bool = False
+    listen_timeout: float = 0.0
 
 
 class FirstWords(NamedTuple):
@@ -102,6 +113,20 @@ class FirstWords(NamedTuple):
 
 # Makes an open connection's first words (called once per connection, from either thread).
 Speaker = Callable[[], FirstWords]
+
+
+@runtime_checkable
+class Listener(Protocol):
+    """First words' state that goes on with the server's answer (e.g. a TLS handshake)."""
+
+    @property
+    def over(self) -> bool:
+        """It wants no more of the server's bytes."""
+        ...
+
+    def hear(self, data: bytes) -> bytes:
+        """Take the server's next bytes; what to send back (b"" for nothing)."""
+        ...
 
 
 class EarlyConnection:
@@ -126,6 +151,7 @@ class EarlyConnection:
         self._lock = threading.Lock()
         self._taken = False
         self._spoken = False
+        self._hears = 0
 
     def speak(self, speaker: Speaker) -> None:
         """Say the speaker's words on the open connection, once, unless it was taken. Under the
@@ -142,6 +168,52 @@ class EarlyConnection:
             except Exception:  # an optimisation: the taker starts afresh
                 return
             self.words = words._replace(unsent=words.unsent[sent:])
+
+    @property
+    def taken(self) -> bool:
+        """The engine has taken the connection (or the attempt's socket is gone)."""
+        return self._taken
+
+    def fileno(self) -> int:
+        """The open socket's descriptor, -1 once taken or when the attempt failed."""
+        with self._lock:
+            return self._sock.fileno() if self._sock is not None else -1
+
+    def listen(self) -> bool:
+        """Hand what the server has sent (the socket is readable) to the words' listener and send
+        its answer; False once there is nothing more to listen to here: taken, no listener, its
+        handshake over, an end of stream or an error (left in the socket for the taker), a
+        reply the socket did not take whole (the taker sends the rest), or MAX_HEARS reads."""
+        import fcntl
+        import termios
+
+        with self._lock:
+            words, sock = self.words, self._sock
+            if sock is None or words is None or words.unsent or self._hears >= MAX_HEARS:
+                return False
+            listener = words.state
+            if not isinstance(listener, Listener) or listener.over:
+                return False
+            try:
+                waiting = fcntl.ioctl(sock.fileno(), termios.FIONREAD, bytes(4))
+                if int.from_bytes(waiting, sys.byteorder) == 0:
+                    return False  # an end of stream or a reset: the taker reads it, and says so
+                self._hears += 1
+                answer = listener.hear(sock.recv(_READ))
+            except Exception:  # half heard: the taker must not go on from these words
+                self.words = words._replace(key=None)
+                return False
+            sent = 0
+            try:
+                sent = sock.send(answer) if answer else 0
+            except BlockingIOError:
+                pass
+            except OSError:  # the taker's next read says what became of the connection
+                return False
+            if sent < len(answer):
+                self.words = words._replace(unsent=answer[sent:])
+                return False
+            return not listener.over
 
     def take(self) -> _socket.socket | None:
         """The connected socket, now the caller's (None when the attempt failed or was taken),
@@ -185,6 +257,8 @@ class FirstConnections:
         # The zone's NS query, peeked at for its name servers: (copy of its socket, its wire,
         # time.monotonic() by which its reply must come).
         self._ns: tuple[_socket.socket, bytes, float] | None = None
+        self._closed = False
+        self._idle = False  # the watch ended with connections open and nothing said on them
         self._thread = threading.Thread(target=self._watch, name="cf502-first", daemon=True)
 
     def start(self) -> FirstConnections:
@@ -211,12 +285,27 @@ class FirstConnections:
 
     def speak(self, speaker: Speaker) -> None:
         """Have every early connection say `speaker`'s words as soon as it is open: the ones open
-        now from here, the others from the watch as they open."""
+        now from here, the others from the watch as they open; then listen to the server's
+        answers (`Plan.listen_timeout`): the watch goes on to, or a thread of its own when the
+        watch has already ended."""
         with self._lock:
             self._speaker = speaker
             connections = list(self._connections.values())
+            listener = None
+            if self._idle and not self._closed:
+                self._idle = False
+                deadline = time.monotonic() + self.plan.listen_timeout
+                listener = threading.Thread(
+                    target=self._listen_after,
+                    args=(connections, deadline),
+                    name="cf502-listen",
+                    daemon=True,
+                )
+                self._thread = listener
         for conn in connections:
             conn.speak(speaker)  # (a no-op for one still connecting: the watch speaks then)
+        if listener is not None:
+            listener.start()
 
     def connection(self, address: str, port: int) -> EarlyConnection | None:
         """The early connection to (address, port), if the watch opened one. Once asked, the
@@ -226,17 +315,19 @@ class FirstConnections:
             return self._connections.get((address, port))
 
     def close(self) -> None:
-        """Stop the watch and close every connection nobody took (again: nothing)."""
+        """Stop the watch (or its listening) and close every connection nobody took (again:
+        nothing)."""
         with self._lock:
-            self._asked = True
+            self._asked = self._closed = True
             connections = list(self._connections.values())
+            thread = self._thread
         if self._wake_w >= 0:
             os.write(self._wake_w, b"x")
-        if self._thread.is_alive():
-            self._thread.join(1.0)  # it wakes at once: it never blocks on anything else
+        if thread.is_alive():
+            thread.join(1.0)  # it wakes at once: it never blocks on anything else
         for conn in connections:
             conn.close()
-        if not self._thread.is_alive():  # (else it may still select on them: left to the exit)
+        if not thread.is_alive():  # (else it may still select on them: left to the exit)
             self._close_pipe()
 
     def _close_pipe(self) -> None:
@@ -293,6 +384,11 @@ class FirstConnections:
             pending = [EarlyConnection(a, plan.port) for a in targets]
             self._connections = {(c.address, c.port): c for c in pending}
         self._connect(pending)
+        with self._lock:  # nothing said yet: `speak` starts the listening when it comes
+            self._idle = self._speaker is None and plan.listen_timeout > 0 and not self._closed
+            listen = self._speaker is not None and plan.listen_timeout > 0
+        if listen:
+            self._listen(pending, time.monotonic() + plan.listen_timeout)
         return "connected"
 
     def _answers(self) -> list[Answer] | None:
@@ -364,6 +460,36 @@ class FirstConnections:
         for conn, sock in waiting.values():  # timed out, or the diagnosis ended
             sock.close()
             conn.finish(TIMED_OUT, _ms_since(started), None)
+
+    def _listen_after(self, connections: Sequence[EarlyConnection], deadline: float) -> None:
+        try:
+            self._listen(connections, deadline)
+        except Exception:  # noqa: S110 (an optimisation: the engine reads what is left)
+            pass
+
+    def _listen(self, connections: Sequence[EarlyConnection], deadline: float) -> None:
+        """Feed each open connection's first words the server's answer as it comes (they may be
+        said later, from the main thread: the server answers once they are), until nothing is
+        left to listen to, the deadline, or `close`."""
+        listening: dict[int, EarlyConnection] = {}
+        for conn in connections:
+            fd = conn.fileno()
+            if fd >= 0:
+                listening[fd] = conn
+        while listening:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            try:
+                ready, _, _ = select.select([self._wake_r, *listening], [], [], left)
+            except OSError:  # a taker closed its socket: forget the ones taken
+                listening = {fd: c for fd, c in listening.items() if not c.taken}
+                continue
+            if self._wake_r in ready:
+                return
+            for fd in ready:
+                if not listening[fd].listen():
+                    del listening[fd]
 
     def _ask_ns(self, zone: str) -> None:
         query: EarlyQuery | None = self.queries.ask(zone, _NS)

@@ -177,6 +177,17 @@ def test_the_checks_load_no_viewer_client_nor_service_library() -> None:
     # CloudFront domain) and the service libraries are not
     assert {"OpenSSL", "cryptography", "h11"} <= {m.split(".")[0] for m in loaded}
     assert _top(loaded, ("httpx", "httpcore", *SERVICE_LIBRARIES)) == []
+    # Nor certifi (its importlib.resources brings pathlib, tempfile, zipfile ...): the trust
+    # store finds its bundle without it
+    assert "certifi" not in loaded and "importlib.resources" not in loaded
+
+
+def test_the_trust_store_finds_certifis_bundle_where_certifi_says() -> None:
+    import certifi
+
+    from cf502.checks.tls._x509 import mozilla_bundle
+
+    assert mozilla_bundle() == certifi.where()
 
 
 def test_a_check_on_the_worker_pool_loads_no_engine() -> None:

@@ -38,6 +38,7 @@ from cf502.checks.http._exchange import Exchange, origin_exchange
 from cf502.checks.http._report import direct_curl, ms
 from cf502.checks.probe import Probe
 from cf502.checks.site import Site, answer_site, cname_site, served_words, site_facts
+from cf502.checks.tls._x509 import mozilla_bundle
 from cf502.cloudfront_errors import EdgeCause, error_page_reason, interpret
 from cf502.deadlines import Deadlines
 from cf502.errors import TargetNotAllowed
@@ -183,9 +184,7 @@ def viewer_ssl_context(ca_file: str | None) -> ssl.SSLContext:
 
     Raises ValueError, in words, for a CA file that cannot be read or holds no certificate.
     """
-    import certifi  # (its importlib.resources: only where an edge's certificate is verified)
-
-    ctx = ssl.create_default_context(cafile=certifi.where())
+    ctx = ssl.create_default_context(cafile=mozilla_bundle())
     if ca_file:
         try:
             ctx.load_verify_locations(cafile=ca_file)

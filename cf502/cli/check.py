@@ -247,6 +247,7 @@ def _first_connections(
         connect_timeout=deadlines.connect,
         reply_timeout=deadlines.dns,
         survey="dns.authoritative" in running_ids(only, origin),
+        listen_timeout=deadlines.handshake,
     )
     return FirstConnections(queries, plan).start()
 

@@ -36,7 +36,7 @@ import dns.zone
 import pytest
 
 from cf502.checks.dns._lookup import MAX_NS_NAMES
-from cf502.checks.tls._client import FirstHello
+from cf502.checks.tls._client import FirstHello, Handshake
 from cf502.cli import build_parser
 from cf502.cli.check import _diagnosis, _first_connections
 from cf502.engine import diagnose
@@ -70,7 +70,15 @@ from tests.servers.dns import (
     example_zones,
 )
 from tests.servers.tcp import black_hole_port, closed_port
-from tests.servers.tls import root_ca_file_fixture, same_port
+from tests.servers.tls import (
+    GarbageServer,
+    LegacyOnlyServer,
+    LoopbackServer,
+    PlainHttpServer,
+    ResetServer,
+    root_ca_file_fixture,
+    same_port,
+)
 
 __all__ = ["dns_world_fixture", "root_ca_file_fixture"]  # fixtures used by name
 
@@ -838,6 +846,75 @@ async def test_the_command_line_says_cloudfronts_clienthello_the_engine_would_sa
         accepted = await _one_handshake(server)
         assert accepted[0].request.startswith(b"GET / HTTP/1.1\r\nHost: duo.example.test\r\n")
         await wait_until_all_left(accepted)
+
+
+async def _listened(lane: FirstConnections) -> None:
+    """Until the lane's listening has ended (its thread ends once every handshake it feeds is
+    over, or left to the engine)."""
+    thread = lane._thread  # the watch, or the listener `speak` started after it
+    await asyncio.to_thread(thread.join, WATCH_ENDS)
+    assert not thread.is_alive(), "the listening did not end in time"
+
+
+async def test_the_lane_feeds_the_handshake_the_servers_answer_and_the_engine_goes_on(
+    dns_world: DnsWorld, root_ca_file: str
+) -> None:
+    async with _early_open(dns_world, root_ca_file) as (server, origin, engine, queries, lane):
+        # Given CloudFront's ClientHello said on the open early connection
+        lane.speak(FirstHello(origin.ssl_protocols, WWW))
+        # When the lane has listened to the server's answer (no engine yet)
+        await _listened(lane)
+        # Then it fed the handshake to its end: the server's flight, its choice, its Finished
+        early = lane.connection(ORIGIN_ADDRESS, server.port)
+        assert early is not None and early.words is not None
+        handshake = early.words.state
+        assert isinstance(handshake, Handshake) and handshake.done and handshake.failure is None
+        assert handshake.flight.received > 0 and handshake.flight.certificates
+        # And the engine takes the finished handshake and sends its request on it
+        await _diagnosed_passing(server, queries, origin, engine)
+        accepted = await _one_handshake(server)
+        assert accepted[0].request.startswith(b"GET / HTTP/1.1\r\nHost: www.example.test\r\n")
+        await wait_until_all_left(accepted)
+
+
+def _handshake_check(report: Report) -> tuple[Status, str, list[tuple[str, str]]]:
+    res = report.check("tls.handshake")
+    assert res is not None
+    return res.status, _untimed(res.summary), _evidence(res)
+
+
+_BROKEN: dict[str, Callable[[str], LoopbackServer]] = {
+    "plain HTTP": lambda host: PlainHttpServer(host=host),
+    "not TLS": lambda host: GarbageServer(host=host),
+    "an alert": lambda host: LegacyOnlyServer(chain_for(WWW), host=host),
+    "a reset": lambda host: ResetServer(host=host),
+}
+
+
+@pytest.mark.parametrize("answer", list(_BROKEN))
+async def test_a_broken_answer_heard_early_fails_the_handshake_as_a_fresh_one_does(
+    answer: str, dns_world: DnsWorld, root_ca_file: str
+) -> None:
+    with _BROKEN[answer](ORIGIN_ADDRESS) as server:
+        origin, engine = _settings(server.port), dns_world.engine(ca_file=root_ca_file)
+        # Given CloudFront's ClientHello said early, and the lane listening to the answer
+        queries, lane = _as_the_cli(WWW, origin, engine)
+        assert await _watch_ended(lane) == "connected"
+        lane.speak(FirstHello(origin.ssl_protocols, WWW))
+        await _listened(lane)
+        early_conn = lane.connection(ORIGIN_ADDRESS, server.port)
+        assert early_conn is not None and early_conn.words is not None
+        handshake = early_conn.words.state
+        assert isinstance(handshake, Handshake)
+        if answer != "a reset":  # (what a reset leaves is the engine's to read)
+            assert handshake.flight.received > 0 and handshake.over, answer
+        # When the engine diagnoses with that connection, and again on its own
+        early = await diagnose(parse_target(WWW), origin, engine, first_queries=queries)
+        fresh = await diagnose(parse_target(WWW), origin, engine)
+    # Then CloudFront's handshake fails (a legacy suite only: a warning) in the same words either
+    # way
+    assert _handshake_check(early)[0] in (Status.FAIL, Status.WARN), _handshake_check(early)
+    assert _handshake_check(early) == _handshake_check(fresh)
 
 
 def _ns_asked(world: DnsWorld) -> list[str]:

@@ -234,6 +234,7 @@ async def _tiny_records(c: Conn) -> None:
         c.writer.write(b"r")
         if i % 1024 == 1023:
             await c.writer.drain()
+            await asyncio.sleep(0)  # a turn for the client on the same loop (drain may not yield)
 
 
 async def _drip_head(c: Conn) -> None:

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from OpenSSL import SSL, crypto
 
 from cf502.checks.probe import Opened
-from cf502.checks.tls._client import client, outgoing
+from cf502.checks.tls._client import MAX_HANDSHAKE_BYTES, Handshake, openssl_words, outgoing
 from cf502.checks.tls._wire import (
     CLOUDFRONT_GROUP_CODES,
     CLOUDFRONT_SIGALG_CODES,
@@ -48,8 +48,6 @@ __all__ = [
     "session",
 ]
 
-# More than any honest server flight (OpenSSL itself refuses chains over 100 KB).
-MAX_HANDSHAKE_BYTES = 256 * 1024
 _READ = 16 * 1024
 
 
@@ -89,18 +87,6 @@ class Attempt:
     certificate_bytes: int = 0
     elapsed_ms: float = 0.0
     tcp: ConnectOutcome | None = None
-
-
-def _openssl_words(exc: Exception) -> str:
-    """OpenSSL's reasons from a pyOpenSSL error, e.g. 'sslv3 alert handshake failure'."""
-    args = exc.args[0] if exc.args else None
-    if isinstance(args, list):
-        reasons = [str(r[2]) for r in args if isinstance(r, tuple) and len(r) == 3 and r[2]]
-        if reasons:
-            return "; ".join(dict.fromkeys(reasons))
-    if isinstance(exc, SSL.SysCallError) and len(exc.args) == 2:
-        return str(exc.args[1])
-    return str(exc) or type(exc).__name__
 
 
 def _printable(data: bytes) -> str:
@@ -169,44 +155,27 @@ def _served(conn: SSL.Connection) -> tuple[tuple[bytes, ...], int]:
 
 
 async def _drive(
-    conn: SSL.Connection,
-    reader: asyncio.StreamReader,
-    writer: asyncio.StreamWriter,
-    flight: ServerFlight,
+    handshake: Handshake, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
 ) -> tuple[str, str] | None:
     """Run the handshake to its end; None on success, else (failure kind, detail)."""
-    while True:
-        try:
-            conn.do_handshake()
-        except SSL.WantReadError:
-            pass
-        except SSL.Error as exc:
-            await _send(writer, outgoing(conn))  # our alert, as a real client sends it
-            return "tls-error", _openssl_words(exc)
-        else:
-            await _send(writer, outgoing(conn))
-            return None
-        await _send(writer, outgoing(conn))
+    while not handshake.over:
         data = await reader.read(_READ)
         if not data:
-            if flight.received == 0:
+            if handshake.flight.received == 0:
                 return (
                     "closed",
                     "the origin closed the connection without answering the ClientHello",
                 )
             return "closed", "the origin closed the connection during the handshake"
-        flight.feed(data)
-        if flight.received > MAX_HANDSHAKE_BYTES:
-            return "oversized", f"the origin sent more than {MAX_HANDSHAKE_BYTES:,} bytes"
-        if flight.not_tls:
-            return "not-tls", ""
-        conn.bio_write(data)
+        await _send(writer, handshake.hear(data))
+    return handshake.failure
 
 
-def _going_on(words: FirstWords, ctx: SSL.Context, sni: str) -> tuple[SSL.Connection, bytes] | None:
-    """The client that said `words` and what it has left to send, when they are this
-    handshake's ClientHello (`_client.FirstHello`: the same context, the same name)."""
-    if words.key != (ctx, sni) or not isinstance(words.state, SSL.Connection):
+def _going_on(words: FirstWords, ctx: SSL.Context, sni: str) -> tuple[Handshake, bytes] | None:
+    """The handshake that said `words` (and heard whatever the early lane fed it since) and what
+    it has left to send, when they are this handshake's (`_client.FirstHello`: the same
+    context, the same name)."""
+    if words.key != (ctx, sni) or not isinstance(words.state, Handshake):
         return None
     return words.state, words.unsent
 
@@ -253,7 +222,7 @@ class Session:
         try:
             self._conn.sendall(data)
         except SSL.Error as exc:
-            raise SessionError(_openssl_words(exc)) from None
+            raise SessionError(openssl_words(exc)) from None
         await _send(self._writer, outgoing(self._conn))
 
     async def receive(self, limit: int) -> bytes:
@@ -277,7 +246,7 @@ class Session:
                 if self._closed:  # the peer closed the TCP connection without close_notify
                     break
                 await _send(self._writer, outgoing(self._conn))  # our alert, as a client sends it
-                raise SessionError(_openssl_words(exc)) from None
+                raise SessionError(openssl_words(exc)) from None
             if chunk:
                 out += chunk
                 self.records += 1
@@ -366,7 +335,7 @@ async def _handshake(
     said: Callable[[], FirstWords | None] | None = None,
 ) -> tuple[Attempt, Session | None]:
     started = time.perf_counter()
-    hello: tuple[SSL.Connection, bytes] | None = None  # a ClientHello already said on `opened`
+    hello: tuple[Handshake, bytes] | None = None  # a handshake already started on `opened`
     if opened is None:
         outcome, streams = await tcp_connect(address, port, connect_timeout)
     else:
@@ -386,12 +355,16 @@ async def _handshake(
         detail = f"TCP {outcome.status}: {outcome.detail}"
         return Attempt(address, port, False, "connect", detail, tcp=outcome), None
     reader, writer = streams
-    flight = ServerFlight()
-    conn, unsent = hello if hello is not None else (client(ctx, sni), b"")
+    if hello is None:
+        handshake = Handshake(ctx, sni)
+        first = handshake.start()
+    else:
+        handshake, first = hello  # (what the early socket did not take at once)
+    conn, flight = handshake.conn, handshake.flight
     try:
         async with asyncio.timeout(timeout):
-            await _send(writer, unsent)  # (what the early socket did not take at once)
-            failure = await _drive(conn, reader, writer, flight)
+            await _send(writer, first)
+            failure = await _drive(handshake, reader, writer)
     except TimeoutError:
         failure = "timeout", _stalled(flight, timeout)
     except OSError as exc:

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import importlib.util
 import os
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
-import certifi
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
@@ -35,6 +35,7 @@ __all__ = [
     "is_self_signed",
     "issued_by",
     "matches",
+    "mozilla_bundle",
     "trust_store",
     "weak_hash",
 ]
@@ -194,9 +195,24 @@ def _load(path: str, _mtime: float) -> tuple[x509.Certificate, ...]:
         return tuple(x509.load_pem_x509_certificates(data))
 
 
+def mozilla_bundle() -> str:
+    """The path of certifi's bundle of Mozilla's roots, what `certifi.where()` returns for an
+    installed certifi (the file in its package), found without importing certifi: its
+    `importlib.resources` brings pathlib, tempfile, zipfile and more, ~10 ms of a cold start.
+    Anything else (a zipped install) asks certifi itself."""
+    spec = importlib.util.find_spec("certifi")
+    for folder in (spec.submodule_search_locations or []) if spec is not None else []:
+        path = os.path.join(folder, "cacert.pem")
+        if os.path.isfile(path):
+            return path
+    import certifi
+
+    return certifi.where()
+
+
 def trust_store(ca_file: str | None) -> TrustStore:
     """Mozilla's roots plus `ca_file` (PEM). Raises TrustStoreError for an unusable CA file."""
-    mozilla_path = certifi.where()
+    mozilla_path = mozilla_bundle()
     try:
         ca_mtime = os.stat(ca_file).st_mtime if ca_file else 0.0
     except OSError as exc:
