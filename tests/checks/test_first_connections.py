@@ -747,25 +747,6 @@ async def _diagnosed_passing(
     return report
 
 
-async def test_the_engine_goes_on_from_the_clienthello_said_on_an_open_connection(
-    dns_world: DnsWorld, root_ca_file: str
-) -> None:
-    async with _early_open(dns_world, root_ca_file) as (server, origin, engine, queries, lane):
-        # Given the early connection open
-        # When CloudFront's ClientHello is said on it (as `cf502 check` does once its TLS code
-        # has loaded)
-        lane.speak(FirstHello(origin.ssl_protocols, WWW))
-        # Then the origin hears it before any engine has run, all of it sent
-        await _heard_early(server)
-        early = lane.connection(ORIGIN_ADDRESS, server.port)
-        assert early is not None and early.words is not None and early.words.unsent == b""
-        # And the engine's handshake goes on from it: one connection, one handshake, the request
-        await _diagnosed_passing(server, queries, origin, engine)
-        accepted = await _one_handshake(server)
-        assert accepted[0].request.startswith(b"GET / HTTP/1.1\r\nHost: www.example.test\r\n")
-        await wait_until_all_left(accepted)
-
-
 async def test_a_clienthello_said_before_the_connection_opened_is_said_as_it_opens(
     dns_world: DnsWorld, root_ca_file: str
 ) -> None:
@@ -860,13 +841,16 @@ async def test_the_lane_feeds_the_handshake_the_servers_answer_and_the_engine_go
     dns_world: DnsWorld, root_ca_file: str
 ) -> None:
     async with _early_open(dns_world, root_ca_file) as (server, origin, engine, queries, lane):
-        # Given CloudFront's ClientHello said on the open early connection
+        # Given the early connection open, When CloudFront's ClientHello is said on it (as
+        # `cf502 check` does once its TLS code has loaded)
         lane.speak(FirstHello(origin.ssl_protocols, WWW))
-        # When the lane has listened to the server's answer (no engine yet)
+        # Then the origin hears it before any engine has run, all of it sent
+        await _heard_early(server)
+        # And once the lane has listened to the server's answer (still no engine), it has fed
+        # the handshake to its end: the server's flight, its choice, its Finished
         await _listened(lane)
-        # Then it fed the handshake to its end: the server's flight, its choice, its Finished
         early = lane.connection(ORIGIN_ADDRESS, server.port)
-        assert early is not None and early.words is not None
+        assert early is not None and early.words is not None and early.words.unsent == b""
         handshake = early.words.state
         assert isinstance(handshake, Handshake) and handshake.done and handshake.failure is None
         assert handshake.flight.received > 0 and handshake.flight.certificates
