@@ -1,5 +1,5 @@
 """`python -m cf502` is the `cf502` command."""
 
-from cf502.cli import entry
+from cf502.entry import main
 
-entry()
+main()

@@ -31,8 +31,10 @@ __all__ = [
     "EarlyQuery",
     "FirstQueries",
     "ResolvConf",
+    "claim",
     "encode_query",
     "parse_resolv_conf",
+    "send_early",
     "send_first_queries",
     "system_resolver",
 ]
@@ -304,3 +306,26 @@ def send_first_queries(host: str, resolver: tuple[str, int] | None) -> FirstQuer
         if query is not None:
             sent.append(query)
     return FirstQueries(sent, sent_at if sent else None, edns=edns)
+
+
+# The queries `cf502.entry` sent before the command line was parsed: (name, resolver, queries).
+_early: tuple[str, tuple[str, int] | None, FirstQueries] | None = None
+
+
+def send_early(host: str, resolver: tuple[str, int] | None) -> None:
+    """Send `host`'s first queries now (`send_first_queries`), for the diagnosis to `claim`."""
+    global _early
+    _early = (host, resolver, send_first_queries(host, resolver))
+
+
+def claim(host: str, resolver: tuple[str, int] | None) -> FirstQueries | None:
+    """The queries `send_early` sent, if they are for `host` and `resolver` exactly (the
+    validated command line's); else None, and they are closed. Once: a second claim is None."""
+    global _early
+    early, _early = _early, None
+    if early is None:
+        return None
+    if early[:2] == (host, resolver):
+        return early[2]
+    early[2].close()
+    return None

@@ -23,7 +23,7 @@ PACKAGES = ("cf502", "bot", "handlers")
 
 # Lowest first; a module's layer is the first prefix that matches its dotted name.
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("cli", ("cf502.cli", "cf502.__main__", "bot.__main__")),
+    ("cli", ("cf502.cli", "cf502.entry", "cf502.__main__", "bot.__main__")),
     ("handlers", ("handlers",)),
     ("bot", ("bot",)),
     ("options", ("cf502.options",)),
@@ -208,13 +208,17 @@ def test_a_check_on_the_worker_pool_loads_no_engine() -> None:
 
 def test_the_first_queries_load_only_the_standard_library() -> None:
     # Given a fresh interpreter, When it imports what sends the name's first queries
-    loaded = _modules_after("import cf502.firstquery") - _modules_after("pass")
+    code = "import cf502.entry, cf502.firstargs, cf502.firstquery"
+    loaded = _modules_after(code) - _modules_after("pass")
     # Then nothing but the standard library came with it: not asyncio, not dnspython, not even
-    # `socket` (its enums cost ~3 ms before the first packet)
+    # `socket` (its enums cost ~3 ms before the first packet), nor the command line's parser
     assert sorted(m for m in loaded if m.split(".")[0] not in sys.stdlib_module_names) == [
         "cf502",
+        "cf502.entry",
+        "cf502.firstargs",
         "cf502.firstquery",
     ]
+    assert "argparse" not in loaded
     assert _top(loaded, ("asyncio", "dns", "socket")) == []
 
 

@@ -197,9 +197,12 @@ def _diagnosis(args: argparse.Namespace, *, send_first: bool) -> _Diagnosis:
         selection(args.only, origin)
     if not send_first or args.redis_url:
         return _Diagnosis(target, origin, engine)
-    from cf502.firstquery import send_first_queries  # standard library only: ~1 ms
+    from cf502.firstquery import claim, send_first_queries  # standard library only: ~1 ms
 
-    queries = send_first_queries(target.host, engine.resolver_address)
+    # Sent before the command line was parsed (`cf502.entry`), when they are this diagnosis's.
+    queries = claim(target.host, engine.resolver_address)
+    if queries is None:
+        queries = send_first_queries(target.host, engine.resolver_address)
     from cf502.checks.selection import opens_connections  # after the packet; light w/o --only
 
     if opens_connections(args.only, origin):
