@@ -187,8 +187,9 @@ def _through_aws(args: argparse.Namespace) -> bool:
 
 def _diagnosis(args: argparse.Namespace, *, send_first: bool) -> _Diagnosis:
     """The target and settings of the command line. With `send_first`, for a diagnosis here (not
-    on the workers), the name's A and AAAA queries go out now: their replies arrive while
-    asyncio, dnspython and the engine load, and the resolution takes them."""
+    on the workers), the name's A and AAAA queries go out now, unless `cf502.entry` sent those
+    very ones already: their replies arrive while asyncio, dnspython and the engine load, and
+    the resolution takes them."""
     target, origin = diagnosis_of(args.target, args)
     engine = engine_from_args(args, EngineSettings())
     if args.only:  # unknown ids are refused here, before any packet or job (with --redis-url)
@@ -331,8 +332,9 @@ async def _run_check(args: argparse.Namespace, diagnosis: _Diagnosis | None) -> 
 
 
 def run(args: argparse.Namespace) -> int:
-    # Read and validate the command line first (a refused one sends nothing), and send the name's
-    # first queries before asyncio and the engine are imported.
+    # Read and validate the command line first (a refused one connects to nothing; at most the
+    # name's two first queries went out, from `cf502.entry`), and send the name's first queries
+    # (unless they are out already) before asyncio and the engine are imported.
     diagnosis = None if _through_aws(args) else _diagnosis(args, send_first=True)
     log_to_stderr()
     if diagnosis is None or args.redis_url:

@@ -506,11 +506,26 @@ def test_the_command_asks_each_type_once(dns_world: DnsWorld) -> None:
     assert _seen(dns_world) == [("A", "udp"), ("AAAA", "udp")]
 
 
-def test_a_refused_command_line_sends_nothing(dns_world: DnsWorld) -> None:
-    # Given an unknown check id
+def test_a_refused_command_line_sends_at_most_the_names_two_first_queries(
+    dns_world: DnsWorld,
+) -> None:
+    # Given an unknown check id (the ids are checked once the command line is parsed, after the
+    # name's first queries: `cf502.entry`)
     done = _cf502(dns_world, "--only", "dns.nope")
-    # Then it is refused before any query
+    # Then it is refused, and nothing went out but those two queries to the resolver named: no
+    # other query, no connection (those wait for the validated command line)
     assert done.returncode == 2 and "dns.nope" in done.stderr
+    asked = [(s.qname, s.rdtype) for s in dns_world.resolver.queries()]
+    assert sorted(asked) == [(HOST, "A"), (HOST, "AAAA")]
+
+
+def test_a_command_line_not_read_for_certain_sends_nothing_when_refused(
+    dns_world: DnsWorld,
+) -> None:
+    # Given an option the early reading does not know (so it sends nothing early)
+    done = _cf502(dns_world, "--no-such-option", "1")
+    # Then the parser refuses it before any query
+    assert done.returncode == 2 and "--no-such-option" in done.stderr
     assert dns_world.resolver.queries() == []
 
 
