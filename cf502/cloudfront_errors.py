@@ -39,7 +39,7 @@ _DNS = ("dns.resolve", "dns.authoritative")
 _EDGE = ("cloudfront.edge",)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class EdgeCause:
     """One thing CloudFront reports about a request, and what it means.
 

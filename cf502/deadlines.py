@@ -15,7 +15,7 @@ from cf502.settings import EngineSettings, OriginSettings
 __all__ = ["Deadlines"]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Deadlines:
     """The deadlines of one diagnosis, in seconds.
 

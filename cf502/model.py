@@ -61,7 +61,7 @@ class Scope(StrEnum):
 _SCOPE_RANK = {Scope.SHARE: 0, Scope.SOME: 1, Scope.ALL: 2}
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Affects:
     """What a failure or warning breaks: `failing` of `total` addresses (or name servers).
 
@@ -85,7 +85,7 @@ class Affects:
         return cls(Scope(d["scope"]), int(d.get("failing", 0)), int(d.get("total", 0)))
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Evidence:
     """One observed fact, e.g. ``Evidence("notAfter", "2025-03-01 00:00 UTC (expired 12 days ago)")``."""
 
@@ -100,7 +100,7 @@ class Evidence:
         return cls(label=str(d["label"]), value=str(d["value"]))
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class CheckResult:
     """The outcome of one check against one origin.
 
@@ -173,7 +173,7 @@ class CheckResult:
         )
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Verdict:
     """The overall conclusion.
 
@@ -220,7 +220,7 @@ class Verdict:
         )
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class CloudFrontSite:
     """Whether the target is served by CloudFront, and what its edge said about itself.
 
@@ -265,7 +265,7 @@ class CloudFrontSite:
         )
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class OriginReport:
     """One origin of a distribution, diagnosed with the settings its configuration gives it.
 
@@ -305,7 +305,7 @@ class OriginReport:
         )
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Report:
     """A whole diagnosis.
 

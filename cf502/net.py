@@ -22,7 +22,7 @@ __all__ = [
 READ_LIMIT = 64 * 1024  # the streams' buffer limit: what one read may hold
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class ConnectOutcome:
     """How one TCP connection attempt ended.
 

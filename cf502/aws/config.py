@@ -25,7 +25,7 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class OriginConfig:
     """One origin of a distribution (the API's `Origin`).
 
@@ -51,7 +51,7 @@ class OriginConfig:
     vpc_origin_id: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class OriginGroup:
     """An origin group: its members, primary first, and the statuses that fail over."""
 
@@ -60,7 +60,7 @@ class OriginGroup:
     failover_statuses: tuple[int, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class EdgeFunction:
     """A function on a cache behavior: Lambda@Edge (`lambda`) or CloudFront Functions
     (`cloudfront`), with its ARN and event type (e.g. "origin-request")."""
@@ -83,7 +83,7 @@ class EdgeFunction:
         return parts[7] if self.runtime == "lambda" and len(parts) > 7 else None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Behavior:
     """A cache behavior; `path_pattern` None is the default behavior.
 
@@ -106,7 +106,7 @@ class Behavior:
         return self.path_pattern if self.path_pattern is not None else "default (*)"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class ErrorResponse:
     """A custom error response: the origin's status, how long CloudFront caches it, and what it
     answers instead (None: the same status)."""
@@ -117,7 +117,7 @@ class ErrorResponse:
     page_path: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class LegacyLogging:
     """Standard logging (legacy) to S3: bucket name (without `.s3.amazonaws.com`) and prefix."""
 
@@ -126,7 +126,7 @@ class LegacyLogging:
     prefix: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Distribution:
     """The parts of a distribution that a diagnosis uses."""
 

@@ -28,7 +28,7 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class PolicyHeaders:
     """A policy's header configuration: its behavior and the headers it lists."""
 
@@ -141,7 +141,7 @@ def cache_policy_headers(policy: Mapping[str, Any]) -> PolicyHeaders | None:
     return _headers_config(params.get("HeadersConfig"), str(config.get("Name", "")))
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class HostDecision:
     """Whether Host is forwarded, and why in words. `forwarded` None: could not be decided."""
 

@@ -89,7 +89,7 @@ def origins_for(distribution: Distribution, behavior: Behavior) -> tuple[OriginC
     return tuple(o for o in (distribution.origin(i) for i in ids) if o is not None)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class PlannedOrigin:
     """One origin to diagnose: its configuration, what it is, the settings CloudFront uses for it
     (None only when they cannot be expressed), and why it is not probed from outside, if so.

@@ -39,7 +39,7 @@ from cf502.settings.aws import AwsSettings
 __all__ = ["Resolution", "aws_checks", "resolve"]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Resolution:
     """The distribution found for a name, and the identity that can read it."""
 

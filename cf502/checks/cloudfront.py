@@ -69,7 +69,7 @@ BODY_CAP = 64 * 1024  # CloudFront's error page is ~1 KB; its reason is near the
 _HEADERS_SHOWN = ("X-Cache", "X-Amz-Cf-Pop", "X-Amz-Cf-Id", "Via", "Server")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class ViewerReply:
     """The viewer request to one edge address and what came back, as far as it got.
 
@@ -116,7 +116,7 @@ class ViewerReply:
         return next((v for n, v in self.headers if n.lower() == name.lower()), None)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class EdgeObservation:
     """The request through CloudFront.
 

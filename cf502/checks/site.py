@@ -30,7 +30,7 @@ SITE_CHECKS = ("dns.resolve", "cloudfront.edge")
 """The checks that still judge a CloudFront site when its origin is not known."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Site:
     """How the target was seen to be CloudFront's.
 

@@ -31,7 +31,7 @@ __all__ = ["COMMANDS", "build_parser", "entry", "main"]
 EXIT_USAGE, EXIT_INTERNAL = 2, 3  # 0 and 1 are the report's (`cf502.cli.check`)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Subcommand:
     """One `cf502 COMMAND`: its help line, its description and the module (`cf502.cli.NAME`)
     with its options and what runs it, imported only when that command is built or run."""

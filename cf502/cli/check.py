@@ -167,7 +167,7 @@ async def _distribution_report(args: argparse.Namespace, aws: AwsSettings) -> Re
         return None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class _Diagnosis:
     """What the command line asks to diagnose, read and validated before any packet."""
 

@@ -21,7 +21,7 @@ ORIGIN_HINT = "the origin is not known: add --origin NAME (the origin's domain n
 MAX_PATH = 8192  # CloudFront's URL limit
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Command:
     """The command line and what to know about it (one sentence each)."""
 

@@ -53,7 +53,7 @@ class InputKind(StrEnum):
     ERROR_PAGE = "error-page"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Decoding:
     """What the input means.
 

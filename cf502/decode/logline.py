@@ -85,7 +85,7 @@ _FIELDS_PREFIX = "#fields:"
 MAX_VALUE = 2048  # a field longer than this is cut: it is shown, never interpreted
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class LogRecord:
     """The fields of one request's log record that a decoding needs (absent: not logged, or `-`).
 

@@ -36,7 +36,7 @@ def result_type_value(text: str) -> str | None:
     return cause.result_type if cause is not None else None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Headers:
     """A CloudFront answer's `X-Cache` and what else of its status line and headers was pasted.
 
@@ -71,7 +71,7 @@ def parse_headers(lines: Sequence[str]) -> Headers | None:
     return Headers(kind, status, found.get("x-amz-cf-pop"), found.get("x-amz-cf-id"))
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Page:
     """CloudFront's error page: the status it shows, the reason it gives ("" when none) and its
     request id."""

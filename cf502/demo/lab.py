@@ -27,7 +27,7 @@ __all__ = ["Lab", "demo_lab"]
 DEMO_TIMEOUTS: dict[str, Any] = {"connect_timeout": 2, "read_timeout": 4}
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Lab:
     """Where each demo origin listens, and the resolver, CA file and ports to reach it with."""
 

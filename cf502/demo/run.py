@@ -17,7 +17,7 @@ __all__ = ["Outcome", "run_demo"]
 DEMO_DEADLINE = 30.0
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Outcome:
     """One demo origin's diagnosis, and whether it found the fault planted there."""
 

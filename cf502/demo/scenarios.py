@@ -18,7 +18,7 @@ EDGE_NAME = "d1demo2edge3abc.cloudfront.net"
 HOST = "127.0.0.1"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Scenario:
     """One demo origin.
 

@@ -29,7 +29,7 @@ __all__ = [
 DEFAULT_TIMEOUT = 1.0
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Readiness:
     """What a readiness probe found.
 

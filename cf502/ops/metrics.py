@@ -228,7 +228,7 @@ def record_slack_call(method: str, error: str | None = None) -> None:
         SLACK_API_ERRORS.labels(method=_label(method), error=_label(error, 40)).inc()
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class QueueStats:
     """The queue's backlog: jobs not yet acknowledged, and the oldest one's age in seconds."""
 
@@ -277,7 +277,7 @@ def add_metrics_route(app: web.Application, refresh: Refresh | None = None) -> N
     app.router.add_get("/metrics", metrics_handler(refresh))
 
 
-@dataclass(slots=True)
+@dataclass
 class MetricsServer:
     """A running metrics/health server; `port` is the bound port (useful when asked for 0)."""
 

@@ -62,7 +62,7 @@ class JobKind(StrEnum):
     RERUN = "rerun"  # rerun of checks of an earlier report (`only` names them)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Job:
     """One unit of work for the pool.
 
@@ -131,7 +131,7 @@ class EventKind(StrEnum):
     FAILED = "failed"  # the job could not produce a report (refused target, deadline, crash)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class JobEvent:
     """Progress or completion of a job, as published by the worker."""
 

@@ -20,7 +20,7 @@ from cf502.pool.jobs import Job, RateLimited
 __all__ = ["Limits", "LocalAdmission", "SlidingWindow", "rate_limited", "refusal"]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Limits:
     """How many jobs one user or one channel may start, and how duplicates are coalesced.
 

@@ -45,7 +45,7 @@ log = logging.getLogger("cf502.worker")
 T = TypeVar("T")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class WorkerSettings:
     """How one worker process runs jobs.
 

@@ -84,7 +84,7 @@ AWS_TIMEOUT = Setting(
 AWS = (AWS_ENABLED, AWS_ROLE_ARN, AWS_REGIONS, AWS_TIMEOUT)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class AwsSettings:
     """Whether and how a diagnosis reads AWS (operator only).
 

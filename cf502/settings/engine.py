@@ -105,7 +105,7 @@ BOUNDS = (MAX_CONNECT_TIMEOUT, MAX_READ_TIMEOUT)
 ENGINE = SAFETY + BOUNDS
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class EngineSettings:
     """The operator's safety and environment settings; jobs cannot loosen them.
 

@@ -170,7 +170,7 @@ ORIGIN = (
 )
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class CustomHeader:
     """A header CloudFront adds to every origin request (the distribution's `CustomHeaders`).
 
@@ -196,7 +196,7 @@ def _in_range(name: str, value: float, bounds: tuple[float, float], unit: str = 
         )
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class OriginSettings:
     """The CloudFront origin configuration a diagnosis reproduces (CloudFront's defaults).
 

@@ -51,7 +51,7 @@ METRICS_PORT = Setting(
 SERVICE = (REDIS_URL, LOG_LEVEL, LOG_FORMAT, METRICS_PORT)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class ServiceSettings:
     """The queue, log and metrics settings of one process. The Redis URL stays out of `repr`."""
 

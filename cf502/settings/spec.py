@@ -45,7 +45,7 @@ __all__ = [
 Parse = Callable[[str], Any]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Setting:
     """One setting: how it is named, parsed, defaulted and documented everywhere.
 

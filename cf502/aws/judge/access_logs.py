@@ -20,7 +20,7 @@ ID = "aws.access_logs"
 SHOWN_IDS = 5
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class LogReading:
     """The 5xx records found in the logs of the last `hours`.
 

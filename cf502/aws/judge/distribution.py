@@ -17,7 +17,7 @@ __all__ = ["Found", "judge_distribution"]
 ID = "aws.distribution"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Found:
     """A distribution found for the user's name, and what its configuration says for the path.
 

@@ -31,7 +31,7 @@ _STATUS = {"LambdaLimitExceeded": 503, "FunctionThrottles": 503}
 SHOWN_LINES = 5
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class LogLine:
     """One error line from a function's log group."""
 
@@ -41,7 +41,7 @@ class LogLine:
     message: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class EdgeReading:
     """What was read about the behavior's functions over the last `minutes`.
 

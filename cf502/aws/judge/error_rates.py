@@ -22,7 +22,7 @@ _RECENT = 5  # minutes: "ongoing" when most of these are elevated
 _WINDOW = 30  # minutes: "intermittent" when some of these are elevated
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class RateReading:
     """Per-minute datapoints of the last hour, keyed by the minute's start (UTC).
 

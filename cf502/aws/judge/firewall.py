@@ -25,7 +25,7 @@ PREFIX_LISTS = {
 }
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Rule:
     """One inbound rule: protocol ("tcp", "-1" all, ...), port range, and sources."""
 
@@ -46,7 +46,7 @@ class Rule:
         return lo <= port <= hi
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Firewall:
     """The security groups in front of the origin and CloudFront's prefix lists.
 

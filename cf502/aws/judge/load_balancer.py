@@ -21,7 +21,7 @@ ID = "aws.load_balancer"
 DEFAULT_IDLE_TIMEOUT = 60  # seconds, the ALB default when the attribute is not set
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Target:
     id: str
     port: int | None
@@ -30,7 +30,7 @@ class Target:
     description: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class TargetGroup:
     name: str
     targets: tuple[Target, ...]
@@ -40,7 +40,7 @@ class TargetGroup:
         return sum(1 for t in self.targets if t.state == "healthy")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Balancer:
     """A load balancer as read from ELB, with what CloudFront does towards it.
 

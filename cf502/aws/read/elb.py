@@ -17,7 +17,7 @@ __all__ = ["BalancerReading", "find_balancer", "read_balancer"]
 MAX_PAGES = 20
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class BalancerReading:
     """The judge's view, and what the firewall check needs (security groups, address type)."""
 

@@ -51,7 +51,7 @@ MAX_NS_NAMES = SURVEYED_NS
 MAX_NS_ADDRESSES = 26
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Resolution:
     """The origin name's A/AAAA answer through the recursive resolver.
 
@@ -117,7 +117,7 @@ def _addresses(res: dns.asyncresolver.Resolver) -> list[str]:
     ]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class _Lookup:
     values: tuple[str, ...] = ()
     chain: tuple[str, ...] = ()
@@ -269,7 +269,7 @@ async def _control_later(res: dns.asyncresolver.Resolver) -> bool:
     return await resolver_answers(control)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class ZoneSurvey:
     """The origin's zone and what each of its name servers answers when asked directly.
 

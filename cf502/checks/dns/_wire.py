@@ -34,7 +34,7 @@ __all__ = [
 _SHOWN_VALUES = 8
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class AwsEndpoint:
     """An AWS service endpoint recognised in the origin name or its CNAME chain.
 
@@ -153,7 +153,7 @@ def shorten(text: str, limit: int = _SHOWN_VALUES) -> str:
     return ", ".join(items[:limit]) + f" (+{len(items) - limit} more)"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class ServerAnswer:
     """What one name server address said, or why it was not asked.
 

@@ -39,7 +39,7 @@ __all__ = [
 _READ_SIZE = 64 * 1024
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class ExchangeTimeouts:
     """Deadlines of one exchange, in seconds (`origin_timeouts`: from the diagnosis's Deadlines).
 
@@ -59,7 +59,7 @@ class ExchangeTimeouts:
     budget: float
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Exchange:
     """One request and what came back, as far as it got.
 
@@ -117,7 +117,7 @@ def _ms(since: float) -> float:
     return (time.perf_counter() - since) * 1000
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class _Read:
     ttfb_ms: float | None = None
     last_byte_ms: float | None = None

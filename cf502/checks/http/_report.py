@@ -28,7 +28,7 @@ _CURL_TIMINGS = (
 )
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class ExchangeFinding:
     """One check's judgement of one exchange, before the exchanges are merged."""
 

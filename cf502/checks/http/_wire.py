@@ -80,7 +80,7 @@ def build_request(
     return data, conn
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class ResponseObservation:
     """What came back, as far as it was read.
 

@@ -61,7 +61,7 @@ _FINAL = frozenset({"connect", "timeout", "plain-http", "not-tls", "oversized"})
 _OTHER_VERSIONS = ("TLSv1.3", "TLSv1.2", "TLSv1.1", "TLSv1")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class TlsObservation:
     """Facts about TLS on one address.
 

@@ -51,7 +51,7 @@ __all__ = [
 _READ = 16 * 1024
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Attempt:
     """How one TLS attempt ended.
 

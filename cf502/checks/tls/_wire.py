@@ -179,7 +179,7 @@ def version_name(code: int) -> str:
     return _VERSION_NAMES.get(code, f"0x{code:04X}")
 
 
-@dataclass(slots=True)
+@dataclass
 class ServerFlight:
     """Incremental parser of what a server sends before ChangeCipherSpec.
 

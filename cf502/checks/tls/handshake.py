@@ -49,7 +49,7 @@ def s_client(obs: TlsObservation, *extra: str, offer: bool = True) -> str:
     return sh(*argv) + " </dev/null"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class TlsFinding:
     """The verdict on one address (or one group of addresses that behave alike).
 

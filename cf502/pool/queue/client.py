@@ -180,7 +180,7 @@ def _event_of(fields: dict[str, str] | None) -> JobEvent | None:
         return None
 
 
-@dataclass(eq=False, slots=True)
+@dataclass(eq=False)
 class _Follower:
     """One `events()` iterator, as the reader sees it."""
 

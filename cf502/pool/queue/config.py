@@ -22,7 +22,7 @@ from cf502.pool.limits import Limits
 __all__ = ["QueueConfig", "connect", "redacted_url", "unavailable"]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class QueueConfig:
     """How the queue behaves; clients and workers of one deployment must agree on it.
 

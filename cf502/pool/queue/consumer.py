@@ -21,7 +21,7 @@ __all__ = ["Delivery", "QueueConsumer"]
 _EXCERPT = 4096  # characters of an unreadable or oversize entry kept in the dead-letter stream
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Delivery:
     """One job as a worker received it.
 
