@@ -44,13 +44,14 @@ OnResult = Callable[[CheckResult], Awaitable[None] | None]
 _OK = (Status.PASS, Status.WARN)
 
 
-def _load_registry() -> tuple[asyncio.Future[None], asyncio.Future[None]]:
-    """(CloudFront's handshake code loaded, the whole registry loaded): imported in a thread
-    (`cf502.checks.preload`), so the handshakes can start on the connections opened meanwhile
-    while the other checks still load."""
+def _load_registry() -> tuple[asyncio.Future[None], asyncio.Future[None], asyncio.Future[None]]:
+    """(CloudFront's handshake code loaded, the origin request's, the whole registry): imported
+    in a thread (`cf502.checks.preload`), so the handshakes, then the requests, can start on the
+    connections opened meanwhile while the other checks still load."""
     preload.start()
     return (
         asyncio.ensure_future(preload.handshake.wait()),
+        asyncio.ensure_future(preload.exchange.wait()),
         asyncio.ensure_future(preload.registry.wait()),
     )
 
@@ -127,7 +128,7 @@ async def diagnose(
     address, and InvalidSetting for an unknown check id in `only`.
     """
     origin = engine.bound(origin)
-    handshake_code, loading = _load_registry()
+    handshake_code, exchange_code, loading = _load_registry()
     if only:  # unknown check ids are refused before any packet to the origin
         await loading
         try:
@@ -170,6 +171,9 @@ async def diagnose(
             if handshakes:
                 await handshake_code
                 _start_observations(probe)
+            if any(i.startswith("http.") for i in probe.running):
+                await exchange_code
+                _start_exchanges(probe)
         await loading
         to_run, to_report = selection(only, origin)
         running = [c for c in to_run if not early.detected or c.id in SITE_CHECKS]
@@ -180,6 +184,7 @@ async def diagnose(
     finally:
         # A refused target: nobody waits for the registry (the import finishes in its thread).
         handshake_code.cancel()
+        exchange_code.cancel()
         loading.cancel()
         await probe.close()
     checks = tuple(results[c.id] for c in to_run if c.id in to_report)
@@ -199,6 +204,12 @@ def _start_observations(probe: Probe) -> None:
     from cf502.checks.tls._observe import start_observations  # loaded by now (`_load_registry`)
 
     start_observations(probe)
+
+
+def _start_exchanges(probe: Probe) -> None:
+    from cf502.checks.http._exchange import start_exchanges  # loaded by now (`_load_registry`)
+
+    start_exchanges(probe)
 
 
 def _cloudfront_facts(probe: Probe) -> tuple[Site, CloudFrontSite]:

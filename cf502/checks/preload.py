@@ -4,8 +4,9 @@ A cold `cf502 check` spends most of its CPU importing: asyncio, dnspython and th
 main thread, the checks (pyOpenSSL, cryptography, h11 ...) here. The engine starts this when its
 own imports are done (two threads importing at once only slow the main one: the interpreter runs
 one at a time), so it runs while the network answers; CloudFront's handshake code comes first
-(`handshake`), so the handshakes can start before the rest of the registry (`registry`) has
-loaded. A worker's later diagnoses find both done.
+(`handshake`), then the origin request's (`exchange`), so the handshakes and then the requests
+can start before the rest of the registry (`registry`) has loaded. A worker's later diagnoses
+find all three done.
 
 An import that fails here only ends its stage: the engine's own import then raises it.
 """
@@ -17,7 +18,7 @@ import threading
 
 from cf502.ended import Ended
 
-__all__ = ["Stage", "handshake", "registry", "start"]
+__all__ = ["Stage", "exchange", "handshake", "registry", "start"]
 
 _REGISTRY = "cf502.checks.registry"
 
@@ -27,6 +28,7 @@ Stage = Ended
 
 
 handshake = Stage()
+exchange = Stage()
 registry = Stage()
 _started = threading.Lock()
 _thread: threading.Thread | None = None
@@ -40,6 +42,7 @@ def start() -> None:
             return
         if _REGISTRY in sys.modules and not registry.is_set():  # loaded some other way
             handshake.set()
+            exchange.set()
             registry.set()
         if registry.is_set():
             return
@@ -68,6 +71,12 @@ def _import() -> None:
         pass
     finally:
         handshake.set()
+    try:
+        import cf502.checks.http._exchange  # then the origin request's
+    except Exception:  # noqa: S110
+        pass
+    finally:
+        exchange.set()
     try:
         import cf502.checks.registry  # noqa: F401
     except Exception:  # noqa: S110

@@ -7,13 +7,18 @@ import asyncio
 import re
 import ssl
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
 
 import h11
 import pytest
 
-from cf502.checks.http._exchange import Exchange, ExchangeTimeouts, origin_exchange
+from cf502.checks.http._exchange import (
+    Exchange,
+    ExchangeTimeouts,
+    origin_exchange,
+    start_exchanges,
+)
 from cf502.checks.http._report import ExchangeFinding, combine
 from cf502.checks.http._wire import (
     BODY_CAP,
@@ -312,6 +317,26 @@ async def test_body_of_1_byte_tls_records_costs_bounded_cpu(
     assert f"in {r.body_events:,} pieces" in res.summary
     # And no step held the loop for long
     assert watch.max_gap < MAX_LOOP_GAP, watch.max_gap
+
+
+async def test_the_request_started_early_is_the_one_every_check_judges(
+    http_origin: HttpServer,
+) -> None:
+    # Given the exchanges started as the engine starts them, before any check has run
+    probe = make_probe(http_port=http_origin.port)
+    start_exchanges(probe)
+
+    def not_started() -> Awaitable[Exchange]:
+        raise AssertionError("start_exchanges did not start the exchange")
+
+    ex = await probe.begin(("http", "http", "127.0.0.1"), not_started)
+    # Then the origin got the request without any check asking for it
+    assert ex.response.status == 200 and len(http_origin.seen) == 1
+    # And the four checks judge that one exchange: no second request
+    results = await run_all(probe)
+    assert statuses(results) == dict.fromkeys(results, Status.PASS), results
+    assert len(http_origin.seen) == 1
+    await probe.close()
 
 
 # --- http.response -------------------------------------------------------------------------------

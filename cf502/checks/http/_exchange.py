@@ -11,6 +11,7 @@ the same reading, deadlines and caps as over plain HTTP.
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from dataclasses import dataclass, field, replace
 from typing import Protocol
@@ -34,6 +35,7 @@ __all__ = [
     "origin_exchanges",
     "origin_schemes",
     "origin_timeouts",
+    "start_exchanges",
 ]
 
 _READ_SIZE = 64 * 1024
@@ -389,43 +391,54 @@ async def origin_exchange(probe: Probe, scheme: str, address: str) -> Exchange:
     whose port did not open for the tcp.* check is not asked again: the exchange carries that
     outcome, so the HTTP checks judge the addresses that connect and point at tcp.* for the rest.
     Over HTTPS the request goes on the connection of tls.handshake's own handshake."""
+    return await probe.once(("http", scheme, address), lambda: _observed(probe, scheme, address))
 
-    async def observe() -> Exchange:
-        port = probe.origin.https_port if scheme == "https" else probe.origin.http_port
-        tcp = next((o for o in await port_outcomes(probe, scheme) if o.address == address), None)
-        if tcp is not None and tcp.status != "open":
-            return _not_connected(probe, scheme, address, tcp)
-        request_id = new_request_id()
-        headers = origin_headers(probe, request_id)
-        timeouts = origin_timeouts(probe.deadlines)
-        host, method, target = probe.host_header, probe.origin.method, probe.origin.path
-        if scheme == "http":
-            return await exchange(
-                address=address,
-                port=port,
-                host=host,
-                method=method,
-                target=target,
-                headers=headers,
-                timeouts=timeouts,
-                request_id=request_id,
+
+def start_exchanges(probe: Probe) -> None:
+    """Start every origin request now (the addresses are vetted): each goes out as soon as its
+    connection is ready, while the rest of the checks' code loads in a cold process; the checks
+    that judge it share the same exchange (`origin_exchange`)."""
+    for scheme in origin_schemes(probe.origin.protocol_policy):
+        for address in probe.addresses:
+            probe.begin(
+                ("http", scheme, address), functools.partial(_observed, probe, scheme, address)
             )
-        obs, session = await tls_connection(probe, address)
-        if session is None:
-            return _not_negotiated(probe, address, port, obs)
-        return await exchange_over(
-            session,
+
+
+async def _observed(probe: Probe, scheme: str, address: str) -> Exchange:
+    port = probe.origin.https_port if scheme == "https" else probe.origin.http_port
+    tcp = next((o for o in await port_outcomes(probe, scheme) if o.address == address), None)
+    if tcp is not None and tcp.status != "open":
+        return _not_connected(probe, scheme, address, tcp)
+    request_id = new_request_id()
+    headers = origin_headers(probe, request_id)
+    timeouts = origin_timeouts(probe.deadlines)
+    host, method, target = probe.host_header, probe.origin.method, probe.origin.path
+    if scheme == "http":
+        return await exchange(
             address=address,
+            port=port,
             host=host,
-            sni=probe.sni,
             method=method,
             target=target,
             headers=headers,
             timeouts=timeouts,
             request_id=request_id,
         )
-
-    return await probe.once(("http", scheme, address), observe)
+    obs, session = await tls_connection(probe, address)
+    if session is None:
+        return _not_negotiated(probe, address, port, obs)
+    return await exchange_over(
+        session,
+        address=address,
+        host=host,
+        sni=probe.sni,
+        method=method,
+        target=target,
+        headers=headers,
+        timeouts=timeouts,
+        request_id=request_id,
+    )
 
 
 def _not_negotiated(probe: Probe, address: str, port: int, obs: TlsObservation) -> Exchange:
