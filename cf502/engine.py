@@ -5,8 +5,11 @@ waits only for its own prerequisites. A check that crashes becomes `error` and n
 
 Start-up is on that chain too: the first packet (the name's resolution) needs only dnspython, so the
 checks (pyOpenSSL, cryptography, h11 ...) are imported in a thread (`cf502.checks.preload`) while the
-name resolves, CloudFront's handshake code first; what needs only the resolution (CloudFront's TCP
-connections, the zone survey) starts before they have loaded.
+name resolves, CloudFront's handshake code first, then the origin request's; what needs only the
+resolution (CloudFront's TCP connections, the zone survey) starts before they have loaded, and the
+handshakes and the requests as soon as their code has. A cold `cf502 check` goes further: its first
+queries, connections, ClientHellos and the survey's first questions are out before the engine
+loads (`cf502.entry`, `cf502.firstconnect`), and the engine goes on from them.
 """
 
 from __future__ import annotations
