@@ -18,7 +18,9 @@ which `tests/test_firstargs.py` holds to the parser. Standard library only, and 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+TYPE_CHECKING = False  # (see cf502.firstquery: no `typing` before the first packet)
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
 
 __all__ = ["FLAGS", "VALUED", "resolve_request"]
 
