@@ -854,8 +854,15 @@ async def test_the_lane_feeds_the_handshake_the_servers_answer_and_the_engine_go
         handshake = early.words.state
         assert isinstance(handshake, Handshake) and handshake.done and handshake.failure is None
         assert handshake.flight.received > 0 and handshake.flight.certificates
+        assert handshake.over_at is not None and handshake.over_at >= handshake.said_at
+        # (as if its round trips had taken 250 ms: the report must show the handshake's own
+        # duration, not the moment the engine took it over)
+        handshake.said_at = handshake.over_at - 0.25
         # And the engine takes the finished handshake and sends its request on it
-        await _diagnosed_passing(server, queries, origin, engine)
+        report = await _diagnosed_passing(server, queries, origin, engine)
+        latency = report.check("http.latency")
+        assert latency is not None
+        assert ("TLS handshake", "250 ms") in [(e.label, e.value) for e in latency.evidence]
         accepted = await _one_handshake(server)
         assert accepted[0].request.startswith(b"GET / HTTP/1.1\r\nHost: www.example.test\r\n")
         await wait_until_all_left(accepted)

@@ -11,6 +11,7 @@ the same caps.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 
 from OpenSSL import SSL
@@ -68,6 +69,8 @@ class Handshake:
         flight: what the server has sent so far, parsed (its choices, chain, alerts).
         done: the handshake completed.
         failure: None, or why it ended ("oversized", "not-tls" or "tls-error", and words).
+        said_at / over_at: time.perf_counter() when the ClientHello was made and when the
+            handshake ended (None until then): its own duration, whichever thread drove it.
     """
 
     def __init__(self, ctx: SSL.Context, sni: str) -> None:
@@ -75,6 +78,8 @@ class Handshake:
         self.flight = ServerFlight()
         self.done = False
         self.failure: tuple[str, str] | None = None
+        self.said_at = 0.0
+        self.over_at: float | None = None
 
     @property
     def over(self) -> bool:
@@ -83,6 +88,7 @@ class Handshake:
 
     def start(self) -> bytes:
         """The ClientHello."""
+        self.said_at = time.perf_counter()
         return self._step()
 
     def hear(self, data: bytes) -> bytes:
@@ -90,10 +96,10 @@ class Handshake:
         An oversized flight or one that is not TLS ends it before OpenSSL reads a byte of it."""
         self.flight.feed(data)
         if self.flight.received > MAX_HANDSHAKE_BYTES:
-            self.failure = "oversized", f"the origin sent more than {MAX_HANDSHAKE_BYTES:,} bytes"
+            self._end("oversized", f"the origin sent more than {MAX_HANDSHAKE_BYTES:,} bytes")
             return b""
         if self.flight.not_tls:
-            self.failure = "not-tls", ""
+            self._end("not-tls", "")
             return b""
         self.conn.bio_write(data)
         return self._step()
@@ -104,10 +110,15 @@ class Handshake:
         except SSL.WantReadError:
             pass
         except SSL.Error as exc:  # what we send now is our alert, as a real client sends it
-            self.failure = "tls-error", openssl_words(exc)
+            self._end("tls-error", openssl_words(exc))
         else:
             self.done = True
+            self.over_at = time.perf_counter()
         return outgoing(self.conn)
+
+    def _end(self, kind: str, detail: str) -> None:
+        self.failure = kind, detail
+        self.over_at = time.perf_counter()
 
 
 class FirstHello:

@@ -114,7 +114,13 @@ def _failed(flight: ServerFlight, kind: str, detail: str) -> tuple[str, str]:
 
 
 def _result(
-    address: str, port: int, started: float, flight: ServerFlight, kind: str, detail: str
+    address: str,
+    port: int,
+    started: float,
+    flight: ServerFlight,
+    kind: str,
+    detail: str,
+    done: float | None = None,
 ) -> Attempt:
     kind, detail = _failed(flight, kind, detail)
     # What the server's plaintext flight showed before the failure: after a client certificate
@@ -132,7 +138,7 @@ def _result(
         cert_request=flight.cert_request,
         alert=flight.alert_name if flight.alert and flight.alert[1] != 0 else None,
         certificate_bytes=flight.certificate_bytes,
-        elapsed_ms=(time.perf_counter() - started) * 1000,
+        elapsed_ms=((time.perf_counter() if done is None else done) - started) * 1000,
     )
 
 
@@ -360,6 +366,8 @@ async def _handshake(
         first = handshake.start()
     else:
         handshake, first = hello  # (what the early socket did not take at once)
+        # Timed from its ClientHello, as if said as the connection opened: its own duration.
+        started = handshake.said_at - outcome.elapsed_ms / 1000
     conn, flight = handshake.conn, handshake.flight
     try:
         async with asyncio.timeout(timeout):
@@ -372,7 +380,8 @@ async def _handshake(
     except BaseException:  # cancelled: never leave the connection open
         writer.transport.abort()
         raise
-    done = time.perf_counter()
+    # When the handshake ended (the early lane may have driven it to its end before this code ran).
+    done = handshake.over_at if handshake.over_at is not None else time.perf_counter()
     kept: Session | None = None
     if keep and failure is None:
         tls_ms = (done - started) * 1000 - outcome.elapsed_ms
@@ -380,7 +389,7 @@ async def _handshake(
     else:
         await close_quietly(writer)
     if failure is not None:
-        return _result(address, port, started, flight, *failure), None
+        return _result(address, port, started, flight, *failure, done=done), None
     chain, count = _served(conn)
     get_group = getattr(conn, "get_group_name", None)
     return Attempt(
@@ -394,7 +403,7 @@ async def _handshake(
         served_count=count,
         cert_request=flight.cert_request,
         certificate_bytes=flight.certificate_bytes,
-        elapsed_ms=(time.perf_counter() - started) * 1000,
+        elapsed_ms=(done - started) * 1000,
     ), kept
 
 
