@@ -30,7 +30,7 @@ already holds are read (an end of stream or a reset is left for the engine to re
 most MAX_HEARS reads per connection; the listener applies the engine's own caps.
 
 Standard library only at import (the rule is imported in the thread): this module is imported
-before the first packet.
+before asyncio, dnspython and the engine.
 """
 
 from __future__ import annotations
