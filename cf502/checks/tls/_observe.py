@@ -212,21 +212,12 @@ async def _main(probe: Probe, address: str, *, keep: bool) -> tuple[TlsObservati
         return replace(obs, unavailable=str(exc)), None
     port, sni = origin.https_port, probe.sni
     connect, limit = deadlines.connect, deadlines.handshake
-    kept: Session | None = None
     # On the connection the engine opened while this code loaded, when it did (and from the
     # ClientHello `cf502 check` said on it, when it did).
-    opened = probe.take(address, port)
-    said = functools.partial(probe.first_words, address, port)
-    if keep:
-        main, kept = await session(
-            address, port, sni, ctx, connect_timeout=connect, timeout=limit, opened=opened,
-            said=said,
-        )  # fmt: skip
-    else:
-        main = await handshake(
-            address, port, sni, ctx, connect_timeout=connect, timeout=limit, opened=opened,
-            said=said,
-        )  # fmt: skip
+    main, kept = await session(
+        address, port, sni, ctx, connect_timeout=connect, timeout=limit, keep=keep,
+        opened=probe.take(address, port), said=functools.partial(probe.first_words, address, port),
+    )  # fmt: skip
     return replace(obs, main=main), kept
 
 

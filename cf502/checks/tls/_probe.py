@@ -276,29 +276,12 @@ class Session:
 
 
 async def handshake(
-    address: str,
-    port: int,
-    sni: str,
-    ctx: SSL.Context,
-    *,
-    connect_timeout: float,
-    timeout: float,
-    opened: Awaitable[Opened] | None = None,
-    said: Callable[[], FirstWords | None] | None = None,
+    address: str, port: int, sni: str, ctx: SSL.Context, *, connect_timeout: float, timeout: float
 ) -> Attempt:
-    """A full TLS handshake with `ctx` to `address` (an IP), SNI `sni`, within the deadlines
-    (on `opened`, a connection already on its way, when given; going on from what `said` says
-    it said first, when that is this handshake's ClientHello)."""
-    attempt, _ = await _handshake(
-        address,
-        port,
-        sni,
-        ctx,
-        connect_timeout=connect_timeout,
-        timeout=timeout,
-        keep=False,
-        opened=opened,
-        said=said,
+    """A full TLS handshake with `ctx` to `address` (an IP), SNI `sni`, within the deadlines, on
+    a connection of its own, closed afterwards."""
+    attempt, _ = await session(
+        address, port, sni, ctx, connect_timeout=connect_timeout, timeout=timeout, keep=False
     )
     return attempt
 
@@ -311,35 +294,14 @@ async def session(
     *,
     connect_timeout: float,
     timeout: float,
+    keep: bool = True,
     opened: Awaitable[Opened] | None = None,
     said: Callable[[], FirstWords | None] | None = None,
 ) -> tuple[Attempt, Session | None]:
-    """`handshake`, and the connection kept open when it succeeded (the caller aborts it)."""
-    return await _handshake(
-        address,
-        port,
-        sni,
-        ctx,
-        connect_timeout=connect_timeout,
-        timeout=timeout,
-        keep=True,
-        opened=opened,
-        said=said,
-    )
-
-
-async def _handshake(
-    address: str,
-    port: int,
-    sni: str,
-    ctx: SSL.Context,
-    *,
-    connect_timeout: float,
-    timeout: float,
-    keep: bool,
-    opened: Awaitable[Opened] | None = None,
-    said: Callable[[], FirstWords | None] | None = None,
-) -> tuple[Attempt, Session | None]:
+    """A full TLS handshake with `ctx` to `address` (an IP), SNI `sni`, within the deadlines,
+    and with `keep` its connection kept open when it succeeded (the caller aborts it); on
+    `opened`, a connection already on its way, when given, going on from what `said` says it
+    said first when that is this handshake's ClientHello."""
     started = time.perf_counter()
     hello: tuple[Handshake, bytes] | None = None  # a handshake already started on `opened`
     if opened is None:
