@@ -12,15 +12,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import functools
 import gc
 import logging
-import selectors
 import socket
 import ssl
 import threading
 import time
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -90,27 +90,14 @@ class CountingOrigin(TlsServer):
         self._sentinels: set[tuple[str, int]] = set()  # `settled`'s own connections
         self._seen = threading.Condition()
 
-    def _serve(self) -> None:
-        # LoopbackServer's accept loop, recording each connection as it is accepted (not later,
-        # in its worker thread), so `settled` can rely on the accept queue's order.
-        with selectors.DefaultSelector() as sel:
-            sel.register(self._sock, selectors.EVENT_READ)
-            sel.register(self._wake_r, selectors.EVENT_READ)
-            self._ready.set()
-            while True:
-                for key, _ in sel.select():
-                    if key.fileobj is self._wake_r:
-                        return
-                    conn, peer = self._sock.accept()
-                    record = Accepted(conn.getsockname()[0], peer)
-                    with self._seen:
-                        self._accepted[peer[:2]] = record  # (host, port), as for IPv4
-                        self._seen.notify_all()
-                    worker = threading.Thread(
-                        target=self._serve_one, args=(conn, record), daemon=True
-                    )
-                    self._workers.append(worker)
-                    worker.start()
+    def _worker(self, conn: socket.socket, peer: tuple[str, int]) -> Callable[[], None]:
+        # Each connection is recorded as it is accepted (not later, in its worker thread), so
+        # `settled` can rely on the accept queue's order.
+        record = Accepted(conn.getsockname()[0], peer)
+        with self._seen:
+            self._accepted[peer[:2]] = record  # (host, port), as for IPv4
+            self._seen.notify_all()
+        return functools.partial(self._serve_one, conn, record)
 
     def settled(self, within: float = 5.0) -> list[Accepted]:
         """Every connection accepted so far, once the server has accepted all that reached it:

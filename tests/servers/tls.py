@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import os
 import selectors
 import socket
@@ -116,10 +117,15 @@ class LoopbackServer:
                 for key, _ in sel.select():
                     if key.fileobj is self._wake_r:
                         return
-                    conn, _ = self._sock.accept()
-                    worker = threading.Thread(target=self._handle, args=(conn,), daemon=True)
+                    conn, peer = self._sock.accept()
+                    worker = threading.Thread(target=self._worker(conn, peer), daemon=True)
                     self._workers.append(worker)
                     worker.start()
+
+    def _worker(self, conn: socket.socket, peer: tuple[str, int]) -> Callable[[], None]:
+        """What serves a connection just accepted, in a thread of its own (called in accept
+        order, on the accept loop's thread)."""
+        return functools.partial(self._handle, conn)
 
     def _handle(self, conn: socket.socket) -> None:
         with self._lock:
