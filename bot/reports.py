@@ -559,33 +559,28 @@ class Reports:
 
     async def post_reply(self, state: ReportState, group: list[CheckResult]) -> None:
         """A thread reply detailing `group`, remembered as those checks' reply."""
-        try:
-            ts = await self.poster.post(
-                state.channel,
-                reply_blocks(state, group, interactive=state.distribution is None),
-                reply_text(group),
-                thread_ts=state.thread_ts,
-            )
-        except PostError as exc:
-            log.warning("could not post the details of %s: %s", state.report_id, exc.code)
-            return
-        for res in group:
-            state.replies[res.id] = ts
+        blocks = reply_blocks(state, group, interactive=state.distribution is None)
+        keys = [res.id for res in group]
+        await self._post_in_thread(state, blocks, reply_text(group), keys, "the details")
 
     async def post_origin_reply(self, state: ReportState, origins: list[OriginReport]) -> None:
         """A thread reply detailing a distribution's `origins`, remembered as theirs."""
+        blocks = origin_reply_blocks(state, origins)
+        keys = [origin_key(o) for o in origins]
+        await self._post_in_thread(state, blocks, origin_reply_text(origins), keys, "the origins")
+
+    async def _post_in_thread(
+        self, state: ReportState, blocks: list[Block], text: str, keys: list[str], what: str
+    ) -> None:
+        """Post a reply in the report's thread and remember it under `keys` (a failed post is
+        logged: the root still says everything)."""
         try:
-            ts = await self.poster.post(
-                state.channel,
-                origin_reply_blocks(state, origins),
-                origin_reply_text(origins),
-                thread_ts=state.thread_ts,
-            )
+            ts = await self.poster.post(state.channel, blocks, text, thread_ts=state.thread_ts)
         except PostError as exc:
-            log.warning("could not post the origins of %s: %s", state.report_id, exc.code)
+            log.warning("could not post %s of %s: %s", what, state.report_id, exc.code)
             return
-        for o in origins:
-            state.replies[origin_key(o)] = ts
+        for key in keys:
+            state.replies[key] = ts
 
     async def update_reply(self, state: ReportState, ts: str) -> None:
         """Redraw the thread reply `ts` with its checks' (or origins') current results."""
