@@ -969,6 +969,33 @@ def test_the_early_questions_stop_at_the_surveys_cap_of_name_servers(
         queries.close()
 
 
+def _survey_check(report: Report) -> tuple[Status, str, list[tuple[str, str]]]:
+    res = report.check("dns.authoritative")
+    assert res is not None
+    return res.status, _untimed(res.summary), _evidence(res)
+
+
+@pytest.mark.parametrize(
+    "behaviour", [Behaviour.NOT_AUTHORITATIVE, Behaviour.REFUSED, Behaviour.SERVFAIL]
+)
+async def test_a_broken_name_server_fails_the_survey_taken_early_as_a_fresh_one(
+    behaviour: Behaviour, dns_world: DnsWorld, root_ca_file: str
+) -> None:
+    # Given ns2 broken (lame, refusing or failing), and the survey's first questions asked early
+    dns_world.ns["ns2"].behaviour = behaviour
+    async with _early_open(dns_world, root_ca_file) as (server, origin, engine, queries, _):
+        assert _servers_asked(dns_world) == _EACH_SERVER_ONCE
+        # When the engine diagnoses with them, and again on its own
+        early = await diagnose(parse_target(WWW), origin, engine, first_queries=queries)
+        assert queries.pending == ()  # (it took every early reply)
+        fresh = await diagnose(parse_target(WWW), origin, engine)
+        await wait_until_all_left(await settled(server))
+    # Then dns.authoritative fails, naming ns2, in the same words either way
+    status, summary, _ = _survey_check(early)
+    assert status is Status.FAIL and "ns2.example.test" in summary, summary
+    assert _survey_check(early) == _survey_check(fresh)
+
+
 def test_without_the_zone_survey_no_ns_query_goes_out_early(
     dns_world: DnsWorld, root_ca_file: str
 ) -> None:
